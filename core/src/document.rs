@@ -1,0 +1,145 @@
+//! A parsed document: the YAML tree, its JSON view for schema validation, and a map from
+//! JSON pointer to source spans, so that an error found on the JSON view (by the schema
+//! validator or a semantic rule) can be reported at the exact key or value in the text.
+
+use crate::source::{LineIndex, Span};
+use crate::yaml::{self, Node, Value};
+use serde_json::{Map, Number, Value as Json};
+use std::collections::HashMap;
+
+/// Where one JSON pointer lives in the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// The mapping key that introduces the value (none for list items and the root).
+    pub key: Option<Span>,
+    pub value: Span,
+}
+
+impl Location {
+    /// The span to underline for "this key is wrong": the key if there is one.
+    pub fn key_or_value(&self) -> Span {
+        self.key.unwrap_or(self.value)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub text: String,
+    pub lines: LineIndex,
+    pub yaml: yaml::Parsed,
+    pub json: Json,
+    pub locations: HashMap<String, Location>,
+}
+
+impl Document {
+    pub fn parse(text: impl Into<String>) -> Self {
+        let text = text.into();
+        let lines = LineIndex::new(&text);
+        let yaml = yaml::parse(&text);
+        let mut locations = HashMap::new();
+        let json = match &yaml.root {
+            Some(root) => to_json(root, String::new(), None, &mut locations),
+            None => Json::Null,
+        };
+        Document { text, lines, yaml, json, locations }
+    }
+
+    pub fn root(&self) -> Option<&Node> {
+        self.yaml.root.as_ref()
+    }
+
+    pub fn location(&self, pointer: &str) -> Option<Location> {
+        self.locations.get(pointer).copied()
+    }
+
+    /// The span for a pointer, falling back to the nearest ancestor that exists
+    /// (a missing key is reported on the mapping that should hold it).
+    pub fn span_of(&self, pointer: &str) -> Span {
+        let mut p = pointer;
+        loop {
+            if let Some(loc) = self.locations.get(p) {
+                return loc.value;
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return self.first_line_span(),
+            }
+        }
+    }
+
+    pub fn key_span_of(&self, pointer: &str) -> Span {
+        self.location(pointer).map_or_else(|| self.span_of(pointer), |l| l.key_or_value())
+    }
+
+    fn first_line_span(&self) -> Span {
+        Span::new(0, self.lines.line_end(&self.text, 0))
+    }
+
+    /// The node at a pointer, for rules that need the YAML shape (quotedness, key spans).
+    pub fn node(&self, pointer: &str) -> Option<&Node> {
+        let mut node = self.root()?;
+        for segment in pointer.split('/').skip(1) {
+            let segment = unescape(segment);
+            node = match &node.value {
+                Value::Map(entries) => &entries.iter().find(|e| e.key.key_text() == segment)?.value,
+                Value::Seq(items) => items.get(segment.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(node)
+    }
+}
+
+pub fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+pub fn unescape(segment: &str) -> String {
+    segment.replace("~1", "/").replace("~0", "~")
+}
+
+pub fn pointer(parts: &[&str]) -> String {
+    parts.iter().map(|p| format!("/{}", escape(p))).collect()
+}
+
+fn to_json(node: &Node, path: String, key: Option<Span>, locations: &mut HashMap<String, Location>) -> Json {
+    let json = match &node.value {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int(i) => Json::Number((*i).into()),
+        Value::Float(f) => Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        Value::Str { text, .. } => Json::String(text.clone()),
+        Value::Seq(items) => Json::Array(
+            items.iter().enumerate().map(|(i, n)| to_json(n, format!("{path}/{i}"), None, locations)).collect(),
+        ),
+        Value::Map(entries) => {
+            let mut map = Map::with_capacity(entries.len());
+            for e in entries {
+                let k = e.key.key_text();
+                let child = to_json(&e.value, format!("{path}/{}", escape(&k)), Some(e.key.span), locations);
+                map.insert(k, child);
+            }
+            Json::Object(map)
+        }
+    };
+    locations.insert(path, Location { key, value: node.span });
+    json
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_map_to_spans() {
+        let text = "services:\n  a/b:\n    depends_on: [x, y]\n";
+        let doc = Document::parse(text);
+        let loc = doc.location("/services/a~1b/depends_on/1").unwrap();
+        assert_eq!(&text[loc.value.start..loc.value.end], "y");
+        let key = doc.location("/services/a~1b").unwrap().key.unwrap();
+        assert_eq!(&text[key.start..key.end], "a/b");
+        assert_eq!(doc.node("/services/a~1b/depends_on/0").unwrap().as_str(), Some("x"));
+        // missing pointers fall back to their closest ancestor
+        assert_eq!(doc.span_of("/services/a~1b/nope"), doc.location("/services/a~1b").unwrap().value);
+    }
+}

@@ -1,0 +1,27 @@
+//! nanokit-core: everything about `nanokit.yml` that needs no network, no Docker and no AWS.
+//!
+//! Data flows text → [`yaml`] (spanned tree) → [`document`] (JSON view + pointer→span map)
+//! → [`schema`] (structural diagnostics, typed [`model`]) → [`resolve`] (layers, provenance)
+//! → [`graph`] and [`check`] (semantic diagnostics). [`analysis::analyze`] runs it all.
+//! Deploying is planned by [`plan`] against the [`provider::Provider`] trait; the providers
+//! themselves live in the CLI crate.
+
+pub mod analysis;
+pub mod check;
+pub mod diagnostic;
+pub mod document;
+pub mod graph;
+pub mod model;
+pub mod names;
+pub mod resolve;
+pub mod runtimes;
+pub mod schema;
+pub mod source;
+pub mod yaml;
+
+pub use analysis::{analyze, AnalyzeOptions, Analysis};
+pub use diagnostic::{Code, Diagnostic, Severity};
+pub use source::{LineIndex, Span};
+
+/// File names nanokit looks for, in order.
+pub const FILE_NAMES: &[&str] = &["nanokit.yml", "nanokit.yaml"];

@@ -1,0 +1,138 @@
+//! Naming rules shared by the checks and every provider (SPEC §1, §5.3, §6).
+
+pub const MAX_NAME_LEN: usize = 40;
+
+/// Why `name` is not a DNS label, or `None` when it is one.
+pub fn dns_label_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("is empty")
+    } else if name.len() > MAX_NAME_LEN {
+        Some("is longer than 40 characters")
+    } else if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Some("has uppercase letters")
+    } else if name.contains('_') {
+        Some("has `_`, which DNS names do not allow (use `-`)")
+    } else if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        Some("has characters other than lowercase letters, digits and `-`")
+    } else if name.starts_with('-') || name.ends_with('-') {
+        Some("starts or ends with `-`")
+    } else {
+        None
+    }
+}
+
+pub fn is_dns_label(name: &str) -> bool {
+    dns_label_problem(name).is_none()
+}
+
+/// The closest DNS label to `name`, offered as a quick fix.
+pub fn to_dns_label(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    while out.contains("--") {
+        out = out.replace("--", "-");
+    }
+    let trimmed = out.trim_matches('-');
+    trimmed.chars().take(MAX_NAME_LEN).collect::<String>().trim_end_matches('-').to_string()
+}
+
+/// `NANOKIT_URL_<S>`: S upper-cased, every non-alphanumeric character as `_`.
+pub fn url_variable(service: &str) -> String {
+    let suffix: String = service.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    format!("NANOKIT_URL_{suffix}")
+}
+
+/// Prefix of every resource of one project environment: `nk-<project>-<env>`.
+pub fn cluster_prefix(project: &str, env: &str) -> String {
+    format!("nk-{project}-{env}")
+}
+
+pub fn container_name(project: &str, env: &str, service: &str) -> String {
+    format!("{}-{service}", cluster_prefix(project, env))
+}
+
+/// A valid hostname (RFC 1123, each label ≤ 63, total ≤ 253); `*.` wildcards are allowed.
+pub fn hostname_problem(host: &str) -> Option<&'static str> {
+    let body = host.strip_prefix("*.").unwrap_or(host);
+    if body.is_empty() || host.len() > 253 {
+        return Some("must be 1 to 253 characters");
+    }
+    if host.contains("://") || host.contains('/') {
+        return Some("must be a hostname only, without scheme or path");
+    }
+    if host.contains(':') {
+        return Some("must not include a port (the port is `expose`)");
+    }
+    for label in body.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Some("has an empty label or one longer than 63 characters");
+        }
+        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') || label.starts_with('-') || label.ends_with('-') {
+            return Some("labels may hold letters, digits and inner `-` only");
+        }
+    }
+    None
+}
+
+/// Validate an IPv4 CIDR block; returns the reason when invalid.
+pub fn cidr_problem(cidr: &str) -> Option<String> {
+    let Some((addr, prefix)) = cidr.split_once('/') else {
+        return Some("missing the `/prefix` (e.g. `10.0.0.0/16`)".into());
+    };
+    let ip: std::net::Ipv4Addr = match addr.parse() {
+        Ok(ip) => ip,
+        Err(_) => return Some(format!("`{addr}` is not an IPv4 address")),
+    };
+    let prefix: u32 = match prefix.parse() {
+        Ok(p) if p <= 32 => p,
+        _ => return Some(format!("prefix `/{prefix}` must be a number from 0 to 32")),
+    };
+    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+    let bits = u32::from(ip);
+    if bits & !mask != 0 {
+        let network = std::net::Ipv4Addr::from(bits & mask);
+        return Some(format!("host bits are set; the network address is `{network}/{prefix}`"));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_labels() {
+        assert!(is_dns_label("my-platform"));
+        assert!(is_dns_label("a1"));
+        assert_eq!(dns_label_problem("My_App"), Some("has uppercase letters"));
+        assert_eq!(dns_label_problem("my_app"), Some("has `_`, which DNS names do not allow (use `-`)"));
+        assert!(dns_label_problem("-x").is_some());
+        assert!(dns_label_problem(&"a".repeat(41)).is_some());
+        assert_eq!(to_dns_label("My_App!"), "my-app");
+    }
+
+    #[test]
+    fn url_variables() {
+        assert_eq!(url_variable("docs"), "NANOKIT_URL_DOCS");
+        assert_eq!(url_variable("api-v2"), "NANOKIT_URL_API_V2");
+    }
+
+    #[test]
+    fn cidrs() {
+        assert_eq!(cidr_problem("10.0.0.0/16"), None);
+        assert!(cidr_problem("10.0.0.1/16").unwrap().contains("10.0.0.0/16"));
+        assert!(cidr_problem("10.0.0.0").is_some());
+        assert!(cidr_problem("10.0.0.0/33").is_some());
+        assert!(cidr_problem("300.0.0.0/8").is_some());
+    }
+
+    #[test]
+    fn hostnames() {
+        assert_eq!(hostname_problem("auth.my-platform.localhost"), None);
+        assert!(hostname_problem("http://x.com").is_some());
+        assert!(hostname_problem("x.com:80").is_some());
+        assert!(hostname_problem("a..b").is_some());
+    }
+}
