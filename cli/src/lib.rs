@@ -1,1 +1,43 @@
-pub fn run() -> std::process::ExitCode { std::process::ExitCode::SUCCESS }
+//! The `nkdev` program (also installed as `nkapp`). Front end only: every diagnostic comes
+//! from nanokit-core; this crate renders them and owns the deploy providers.
+
+pub mod args;
+pub mod commands;
+pub mod load;
+pub mod render;
+pub mod yaml_out;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// SPEC §8 exit codes.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERRORS: u8 = 1;
+    pub const USAGE: u8 = 2;
+}
+
+pub fn run() -> ExitCode {
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match commands::dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{} {e:#}", render::error_prefix());
+            ExitCode::from(
+                e.downcast_ref::<load::UsageError>()
+                    .map_or(exit::ERRORS, |_| exit::USAGE),
+            )
+        }
+    }
+}

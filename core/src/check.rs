@@ -12,23 +12,41 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// Rules that do not depend on the environment.
-pub fn project_rules(project: &Project, doc: &Document, base_dir: Option<&Path>) -> Vec<Diagnostic> {
+pub fn project_rules(
+    project: &Project,
+    doc: &Document,
+    base_dir: Option<&Path>,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     unquoted_version(doc, &mut out);
     for (name, service) in &project.services {
         let base = pointer(&["services", name]);
         if let Some(problem) = names::dns_label_problem(name) {
-            out.push(crate::schema::invalid_name(doc.key_span_of(&base), "service name", name).help(format!("service names become container and DNS names; `{name}` {problem}")));
+            out.push(
+                crate::schema::invalid_name(doc.key_span_of(&base), "service name", name).help(
+                    format!("service names become container and DNS names; `{name}` {problem}"),
+                ),
+            );
         }
         service_rules(service, &base, doc, base_dir, &mut out);
     }
     for (env, environment) in &project.environments {
         let base = pointer(&["environments", env]);
         if let Some(problem) = names::dns_label_problem(env) {
-            out.push(crate::schema::invalid_name(doc.key_span_of(&base), "environment name", env).help(format!("environment names become part of resource names; `{env}` {problem}")));
+            out.push(
+                crate::schema::invalid_name(doc.key_span_of(&base), "environment name", env).help(
+                    format!("environment names become part of resource names; `{env}` {problem}"),
+                ),
+            );
         }
         for (name, service) in &environment.services {
-            service_rules(service, &format!("{base}{}", pointer(&["services", name])), doc, base_dir, &mut out);
+            service_rules(
+                service,
+                &format!("{base}{}", pointer(&["services", name])),
+                doc,
+                base_dir,
+                &mut out,
+            );
         }
         infra_rules(project, env, doc, &mut out);
     }
@@ -40,24 +58,41 @@ fn unquoted_version(doc: &Document, out: &mut Vec<Diagnostic>) {
     if let Some(node) = doc.node("/version") {
         if node.value == Value::Int(1) {
             out.push(
-                Diagnostic::new(Code::UnquotedVersion, node.span, "`version` should be the string \"1\"")
-                    .label("a number here")
-                    .help("quote it: `version: \"1\"`")
-                    .fix("Quote the version", node.span, "\"1\""),
+                Diagnostic::new(
+                    Code::UnquotedVersion,
+                    node.span,
+                    "`version` should be the string \"1\"",
+                )
+                .label("a number here")
+                .help("quote it: `version: \"1\"`")
+                .fix("Quote the version", node.span, "\"1\""),
             );
         }
     }
 }
 
-fn service_rules(service: &Service, base: &str, doc: &Document, base_dir: Option<&Path>, out: &mut Vec<Diagnostic>) {
+fn service_rules(
+    service: &Service,
+    base: &str,
+    doc: &Document,
+    base_dir: Option<&Path>,
+    out: &mut Vec<Diagnostic>,
+) {
     if let (Some(expose), Some(port)) = (service.expose, service.port) {
         if expose != port {
             let p = format!("{base}/port");
             out.push(
-                Diagnostic::new(Code::ExposePortConflict, doc.span_of(&p), format!("`port: {port}` conflicts with `expose: {expose}`"))
-                    .label("`port` is an alias of `expose`")
-                    .related(doc.span_of(&format!("{base}/expose")), "`expose` is set here")
-                    .help("keep one of them; `expose` is the documented name"),
+                Diagnostic::new(
+                    Code::ExposePortConflict,
+                    doc.span_of(&p),
+                    format!("`port: {port}` conflicts with `expose: {expose}`"),
+                )
+                .label("`port` is an alias of `expose`")
+                .related(
+                    doc.span_of(&format!("{base}/expose")),
+                    "`expose` is set here",
+                )
+                .help("keep one of them; `expose` is the documented name"),
             );
         }
     }
@@ -65,12 +100,26 @@ fn service_rules(service: &Service, base: &str, doc: &Document, base_dir: Option
         let full = dir.join(path);
         if !full.exists() {
             out.push(
-                Diagnostic::new(Code::PathNotFound, doc.span_of(&format!("{base}/path")), format!("path `{path}` does not exist"))
-                    .label("no such directory")
-                    .help(format!("paths are relative to the folder of nanokit.yml ({})", dir.display())),
+                Diagnostic::new(
+                    Code::PathNotFound,
+                    doc.span_of(&format!("{base}/path")),
+                    format!("path `{path}` does not exist"),
+                )
+                .label("no such directory")
+                .help(format!(
+                    "paths are relative to the folder of nanokit.yml ({})",
+                    dir.display()
+                )),
             );
         } else if !full.is_dir() {
-            out.push(Diagnostic::new(Code::PathNotFound, doc.span_of(&format!("{base}/path")), format!("path `{path}` is a file, not a directory")).label("not a directory"));
+            out.push(
+                Diagnostic::new(
+                    Code::PathNotFound,
+                    doc.span_of(&format!("{base}/path")),
+                    format!("path `{path}` is a file, not a directory"),
+                )
+                .label("not a directory"),
+            );
         }
     }
     for (i, volume) in service.volumes.iter().enumerate() {
@@ -90,23 +139,56 @@ fn service_rules(service: &Service, base: &str, doc: &Document, base_dir: Option
             _ => None,
         };
         if let Some(problem) = problem {
-            out.push(Diagnostic::new(Code::InvalidHealthcheck, doc.key_span_of(&p), format!("healthcheck {problem}")));
+            out.push(Diagnostic::new(
+                Code::InvalidHealthcheck,
+                doc.key_span_of(&p),
+                format!("healthcheck {problem}"),
+            ));
         }
         if let Some(path) = &hc.path {
             if !path.starts_with('/') {
-                out.push(Diagnostic::new(Code::InvalidHealthcheck, doc.span_of(&format!("{p}/path")), "healthcheck `path` must start with `/`").fix("Add a leading `/`", doc.span_of(&format!("{p}/path")), format!("/{path}")));
+                out.push(
+                    Diagnostic::new(
+                        Code::InvalidHealthcheck,
+                        doc.span_of(&format!("{p}/path")),
+                        "healthcheck `path` must start with `/`",
+                    )
+                    .fix(
+                        "Add a leading `/`",
+                        doc.span_of(&format!("{p}/path")),
+                        format!("/{path}"),
+                    ),
+                );
             }
         }
         for field in ["interval", "timeout"] {
-            let value = if field == "interval" { &hc.interval } else { &hc.timeout };
-            if value.as_ref().is_some_and(|d| d.as_millis().is_none_or(|ms| ms == 0)) {
-                out.push(Diagnostic::new(Code::InvalidHealthcheck, doc.span_of(&format!("{p}/{field}")), format!("healthcheck `{field}` must be a positive duration")));
+            let value = if field == "interval" {
+                &hc.interval
+            } else {
+                &hc.timeout
+            };
+            if value
+                .as_ref()
+                .is_some_and(|d| d.as_millis().is_none_or(|ms| ms == 0))
+            {
+                out.push(Diagnostic::new(
+                    Code::InvalidHealthcheck,
+                    doc.span_of(&format!("{p}/{field}")),
+                    format!("healthcheck `{field}` must be a positive duration"),
+                ));
             }
         }
     }
     if let Some(host) = &service.host {
         if let Some(problem) = names::hostname_problem(host) {
-            out.push(Diagnostic::new(Code::InvalidHost, doc.span_of(&format!("{base}/host")), format!("invalid host `{host}`: {problem}")).label("not a hostname"));
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidHost,
+                    doc.span_of(&format!("{base}/host")),
+                    format!("invalid host `{host}`: {problem}"),
+                )
+                .label("not a hostname"),
+            );
         }
     }
 }
@@ -115,10 +197,17 @@ fn volume_problem(volume: &str) -> Option<&'static str> {
     let Some((name, path)) = volume.split_once(':') else {
         return Some("missing `:`");
     };
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
         return Some("the volume name may hold letters, digits, `-`, `_` and `.` only");
     }
-    let path = path.strip_suffix(":ro").or_else(|| path.strip_suffix(":rw")).unwrap_or(path);
+    let path = path
+        .strip_suffix(":ro")
+        .or_else(|| path.strip_suffix(":rw"))
+        .unwrap_or(path);
     if !path.starts_with('/') {
         return Some("the container path must be absolute");
     }
@@ -126,30 +215,54 @@ fn volume_problem(volume: &str) -> Option<&'static str> {
 }
 
 fn infra_rules(project: &Project, env: &str, doc: &Document, out: &mut Vec<Diagnostic>) {
-    let Some(infra) = project.environments.get(env).and_then(|e| e.infra.as_ref()) else { return };
+    let Some(infra) = project.environments.get(env).and_then(|e| e.infra.as_ref()) else {
+        return;
+    };
     let base = pointer(&["environments", env, "infra"]);
     if let Some(cidr) = &infra.cidr {
         if let Some(problem) = names::cidr_problem(cidr) {
-            out.push(Diagnostic::new(Code::InvalidCidr, doc.span_of(&format!("{base}/cidr")), format!("invalid CIDR `{cidr}`: {problem}")).label("expected e.g. 10.0.0.0/16"));
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidCidr,
+                    doc.span_of(&format!("{base}/cidr")),
+                    format!("invalid CIDR `{cidr}`: {problem}"),
+                )
+                .label("expected e.g. 10.0.0.0/16"),
+            );
         }
     }
     if let (Some(min), Some(max)) = (infra.min, infra.max) {
         if min > max {
             out.push(
-                Diagnostic::new(Code::MinAboveMax, doc.span_of(&format!("{base}/min")), format!("`min: {min}` is greater than `max: {max}`"))
-                    .related(doc.span_of(&format!("{base}/max")), "`max` is set here"),
+                Diagnostic::new(
+                    Code::MinAboveMax,
+                    doc.span_of(&format!("{base}/min")),
+                    format!("`min: {min}` is greater than `max: {max}`"),
+                )
+                .related(doc.span_of(&format!("{base}/max")), "`max` is set here"),
             );
         }
     }
     if (infra.min.is_some() || infra.max.is_some()) && infra.scaling == Some(Scaling::Manual) {
         let p = if infra.min.is_some() { "min" } else { "max" };
-        out.push(Diagnostic::new(Code::ScalingBoundsWithoutAuto, doc.key_span_of(&format!("{base}/{p}")), "`min`/`max` have no effect with `scaling: manual`").help("set `scaling: auto` or remove `min`/`max`"));
+        out.push(
+            Diagnostic::new(
+                Code::ScalingBoundsWithoutAuto,
+                doc.key_span_of(&format!("{base}/{p}")),
+                "`min`/`max` have no effect with `scaling: manual`",
+            )
+            .help("set `scaling: auto` or remove `min`/`max`"),
+        );
     }
     if infra.provider == Some(ProviderId::Aws) && infra.region.is_none() {
         out.push(
-            Diagnostic::new(Code::AwsWithoutRegion, doc.key_span_of(&format!("{base}/provider")), "`provider: aws` needs a `region`")
-                .label("no region in this infra block")
-                .help("add `region: us-east-1` (or your region) to this `infra` block"),
+            Diagnostic::new(
+                Code::AwsWithoutRegion,
+                doc.key_span_of(&format!("{base}/provider")),
+                "`provider: aws` needs a `region`",
+            )
+            .label("no region in this infra block")
+            .help("add `region: us-east-1` (or your region) to this `infra` block"),
         );
     }
     if infra.shared == Some(true) && project.component.is_none() {
@@ -167,9 +280,16 @@ fn url_collisions(project: &Project, doc: &Document, out: &mut Vec<Diagnostic>) 
         let var = names::url_variable(name);
         if let Some(first) = seen.get(&var) {
             out.push(
-                Diagnostic::new(Code::UrlNameCollision, doc.key_span_of(&pointer(&["services", name])), format!("services `{first}` and `{name}` would both be injected as `{var}`"))
-                    .related(doc.key_span_of(&pointer(&["services", first])), format!("`{first}` is defined here"))
-                    .help("rename one of the services"),
+                Diagnostic::new(
+                    Code::UrlNameCollision,
+                    doc.key_span_of(&pointer(&["services", name])),
+                    format!("services `{first}` and `{name}` would both be injected as `{var}`"),
+                )
+                .related(
+                    doc.key_span_of(&pointer(&["services", first])),
+                    format!("`{first}` is defined here"),
+                )
+                .help("rename one of the services"),
             );
         } else {
             seen.insert(var, name);
@@ -178,7 +298,11 @@ fn url_collisions(project: &Project, doc: &Document, out: &mut Vec<Diagnostic>) 
 }
 
 /// Rules over one resolved environment.
-pub fn environment_rules(env: &ResolvedEnvironment, doc: &Document, deployable: &[ProviderId]) -> Vec<Diagnostic> {
+pub fn environment_rules(
+    env: &ResolvedEnvironment,
+    doc: &Document,
+    deployable: &[ProviderId],
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut hosts: HashMap<&str, (&str, Option<&String>)> = HashMap::new();
     for (name, service) in &env.services {
@@ -186,9 +310,16 @@ pub fn environment_rules(env: &ResolvedEnvironment, doc: &Document, deployable: 
             match hosts.get(host.value.as_str()) {
                 Some((first, first_pointer)) => {
                     let span = doc.span_of(host.pointer.as_deref().unwrap_or_default());
-                    let mut d = Diagnostic::new(Code::DuplicateHost, span, format!("host `{}` is already routed to service `{first}`", host.value))
-                        .label("duplicate host")
-                        .help("each host routes to one service; give this one another host");
+                    let mut d = Diagnostic::new(
+                        Code::DuplicateHost,
+                        span,
+                        format!(
+                            "host `{}` is already routed to service `{first}`",
+                            host.value
+                        ),
+                    )
+                    .label("duplicate host")
+                    .help("each host routes to one service; give this one another host");
                     if let Some(p) = first_pointer {
                         d = d.related(doc.span_of(p), format!("`{first}` uses this host"));
                     }
@@ -200,19 +331,35 @@ pub fn environment_rules(env: &ResolvedEnvironment, doc: &Document, deployable: 
             }
             if service.expose.is_none() {
                 out.push(
-                    Diagnostic::new(Code::NoPort, doc.span_of(host.pointer.as_deref().unwrap_or_default()), format!("service `{name}` has a host but no port to route to"))
-                        .help("set `expose:` to the port the service listens on"),
+                    Diagnostic::new(
+                        Code::NoPort,
+                        doc.span_of(host.pointer.as_deref().unwrap_or_default()),
+                        format!("service `{name}` has a host but no port to route to"),
+                    )
+                    .help("set `expose:` to the port the service listens on"),
                 );
             }
         }
         if service.image.is_none() {
             if let Some(runtime) = &service.runtime {
                 let span = doc.span_of(runtime.pointer.as_deref().unwrap_or_default());
-                let known = env.services.contains_key(name) && (crate::runtimes::builtin(&runtime.value).is_some() || doc.node(&pointer(&["runtimes", &runtime.value])).is_some());
+                let known = env.services.contains_key(name)
+                    && (crate::runtimes::builtin(&runtime.value).is_some()
+                        || doc.node(&pointer(&["runtimes", &runtime.value])).is_some());
                 if known {
                     out.push(
-                        Diagnostic::new(Code::NoImage, span, format!("service `{name}` has no image: runtime `{}` does not set one", runtime.value))
-                            .help(format!("add `image:` to `runtimes.{}` or to the service", runtime.value)),
+                        Diagnostic::new(
+                            Code::NoImage,
+                            span,
+                            format!(
+                                "service `{name}` has no image: runtime `{}` does not set one",
+                                runtime.value
+                            ),
+                        )
+                        .help(format!(
+                            "add `image:` to `runtimes.{}` or to the service",
+                            runtime.value
+                        )),
                     );
                 }
             }
@@ -222,8 +369,15 @@ pub fn environment_rules(env: &ResolvedEnvironment, doc: &Document, deployable: 
         let p = pointer(&["environments", &env.env, "infra", "provider"]);
         let list: Vec<&str> = deployable.iter().map(|p| p.as_str()).collect();
         out.push(
-            Diagnostic::new(Code::ProviderNotDeployable, doc.span_of(&p), format!("provider `{}` is valid, but this build of nkdev cannot deploy to it", env.provider.as_str()))
-                .help(format!("`nkdev up` deploys to: {}", list.join(", "))),
+            Diagnostic::new(
+                Code::ProviderNotDeployable,
+                doc.span_of(&p),
+                format!(
+                    "provider `{}` is valid, but this build of nkdev cannot deploy to it",
+                    env.provider.as_str()
+                ),
+            )
+            .help(format!("`nkdev up` deploys to: {}", list.join(", "))),
         );
     }
     out
@@ -231,7 +385,11 @@ pub fn environment_rules(env: &ResolvedEnvironment, doc: &Document, deployable: 
 
 /// The span of the whole lines covering `span`, newline included: what a "remove this" fix deletes.
 pub fn line_removal_span(text: &str, span: Span) -> Span {
-    let start = text[..span.start.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[span.end.min(text.len())..].find('\n').map_or(text.len(), |i| span.end + i + 1);
+    let start = text[..span.start.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let end = text[span.end.min(text.len())..]
+        .find('\n')
+        .map_or(text.len(), |i| span.end + i + 1);
     Span::new(start, end)
 }

@@ -19,7 +19,7 @@ pub mod schema;
 pub mod source;
 pub mod yaml;
 
-pub use analysis::{analyze, AnalyzeOptions, Analysis};
+pub use analysis::{analyze, Analysis, AnalyzeOptions};
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use source::{LineIndex, Span};
 

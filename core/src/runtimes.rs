@@ -16,7 +16,14 @@ pub struct BuiltinRuntime {
 
 /// In auto-discovery order: the first marker found wins.
 pub const BUILTIN_RUNTIMES: &[BuiltinRuntime] = &[
-    BuiltinRuntime { id: "node", image: "node:22-slim", install: Some("npm install"), start: Some("npm start"), port: 3000, marker: "package.json" },
+    BuiltinRuntime {
+        id: "node",
+        image: "node:22-slim",
+        install: Some("npm install"),
+        start: Some("npm start"),
+        port: 3000,
+        marker: "package.json",
+    },
     BuiltinRuntime {
         id: "python",
         image: "python:3.12-slim",
@@ -25,10 +32,38 @@ pub const BUILTIN_RUNTIMES: &[BuiltinRuntime] = &[
         port: 8000,
         marker: "requirements.txt",
     },
-    BuiltinRuntime { id: "go", image: "golang:1.23", install: Some("go mod download"), start: Some("go run ."), port: 8080, marker: "go.mod" },
-    BuiltinRuntime { id: "php", image: "php:8.3-cli", install: Some("composer install"), start: Some("php -S 0.0.0.0:$PORT"), port: 8000, marker: "composer.json" },
-    BuiltinRuntime { id: "ruby", image: "ruby:3.3-slim", install: Some("bundle install"), start: Some("bundle exec ruby app.rb"), port: 4567, marker: "Gemfile" },
-    BuiltinRuntime { id: "static", image: "nginx:alpine", install: None, start: None, port: 80, marker: "index.html" },
+    BuiltinRuntime {
+        id: "go",
+        image: "golang:1.23",
+        install: Some("go mod download"),
+        start: Some("go run ."),
+        port: 8080,
+        marker: "go.mod",
+    },
+    BuiltinRuntime {
+        id: "php",
+        image: "php:8.3-cli",
+        install: Some("composer install"),
+        start: Some("php -S 0.0.0.0:$PORT"),
+        port: 8000,
+        marker: "composer.json",
+    },
+    BuiltinRuntime {
+        id: "ruby",
+        image: "ruby:3.3-slim",
+        install: Some("bundle install"),
+        start: Some("bundle exec ruby app.rb"),
+        port: 4567,
+        marker: "Gemfile",
+    },
+    BuiltinRuntime {
+        id: "static",
+        image: "nginx:alpine",
+        install: None,
+        start: None,
+        port: 80,
+        marker: "index.html",
+    },
 ];
 
 pub fn builtin(id: &str) -> Option<&'static BuiltinRuntime> {
@@ -62,11 +97,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(discover(dir.path()), Discovery::NoMarker);
         std::fs::write(dir.path().join("index.html"), "").unwrap();
-        assert!(matches!(discover(dir.path()), Discovery::Found { runtime } if runtime.id == "static"));
+        assert!(
+            matches!(discover(dir.path()), Discovery::Found { runtime } if runtime.id == "static")
+        );
         std::fs::write(dir.path().join("go.mod"), "").unwrap();
         assert!(matches!(discover(dir.path()), Discovery::Found { runtime } if runtime.id == "go"));
         std::fs::write(dir.path().join("package.json"), "{}").unwrap();
-        assert!(matches!(discover(dir.path()), Discovery::Found { runtime } if runtime.id == "node"));
-        assert_eq!(discover(&dir.path().join("nope")), Discovery::MissingDirectory);
+        assert!(
+            matches!(discover(dir.path()), Discovery::Found { runtime } if runtime.id == "node")
+        );
+        assert_eq!(
+            discover(&dir.path().join("nope")),
+            Discovery::MissingDirectory
+        );
     }
 }

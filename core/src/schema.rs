@@ -18,6 +18,7 @@ pub fn json_schema() -> &'static Json {
         let generator = schemars::generate::SchemaSettings::draft07().into_generator();
         let schema = generator.into_root_schema_for::<Project>();
         let mut json = serde_json::to_value(schema).expect("schema serialises");
+        strip_null(&mut json);
         let obj = json.as_object_mut().expect("root schema is an object");
         obj.insert("$id".into(), Json::String(SCHEMA_ID.into()));
         let mut ordered = serde_json::Map::new();
@@ -29,6 +30,41 @@ pub fn json_schema() -> &'static Json {
         ordered.extend(std::mem::take(obj));
         Json::Object(ordered)
     })
+}
+
+/// Options are "the key may be absent", not "the key may be null". Without the null branch an
+/// error inside an optional block is reported on the bad field, not as a vague `anyOf` failure.
+fn strip_null(schema: &mut Json) {
+    match schema {
+        Json::Object(obj) => {
+            if let Some(Json::Array(types)) = obj.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types.remove(0);
+                    obj.insert("type".into(), only);
+                }
+            }
+            let is_null = |b: &Json| b.get("type").and_then(Json::as_str) == Some("null");
+            if let Some(Json::Array(branches)) = obj.get("anyOf") {
+                if branches.len() == 2 && branches.iter().any(is_null) {
+                    let keep = branches
+                        .iter()
+                        .find(|b| !is_null(b))
+                        .cloned()
+                        .unwrap_or_default();
+                    obj.remove("anyOf");
+                    if let Json::Object(inner) = keep {
+                        for (k, v) in inner {
+                            obj.entry(k).or_insert(v);
+                        }
+                    }
+                }
+            }
+            obj.values_mut().for_each(strip_null);
+        }
+        Json::Array(items) => items.iter_mut().for_each(strip_null),
+        _ => {}
+    }
 }
 
 fn validator() -> &'static jsonschema::Validator {
@@ -55,7 +91,10 @@ pub fn validate(doc: &Document) -> (Vec<Diagnostic>, Project) {
         } else {
             format!("nanokit.yml must be a mapping of keys, found {what}")
         };
-        diagnostics.push(Diagnostic::new(Code::WrongType, doc.span_of(""), msg).help("start with `name: my-project`"));
+        diagnostics.push(
+            Diagnostic::new(Code::WrongType, doc.span_of(""), msg)
+                .help("start with `name: my-project`"),
+        );
         return (diagnostics, Project::default());
     }
 
@@ -75,10 +114,21 @@ pub fn validate(doc: &Document) -> (Vec<Diagnostic>, Project) {
             ValidationErrorKind::Required { property } => {
                 let property = property.as_str().unwrap_or_default();
                 let span = doc.key_span_of(&pointer);
-                let span = if pointer.is_empty() { crate::source::Span::new(0, 0) } else { span };
+                let span = if pointer.is_empty() {
+                    crate::source::Span::new(0, 0)
+                } else {
+                    span
+                };
                 diagnostics.push(
-                    Diagnostic::new(Code::MissingKey, span, format!("missing required key `{property}`"))
-                        .help(format!("add `{property}:`{}", describe_key(&pointer, property))),
+                    Diagnostic::new(
+                        Code::MissingKey,
+                        span,
+                        format!("missing required key `{property}`"),
+                    )
+                    .help(format!(
+                        "add `{property}:`{}",
+                        describe_key(&pointer, property)
+                    )),
                 );
             }
             kind => {
@@ -103,22 +153,42 @@ fn describe_key(parent: &str, key: &str) -> String {
         .unwrap_or_default()
 }
 
-fn unknown_key(doc: &Document, parent: &str, child: &str, key: &str, allowed: &[String]) -> Diagnostic {
+fn unknown_key(
+    doc: &Document,
+    parent: &str,
+    child: &str,
+    key: &str,
+    allowed: &[String],
+) -> Diagnostic {
     let span = doc.key_span_of(child);
     let place = match parent {
         "" => "at the top level".to_string(),
         p => format!("in `{}`", human_path(p)),
     };
-    let mut d = Diagnostic::new(Code::UnknownKey, span, format!("unknown key `{key}` {place}")).label("not a nanokit.yml key here");
+    let mut d = Diagnostic::new(
+        Code::UnknownKey,
+        span,
+        format!("unknown key `{key}` {place}"),
+    )
+    .label("not a nanokit.yml key here");
     if let Some(best) = did_you_mean(key, allowed.iter().map(String::as_str)) {
-        d = d.help(format!("did you mean `{best}`?")).fix(format!("Rename to `{best}`"), span, best);
+        d = d.help(format!("did you mean `{best}`?")).fix(
+            format!("Rename to `{best}`"),
+            span,
+            best,
+        );
     } else if !allowed.is_empty() {
         d = d.help(format!("allowed keys here: {}", allowed.join(", ")));
     }
     d
 }
 
-fn value_error(doc: &Document, pointer: &str, kind: &ValidationErrorKind, instance: &Json) -> Diagnostic {
+fn value_error(
+    doc: &Document,
+    pointer: &str,
+    kind: &ValidationErrorKind,
+    instance: &Json,
+) -> Diagnostic {
     let span = doc.span_of(pointer);
     let found = doc.node(pointer).map_or("nothing", |n| n.type_name());
     let key = last_segment(pointer);
@@ -126,36 +196,68 @@ fn value_error(doc: &Document, pointer: &str, kind: &ValidationErrorKind, instan
     match kind {
         ValidationErrorKind::Type { kind } => {
             let expected = expected_types(&format!("{kind:?}"));
-            Diagnostic::new(Code::WrongType, span, format!("`{field}` must be {expected}, found {found}")).label(format!("expected {expected}"))
+            Diagnostic::new(
+                Code::WrongType,
+                span,
+                format!("`{field}` must be {expected}, found {found}"),
+            )
+            .label(format!("expected {expected}"))
         }
         ValidationErrorKind::Enum { options } => {
             let options: Vec<String> = options
                 .as_array()
-                .map(|a| a.iter().map(|o| o.as_str().map_or_else(|| o.to_string(), str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .map(|o| o.as_str().map_or_else(|| o.to_string(), str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
-            let got = instance.as_str().map_or_else(|| instance.to_string(), str::to_string);
-            let mut d = Diagnostic::new(Code::InvalidValue, span, format!("invalid value `{got}` for `{key}`"))
-                .label(format!("expected one of: {}", options.join(", ")));
+            let got = instance
+                .as_str()
+                .map_or_else(|| instance.to_string(), str::to_string);
+            let mut d = Diagnostic::new(
+                Code::InvalidValue,
+                span,
+                format!("invalid value `{got}` for `{key}`"),
+            )
+            .label(format!("expected one of: {}", options.join(", ")));
             if key == "version" && instance.is_number() {
                 d = d.help("write `version: \"1\"`");
             } else if let Some(best) = did_you_mean(&got, options.iter().map(String::as_str)) {
-                d = d.help(format!("did you mean `{best}`?")).fix(format!("Change to `{best}`"), span, best);
+                d = d.help(format!("did you mean `{best}`?")).fix(
+                    format!("Change to `{best}`"),
+                    span,
+                    best,
+                );
             } else {
                 d = d.help(format!("allowed values: {}", options.join(", ")));
             }
             d
         }
         ValidationErrorKind::Minimum { limit } | ValidationErrorKind::Maximum { limit } => {
-            let what = if matches!(key.as_str(), "expose" | "port") { "a port must be between 1 and 65535".to_string() } else { format!("limit is {limit}") };
-            Diagnostic::new(Code::OutOfRange, span, format!("`{field}` is out of range: {instance}")).label(what)
+            let what = if matches!(key.as_str(), "expose" | "port") {
+                "a port must be between 1 and 65535".to_string()
+            } else {
+                format!("limit is {limit}")
+            };
+            Diagnostic::new(
+                Code::OutOfRange,
+                span,
+                format!("`{field}` is out of range: {instance}"),
+            )
+            .label(what)
         }
-        ValidationErrorKind::Pattern { .. } | ValidationErrorKind::MaxLength { .. } | ValidationErrorKind::MinLength { .. }
+        ValidationErrorKind::Pattern { .. }
+        | ValidationErrorKind::MaxLength { .. }
+        | ValidationErrorKind::MinLength { .. }
             if matches!(key.as_str(), "name" | "component") =>
         {
             let got = instance.as_str().unwrap_or_default();
             invalid_name(span, key.as_str(), got)
         }
-        ValidationErrorKind::AnyOf { .. } | ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::OneOfMultipleValid { .. } => {
+        ValidationErrorKind::AnyOf { .. }
+        | ValidationErrorKind::OneOfNotValid { .. }
+        | ValidationErrorKind::OneOfMultipleValid { .. } => {
             let expected = if pointer.contains("/env/") {
                 "a string, number or boolean"
             } else if matches!(key.as_str(), "interval" | "timeout") {
@@ -163,15 +265,29 @@ fn value_error(doc: &Document, pointer: &str, kind: &ValidationErrorKind, instan
             } else {
                 "a valid value"
             };
-            Diagnostic::new(Code::WrongType, span, format!("`{field}` must be {expected}, found {found}")).label(format!("expected {expected}"))
+            Diagnostic::new(
+                Code::WrongType,
+                span,
+                format!("`{field}` must be {expected}, found {found}"),
+            )
+            .label(format!("expected {expected}"))
         }
-        other => Diagnostic::new(Code::InvalidValue, span, format!("invalid value for `{field}`: {}", describe_kind(other, instance))),
+        other => Diagnostic::new(
+            Code::InvalidValue,
+            span,
+            format!(
+                "invalid value for `{field}`: {}",
+                describe_kind(other, instance)
+            ),
+        ),
     }
 }
 
 fn describe_kind(kind: &ValidationErrorKind, instance: &Json) -> String {
     match kind {
-        ValidationErrorKind::Pattern { pattern } => format!("{instance} does not match `{pattern}`"),
+        ValidationErrorKind::Pattern { pattern } => {
+            format!("{instance} does not match `{pattern}`")
+        }
         ValidationErrorKind::MaxLength { limit } => format!("longer than {limit} characters"),
         ValidationErrorKind::MinLength { limit } => format!("shorter than {limit} characters"),
         other => format!("{other:?}"),
@@ -192,10 +308,12 @@ pub fn invalid_name(span: crate::source::Span, what: &str, got: &str) -> Diagnos
 }
 
 fn expected_types(debug: &str) -> String {
-    let names: Vec<&str> = ["Object", "Array", "String", "Integer", "Number", "Boolean", "Null"]
-        .into_iter()
-        .filter(|t| debug.contains(t))
-        .collect();
+    let names: Vec<&str> = [
+        "Object", "Array", "String", "Integer", "Number", "Boolean", "Null",
+    ]
+    .into_iter()
+    .filter(|t| debug.contains(t))
+    .collect();
     let words: Vec<&str> = names
         .iter()
         .map(|t| match *t {
@@ -216,16 +334,27 @@ fn expected_types(debug: &str) -> String {
 }
 
 fn last_segment(pointer: &str) -> String {
-    pointer.rsplit('/').next().map(crate::document::unescape).unwrap_or_default()
+    pointer
+        .rsplit('/')
+        .next()
+        .map(crate::document::unescape)
+        .unwrap_or_default()
 }
 
 /// `/services/api/env/X` → `services.api.env.X`
 pub fn human_path(pointer: &str) -> String {
-    pointer.split('/').skip(1).map(crate::document::unescape).collect::<Vec<_>>().join(".")
+    pointer
+        .split('/')
+        .skip(1)
+        .map(crate::document::unescape)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn remove_pointer(json: &mut Json, pointer: &str) {
-    let Some((parent, last)) = pointer.rsplit_once('/') else { return };
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
     let last = crate::document::unescape(last);
     match json.pointer_mut(parent) {
         Some(Json::Object(map)) => {
@@ -263,15 +392,22 @@ pub struct KeyInfo {
 /// The keys allowed in the mapping at `pointer` (e.g. `/services/api`), read from the schema
 /// itself so that validation, completion and hover can never disagree.
 pub fn keys_at(pointer: &str) -> Vec<KeyInfo> {
-    let Some(schema) = schema_at(pointer) else { return Vec::new() };
-    let Some(props) = schema.get("properties").and_then(Json::as_object) else { return Vec::new() };
+    let Some(schema) = schema_at(pointer) else {
+        return Vec::new();
+    };
+    let Some(props) = schema.get("properties").and_then(Json::as_object) else {
+        return Vec::new();
+    };
     props
         .iter()
         .map(|(name, s)| {
             let s = resolve(s);
             KeyInfo {
                 name: name.clone(),
-                description: s.get("description").and_then(Json::as_str).map(str::to_string),
+                description: s
+                    .get("description")
+                    .and_then(Json::as_str)
+                    .map(str::to_string),
                 values: enum_values(s),
                 kind: type_of(s),
             }
@@ -296,7 +432,11 @@ pub fn schema_at(pointer: &str) -> Option<&'static Json> {
             .get("properties")
             .and_then(|p| p.get(&segment))
             .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()))
-            .or_else(|| schema.get("items").filter(|_| segment.parse::<usize>().is_ok()));
+            .or_else(|| {
+                schema
+                    .get("items")
+                    .filter(|_| segment.parse::<usize>().is_ok())
+            });
         schema = resolve(next?);
     }
     Some(schema)
@@ -313,8 +453,16 @@ fn resolve(schema: &'static Json) -> &'static Json {
             }
         } else if let Some(any) = s.get("anyOf").and_then(Json::as_array) {
             // Option<T> is `anyOf: [T, null]`: the useful branch is the non-null one.
-            match any.iter().find(|b| b.get("type").and_then(Json::as_str) != Some("null")) {
-                Some(branch) if any.len() <= 2 && (branch.get("$ref").is_some() || branch.get("properties").is_some()) => s = branch,
+            match any
+                .iter()
+                .find(|b| b.get("type").and_then(Json::as_str) != Some("null"))
+            {
+                Some(branch)
+                    if any.len() <= 2
+                        && (branch.get("$ref").is_some() || branch.get("properties").is_some()) =>
+                {
+                    s = branch
+                }
                 _ => return s,
             }
         } else {
@@ -326,11 +474,24 @@ fn resolve(schema: &'static Json) -> &'static Json {
 
 fn enum_values(schema: &Json) -> Vec<String> {
     let direct = schema.get("enum").and_then(Json::as_array);
-    let from_one_of = schema.get("oneOf").and_then(Json::as_array).map(|branches| {
-        branches.iter().filter_map(|b| b.get("const").or_else(|| b.get("enum").and_then(|e| e.get(0)))).cloned().collect::<Vec<_>>()
-    });
+    let from_one_of = schema
+        .get("oneOf")
+        .and_then(Json::as_array)
+        .map(|branches| {
+            branches
+                .iter()
+                .filter_map(|b| {
+                    b.get("const")
+                        .or_else(|| b.get("enum").and_then(|e| e.get(0)))
+                })
+                .cloned()
+                .collect::<Vec<_>>()
+        });
     let values: Vec<Json> = direct.cloned().or(from_one_of).unwrap_or_default();
-    let mut out: Vec<String> = values.iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
+    let mut out: Vec<String> = values
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
     out.dedup();
     out
 }
@@ -338,7 +499,11 @@ fn enum_values(schema: &Json) -> Vec<String> {
 fn type_of(schema: &Json) -> Option<String> {
     match schema.get("type") {
         Some(Json::String(t)) => Some(t.clone()),
-        Some(Json::Array(ts)) => ts.iter().filter_map(Json::as_str).find(|t| *t != "null").map(str::to_string),
+        Some(Json::Array(ts)) => ts
+            .iter()
+            .filter_map(Json::as_str)
+            .find(|t| *t != "null")
+            .map(str::to_string),
         _ if schema.get("enum").is_some() || schema.get("oneOf").is_some() => Some("string".into()),
         _ => None,
     }
@@ -356,7 +521,10 @@ mod tests {
         assert!(s["$schema"].as_str().unwrap().contains("draft-07"));
         let services = keys_at("/services/x");
         assert!(services.iter().any(|k| k.name == "depends_on"));
-        assert!(services.iter().all(|k| k.description.is_some()), "every field is documented");
+        assert!(
+            services.iter().all(|k| k.description.is_some()),
+            "every field is documented"
+        );
     }
 
     #[test]

@@ -28,7 +28,10 @@ pub enum Value {
     Int(i64),
     Float(f64),
     /// `quoted` distinguishes `"1"` from `1` for hints like "quote the version".
-    Str { text: String, quoted: bool },
+    Str {
+        text: String,
+        quoted: bool,
+    },
     Seq(Vec<Node>),
     Map(Vec<Entry>),
 }
@@ -120,10 +123,16 @@ pub fn parse(text: &str) -> Parsed {
         match parser.next_event() {
             None => break,
             Some(Ok((event, span))) => {
-                let span = Span::new(offsets.byte(span.start.index()), offsets.byte(span.end.index()));
+                let span = Span::new(
+                    offsets.byte(span.start.index()),
+                    offsets.byte(span.end.index()),
+                );
                 if let Err(problem) = builder.event(event, span) {
                     builder.problems.push(problem);
-                    return Parsed { root: None, problems: builder.problems };
+                    return Parsed {
+                        root: None,
+                        problems: builder.problems,
+                    };
                 }
             }
             Some(Err(err)) => {
@@ -135,15 +144,24 @@ pub fn parse(text: &str) -> Parsed {
                     span: Span::new(at, end),
                     first: None,
                 });
-                return Parsed { root: None, problems: builder.problems };
+                return Parsed {
+                    root: None,
+                    problems: builder.problems,
+                };
             }
         }
     }
-    Parsed { root: builder.root, problems: builder.problems }
+    Parsed {
+        root: builder.root,
+        problems: builder.problems,
+    }
 }
 
 fn next_char_end(text: &str, at: usize) -> usize {
-    text[at.min(text.len())..].chars().next().map_or(at, |c| at + c.len_utf8())
+    text[at.min(text.len())..]
+        .chars()
+        .next()
+        .map_or(at, |c| at + c.len_utf8())
 }
 
 /// saphyr's messages are terse ("mapping values are not allowed in this context");
@@ -169,9 +187,16 @@ struct CharToByte {
 
 impl CharToByte {
     fn new(text: &str) -> Self {
-        let table = (!text.is_ascii())
-            .then(|| text.char_indices().map(|(b, _)| b).chain(std::iter::once(text.len())).collect());
-        CharToByte { table, len: text.len() }
+        let table = (!text.is_ascii()).then(|| {
+            text.char_indices()
+                .map(|(b, _)| b)
+                .chain(std::iter::once(text.len()))
+                .collect()
+        });
+        CharToByte {
+            table,
+            len: text.len(),
+        }
     }
     fn byte(&self, char_index: usize) -> usize {
         match &self.table {
@@ -182,8 +207,18 @@ impl CharToByte {
 }
 
 enum Frame {
-    Seq { start: usize, items: Vec<Node>, anchor: usize },
-    Map { start: usize, entries: Vec<Entry>, key: Option<Node>, anchor: usize, merged: Vec<String> },
+    Seq {
+        start: usize,
+        items: Vec<Node>,
+        anchor: usize,
+    },
+    Map {
+        start: usize,
+        entries: Vec<Entry>,
+        key: Option<Node>,
+        anchor: usize,
+        merged: Vec<String>,
+    },
 }
 
 struct Builder<'a> {
@@ -218,21 +253,54 @@ impl Builder<'_> {
             }
             Event::SequenceStart(anchor, _) => {
                 self.enter(span)?;
-                self.stack.push(Frame::Seq { start: span.start, items: Vec::new(), anchor });
+                self.stack.push(Frame::Seq {
+                    start: span.start,
+                    items: Vec::new(),
+                    anchor,
+                });
             }
             Event::MappingStart(anchor, _) => {
                 self.enter(span)?;
-                self.stack.push(Frame::Map { start: span.start, entries: Vec::new(), key: None, anchor, merged: Vec::new() });
+                self.stack.push(Frame::Map {
+                    start: span.start,
+                    entries: Vec::new(),
+                    key: None,
+                    anchor,
+                    merged: Vec::new(),
+                });
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (node, anchor) = match self.stack.pop() {
-                    Some(Frame::Seq { start, items, anchor }) => {
+                    Some(Frame::Seq {
+                        start,
+                        items,
+                        anchor,
+                    }) => {
                         let end = items.last().map_or(span.end, |n| n.span.end.max(start));
-                        (Node { value: Value::Seq(items), span: Span::new(start, end) }, anchor)
+                        (
+                            Node {
+                                value: Value::Seq(items),
+                                span: Span::new(start, end),
+                            },
+                            anchor,
+                        )
                     }
-                    Some(Frame::Map { start, entries, anchor, .. }) => {
-                        let end = entries.last().map_or(span.end, |e| e.value.span.end.max(start));
-                        (Node { value: Value::Map(entries), span: Span::new(start, end) }, anchor)
+                    Some(Frame::Map {
+                        start,
+                        entries,
+                        anchor,
+                        ..
+                    }) => {
+                        let end = entries
+                            .last()
+                            .map_or(span.end, |e| e.value.span.end.max(start));
+                        (
+                            Node {
+                                value: Value::Map(entries),
+                                span: Span::new(start, end),
+                            },
+                            anchor,
+                        )
                     }
                     None => return Ok(()),
                 };
@@ -291,7 +359,12 @@ impl Builder<'_> {
                 }
             }
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, merged, .. }) => match key.take() {
+            Some(Frame::Map {
+                entries,
+                key,
+                merged,
+                ..
+            }) => match key.take() {
                 None => *key = Some(node),
                 Some(k) => {
                     if k.as_str() == Some("<<") {
@@ -302,8 +375,13 @@ impl Builder<'_> {
                             // An explicit key wins over the same key brought in by `<<`.
                             merged.swap_remove(i);
                             entries.retain(|e| e.key.key_text() != name);
-                            entries.push(Entry { key: k, value: node });
-                        } else if let Some(first) = entries.iter().find(|e| e.key.key_text() == name) {
+                            entries.push(Entry {
+                                key: k,
+                                value: node,
+                            });
+                        } else if let Some(first) =
+                            entries.iter().find(|e| e.key.key_text() == name)
+                        {
                             self.problems.push(YamlProblem {
                                 kind: YamlProblemKind::DuplicateKey,
                                 message: format!("duplicate key `{name}`"),
@@ -311,7 +389,10 @@ impl Builder<'_> {
                                 first: Some(first.key.span),
                             });
                         } else {
-                            entries.push(Entry { key: k, value: node });
+                            entries.push(Entry {
+                                key: k,
+                                value: node,
+                            });
                         }
                     }
                 }
@@ -351,7 +432,10 @@ fn merge_into(entries: &mut Vec<Entry>, merged: Node) -> Vec<String> {
 fn count_nodes(node: &Node) -> usize {
     1 + match &node.value {
         Value::Seq(items) => items.iter().map(count_nodes).sum(),
-        Value::Map(entries) => entries.iter().map(|e| count_nodes(&e.key) + count_nodes(&e.value)).sum(),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|e| count_nodes(&e.key) + count_nodes(&e.value))
+            .sum(),
         _ => 0,
     }
 }
@@ -371,7 +455,10 @@ fn relocate(node: &mut Node, span: Span) {
 /// Resolve a scalar by the YAML 1.2 core schema.
 fn scalar(text: &str, style: ScalarStyle, tagged_str: bool) -> Value {
     if style != ScalarStyle::Plain || tagged_str {
-        return Value::Str { text: text.to_string(), quoted: true };
+        return Value::Str {
+            text: text.to_string(),
+            quoted: true,
+        };
     }
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
@@ -391,7 +478,10 @@ fn scalar(text: &str, style: ScalarStyle, tagged_str: bool) -> Value {
         ".inf" | ".Inf" | ".INF" | "+.inf" => Value::Float(f64::INFINITY),
         "-.inf" | "-.Inf" | "-.INF" => Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => Value::Float(f64::NAN),
-        _ => Value::Str { text: text.to_string(), quoted: false },
+        _ => Value::Str {
+            text: text.to_string(),
+            quoted: false,
+        },
     }
 }
 
@@ -413,7 +503,9 @@ fn looks_like_float(text: &str) -> bool {
     let body = text.strip_prefix(['-', '+']).unwrap_or(text);
     !body.is_empty()
         && body.bytes().any(|b| b.is_ascii_digit())
-        && body.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
         && body.as_bytes()[0] != b'e'
 }
 
@@ -435,13 +527,22 @@ mod tests {
         assert_eq!(&text[api.key.span.start..api.key.span.end], "api");
         let expose = api.value.get("expose").unwrap();
         assert_eq!(expose.value.value, Value::Int(3000));
-        assert_eq!(&text[expose.value.span.start..expose.value.span.end], "3000");
+        assert_eq!(
+            &text[expose.value.span.start..expose.value.span.end],
+            "3000"
+        );
     }
 
     #[test]
     fn quoted_numbers_stay_strings() {
         let r = root("version: \"1\"\nother: 1\n");
-        assert_eq!(r.get("version").unwrap().value.value, Value::Str { text: "1".into(), quoted: true });
+        assert_eq!(
+            r.get("version").unwrap().value.value,
+            Value::Str {
+                text: "1".into(),
+                quoted: true
+            }
+        );
         assert_eq!(r.get("other").unwrap().value.value, Value::Int(1));
     }
 
@@ -474,14 +575,20 @@ mod tests {
             text.push_str(&format!("a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"));
         }
         let parsed = parse(&text);
-        assert!(parsed.problems.iter().any(|p| p.kind == YamlProblemKind::AliasBomb));
+        assert!(parsed
+            .problems
+            .iter()
+            .any(|p| p.kind == YamlProblemKind::AliasBomb));
     }
 
     #[test]
     fn deep_nesting_is_refused() {
         let text = "[".repeat(500);
         let parsed = parse(&text);
-        assert!(parsed.problems.iter().any(|p| matches!(p.kind, YamlProblemKind::TooDeep | YamlProblemKind::Syntax)));
+        assert!(parsed
+            .problems
+            .iter()
+            .any(|p| matches!(p.kind, YamlProblemKind::TooDeep | YamlProblemKind::Syntax)));
     }
 
     #[test]

@@ -1,0 +1,116 @@
+//! Command-line interface (SPEC §8). Every command takes `--env` and `-f/--file`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nkdev",
+    version,
+    about = "Validate, resolve and deploy nanokit.yml",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FileArgs {
+    /// Path to nanokit.yml (default: ./nanokit.yml, then ./nanokit.yaml)
+    #[arg(short = 'f', long = "file", global = true)]
+    pub file: Option<PathBuf>,
+    /// Environment to use [default: local; `validate` checks every environment unless given]
+    #[arg(long, global = true)]
+    pub env: Option<String>,
+    /// When to colour output
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+impl FileArgs {
+    pub fn env(&self) -> &str {
+        self.env
+            .as_deref()
+            .unwrap_or(nanokit_core::resolve::DEFAULT_ENV)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagnosticFormat {
+    /// rustc-style messages with source snippets
+    Human,
+    /// `file:line:col: severity[CODE]: message`, one per line
+    Short,
+    /// a JSON array of diagnostics
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DataFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Text,
+    Dot,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check nanokit.yml files and report every problem (exit 1 on errors)
+    Validate {
+        /// Files to check (default: the project's nanokit.yml); pre-commit passes several
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
+        format: DiagnosticFormat,
+        /// Treat warnings as errors
+        #[arg(long)]
+        deny_warnings: bool,
+        #[command(flatten)]
+        common: FileArgs,
+    },
+    /// Print the fully resolved model of one environment
+    Config {
+        #[arg(long, value_enum, default_value_t = DataFormat::Yaml)]
+        format: DataFormat,
+        /// Only this service
+        #[arg(long)]
+        service: Option<String>,
+        /// Show where every value comes from
+        #[arg(long)]
+        explain: bool,
+        #[command(flatten)]
+        common: FileArgs,
+    },
+    /// Print the JSON Schema of nanokit.yml
+    Schema {
+        /// Write it to this file instead of standard output
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Print the depends_on graph and start order
+    Graph {
+        #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+        format: GraphFormat,
+        #[command(flatten)]
+        common: FileArgs,
+    },
+    /// Explain a diagnostic code (e.g. NK031), or list them all
+    Explain { code: Option<String> },
+    /// Run the language server on standard input/output
+    Lsp {
+        /// Accepted for editor compatibility; stdio is the only transport
+        #[arg(long)]
+        stdio: bool,
+    },
+}

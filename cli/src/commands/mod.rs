@@ -1,0 +1,98 @@
+//! One module per subcommand; `dispatch` routes the parsed command line.
+
+mod config;
+mod explain;
+mod graph;
+mod validate;
+
+use crate::args::{Cli, Command};
+use anyhow::Result;
+use nanokit_core::model::ProviderId;
+
+/// The providers this build can deploy to (the others are valid in the file, SPEC §4).
+pub fn deployable_providers() -> Vec<ProviderId> {
+    let mut providers = Vec::new();
+    if cfg!(feature = "docker") {
+        providers.push(ProviderId::Docker);
+    }
+    providers
+}
+
+pub fn dispatch(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Validate {
+            files,
+            format,
+            deny_warnings,
+            common,
+        } => validate::run(&files, format, deny_warnings, &common),
+        Command::Config {
+            format,
+            service,
+            explain,
+            common,
+        } => config::run(format, service.as_deref(), explain, &common),
+        Command::Schema { output } => schema(output.as_deref()),
+        Command::Graph { format, common } => graph::run(format, &common),
+        Command::Explain { code } => explain::run(code.as_deref()),
+        Command::Lsp { .. } => {
+            nanokit_lsp::run_stdio();
+            Ok(crate::exit::OK)
+        }
+    }
+}
+
+fn schema(output: Option<&std::path::Path>) -> Result<u8> {
+    let text = format!(
+        "{}\n",
+        serde_json::to_string_pretty(nanokit_core::schema::json_schema())?
+    );
+    match output {
+        None => print!("{text}"),
+        Some(path) => {
+            write_atomically(path, text.as_bytes())?;
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    Ok(crate::exit::OK)
+}
+
+/// Write to a temporary file beside `path`, fsync, then rename: readers never see half a file.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+        std::process::id()
+    ));
+    let mut file =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Load the project file and stop with the rendered diagnostics when it has errors:
+/// commands other than `validate` need a model they can trust.
+pub fn load_valid(common: &crate::args::FileArgs) -> Result<crate::load::Loaded> {
+    let path = crate::load::locate(common.file.as_deref())?;
+    let loaded = crate::load::load(&path, Some(common.env()))?;
+    if loaded.analysis.has_errors() {
+        let color = crate::render::use_color(
+            common.color,
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        );
+        validate::print_human(&loaded, color, &mut std::io::stderr())?;
+        anyhow::bail!(
+            "{} has errors; fix them first (`nkdev validate` lists them)",
+            path.display()
+        );
+    }
+    Ok(loaded)
+}

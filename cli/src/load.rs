@@ -1,0 +1,106 @@
+//! Finding and reading nanokit.yml, then running the core analysis on it.
+
+use anyhow::{anyhow, Context, Result};
+use nanokit_core::{analyze, Analysis, AnalyzeOptions};
+use std::path::{Path, PathBuf};
+
+/// An error that is the caller's usage (exit 2), not a problem in the file (exit 1).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UsageError {}
+
+pub struct Loaded {
+    pub path: PathBuf,
+    pub analysis: Analysis,
+}
+
+/// `-f FILE`, else `nanokit.yml` / `nanokit.yaml` in the current directory.
+pub fn locate(file: Option<&Path>) -> Result<PathBuf> {
+    if let Some(f) = file {
+        if f.is_dir() {
+            return locate_in(f);
+        }
+        if !f.exists() {
+            return Err(UsageError(format!("{}: no such file", f.display())).into());
+        }
+        return Ok(f.to_path_buf());
+    }
+    locate_in(Path::new("."))
+}
+
+fn locate_in(dir: &Path) -> Result<PathBuf> {
+    for name in nanokit_core::FILE_NAMES {
+        let candidate = dir.join(name);
+        if candidate.is_file() {
+            return Ok(if dir == Path::new(".") {
+                PathBuf::from(name)
+            } else {
+                candidate
+            });
+        }
+    }
+    Err(UsageError(format!(
+        "no nanokit.yml or nanokit.yaml in {}; pass one with -f FILE",
+        display_dir(dir)
+    ))
+    .into())
+}
+
+fn display_dir(dir: &Path) -> String {
+    if dir == Path::new(".") {
+        "the current directory".into()
+    } else {
+        dir.display().to_string()
+    }
+}
+
+/// Read the file as UTF-8; invalid bytes are an error that names line and column.
+pub fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text
+            .strip_prefix('\u{feff}')
+            .map(str::to_string)
+            .unwrap_or(text)),
+        Err(e) => {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let valid = std::str::from_utf8(valid).unwrap_or_default();
+            let line = valid.matches('\n').count() + 1;
+            let col = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            Err(anyhow!(
+                "{}:{line}:{col}: file is not valid UTF-8 (byte 0x{:02x}); save it as UTF-8",
+                path.display(),
+                e.as_bytes()[e.utf8_error().valid_up_to()]
+            ))
+        }
+    }
+}
+
+pub fn load(path: &Path, env: Option<&str>) -> Result<Loaded> {
+    let text = read_text(path)?;
+    let base_dir = path
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .map(Path::to_path_buf);
+    let options = AnalyzeOptions {
+        base_dir,
+        env: env.map(str::to_string),
+        deployable: crate::commands::deployable_providers(),
+    };
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        analysis: analyze(text, &options),
+    })
+}
