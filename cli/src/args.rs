@@ -4,12 +4,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "nkdev",
-    version,
-    about = "Validate, resolve and deploy nanokit.yml",
-    propagate_version = true
-)]
+#[command(name = "nkdev", version, about = "Validate, resolve and deploy nanokit.yml", propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -30,9 +25,7 @@ pub struct FileArgs {
 
 impl FileArgs {
     pub fn env(&self) -> &str {
-        self.env
-            .as_deref()
-            .unwrap_or(nanokit_core::resolve::DEFAULT_ENV)
+        self.env.as_deref().unwrap_or(nanokit_core::resolve::DEFAULT_ENV)
     }
 }
 

@@ -21,11 +21,7 @@ pub fn run() -> ExitCode {
     let cli = match args::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            };
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -34,10 +30,7 @@ pub fn run() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("{} {e:#}", render::error_prefix());
-            ExitCode::from(
-                e.downcast_ref::<load::UsageError>()
-                    .map_or(exit::ERRORS, |_| exit::USAGE),
-            )
+            ExitCode::from(e.downcast_ref::<load::UsageError>().map_or(exit::ERRORS, |_| exit::USAGE))
         }
     }
 }

@@ -38,18 +38,10 @@ fn locate_in(dir: &Path) -> Result<PathBuf> {
     for name in nanokit_core::FILE_NAMES {
         let candidate = dir.join(name);
         if candidate.is_file() {
-            return Ok(if dir == Path::new(".") {
-                PathBuf::from(name)
-            } else {
-                candidate
-            });
+            return Ok(if dir == Path::new(".") { PathBuf::from(name) } else { candidate });
         }
     }
-    Err(UsageError(format!(
-        "no nanokit.yml or nanokit.yaml in {}; pass one with -f FILE",
-        display_dir(dir)
-    ))
-    .into())
+    Err(UsageError(format!("no nanokit.yml or nanokit.yaml in {}; pass one with -f FILE", display_dir(dir))).into())
 }
 
 fn display_dir(dir: &Path) -> String {
@@ -64,10 +56,7 @@ fn display_dir(dir: &Path) -> String {
 pub fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     match String::from_utf8(bytes) {
-        Ok(text) => Ok(text
-            .strip_prefix('\u{feff}')
-            .map(str::to_string)
-            .unwrap_or(text)),
+        Ok(text) => Ok(text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text)),
         Err(e) => {
             let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             let valid = std::str::from_utf8(valid).unwrap_or_default();
@@ -84,23 +73,7 @@ pub fn read_text(path: &Path) -> Result<String> {
 
 pub fn load(path: &Path, env: Option<&str>) -> Result<Loaded> {
     let text = read_text(path)?;
-    let base_dir = path
-        .parent()
-        .map(|p| {
-            if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            }
-        })
-        .map(Path::to_path_buf);
-    let options = AnalyzeOptions {
-        base_dir,
-        env: env.map(str::to_string),
-        deployable: crate::commands::deployable_providers(),
-    };
-    Ok(Loaded {
-        path: path.to_path_buf(),
-        analysis: analyze(text, &options),
-    })
+    let base_dir = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p }).map(Path::to_path_buf);
+    let options = AnalyzeOptions { base_dir, env: env.map(str::to_string), deployable: crate::commands::deployable_providers() };
+    Ok(Loaded { path: path.to_path_buf(), analysis: analyze(text, &options) })
 }

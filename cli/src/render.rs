@@ -34,26 +34,10 @@ fn level(severity: Severity) -> Level {
 
 /// rustc-style rendering of one diagnostic. Only the lines around the spans are handed to
 /// the renderer, so rendering stays cheap on large files.
-pub fn human(
-    diagnostic: &Diagnostic,
-    path: &str,
-    text: &str,
-    lines: &LineIndex,
-    color: bool,
-) -> String {
-    let spans: Vec<Span> = std::iter::once(diagnostic.span)
-        .chain(diagnostic.related.iter().map(|r| r.span))
-        .collect();
-    let first_line = spans
-        .iter()
-        .map(|s| lines.line_of(s.start))
-        .min()
-        .unwrap_or(0);
-    let last_line = spans
-        .iter()
-        .map(|s| lines.line_of(s.end))
-        .max()
-        .unwrap_or(0);
+pub fn human(diagnostic: &Diagnostic, path: &str, text: &str, lines: &LineIndex, color: bool) -> String {
+    let spans: Vec<Span> = std::iter::once(diagnostic.span).chain(diagnostic.related.iter().map(|r| r.span)).collect();
+    let first_line = spans.iter().map(|s| lines.line_of(s.start)).min().unwrap_or(0);
+    let last_line = spans.iter().map(|s| lines.line_of(s.end)).max().unwrap_or(0);
     let window_start = lines.line_start(first_line);
     let window_end = lines.line_end(text, last_line).max(window_start);
     let source = &text[window_start..window_end];
@@ -73,32 +57,17 @@ pub fn human(
         .line_start(first_line + 1)
         .origin(path)
         .fold(true)
-        .annotation(
-            level(diagnostic.severity)
-                .span(local(diagnostic.span))
-                .label(label),
-        );
+        .annotation(level(diagnostic.severity).span(local(diagnostic.span)).label(label));
     for related in &diagnostic.related {
-        snippet = snippet.annotation(
-            Level::Info
-                .span(local(related.span))
-                .label(&related.message),
-        );
+        snippet = snippet.annotation(Level::Info.span(local(related.span)).label(&related.message));
     }
     let code = diagnostic.code.as_str();
-    let mut message = level(diagnostic.severity)
-        .title(&diagnostic.message)
-        .id(code)
-        .snippet(snippet);
+    let mut message = level(diagnostic.severity).title(&diagnostic.message).id(code).snippet(snippet);
     let help = diagnostic.help.as_deref();
     if let Some(help) = help {
         message = message.footer(Level::Help.title(help));
     }
-    let renderer = if color {
-        Renderer::styled()
-    } else {
-        Renderer::plain()
-    };
+    let renderer = if color { Renderer::styled() } else { Renderer::plain() };
     let rendered = renderer.render(message).to_string();
     rendered
 }
@@ -106,14 +75,7 @@ pub fn human(
 /// `path:line:col: severity[CODE]: message` (1-based line and column).
 pub fn short(diagnostic: &Diagnostic, path: &str, text: &str, lines: &LineIndex) -> String {
     let pos = lines.line_col(text, diagnostic.span.start);
-    format!(
-        "{path}:{}:{}: {}[{}]: {}",
-        pos.line + 1,
-        pos.col + 1,
-        diagnostic.severity.as_str(),
-        diagnostic.code,
-        diagnostic.message
-    )
+    format!("{path}:{}:{}: {}[{}]: {}", pos.line + 1, pos.col + 1, diagnostic.severity.as_str(), diagnostic.code, diagnostic.message)
 }
 
 #[derive(Serialize)]
@@ -147,18 +109,10 @@ pub struct JsonDiagnostic<'a> {
 
 fn position(lines: &LineIndex, text: &str, offset: usize) -> JsonPosition {
     let p = lines.line_col(text, offset);
-    JsonPosition {
-        line: p.line + 1,
-        column: p.col + 1,
-    }
+    JsonPosition { line: p.line + 1, column: p.col + 1 }
 }
 
-pub fn json<'a>(
-    diagnostic: &'a Diagnostic,
-    path: &'a str,
-    text: &str,
-    lines: &LineIndex,
-) -> JsonDiagnostic<'a> {
+pub fn json<'a>(diagnostic: &'a Diagnostic, path: &'a str, text: &str, lines: &LineIndex) -> JsonDiagnostic<'a> {
     JsonDiagnostic {
         file: path,
         code: diagnostic.code.as_str(),

@@ -61,10 +61,7 @@ fn emit(value: &Value, indent: usize, out: &mut String, top: bool) {
                     continue;
                 }
                 match item {
-                    Value::Array(inner)
-                        if !inner.is_empty()
-                            && inner.iter().all(|v| !v.is_object() && !v.is_array()) =>
-                    {
+                    Value::Array(inner) if !inner.is_empty() && inner.iter().all(|v| !v.is_object() && !v.is_array()) => {
                         let parts: Vec<String> = inner.iter().map(scalar_text).collect();
                         out.push_str(&format!(" [{}]\n", parts.join(", ")));
                     }
@@ -118,8 +115,7 @@ fn scalar_text(value: &Value) -> String {
 /// Plain when it reads back as the same string, JSON-quoted otherwise.
 fn scalar_string(s: &str) -> String {
     let plain_safe = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || " _-./@+$=,()".contains(c))
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || " _-./@+$=,():".contains(c))
         && !s.starts_with([' ', '-', '@', '.', '$'])
         && !s.ends_with(' ')
         && matches!(nanokit_core::yaml::parse(&format!("k: {s}")).root.as_ref().and_then(|r| r.get("k")).map(|e| &e.value.value),
@@ -145,11 +141,9 @@ mod tests {
 
     #[test]
     fn emits_yaml_that_reads_back_the_same() {
-        round_trip(
-            &json!({"name": "demo", "n": 3, "t": true, "s": "true", "num": "3000", "empty": {}, "list": [],
+        round_trip(&json!({"name": "demo", "n": 3, "t": true, "s": "true", "num": "3000", "empty": {}, "list": [],
             "services": {"api": {"env": {"A": "x: y", "B": "#c", "C": "", "D": "node:22-slim", "E": "npm start"}, "depends_on": ["a", "b"]}},
-            "nested": [{"a": 1, "b": [1, 2]}, "x", [1]]}),
-        );
+            "nested": [{"a": 1, "b": [1, 2]}, "x", [1]]}));
     }
 
     #[test]

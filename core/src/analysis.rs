@@ -27,11 +27,7 @@ pub struct AnalyzeOptions {
 
 impl Default for AnalyzeOptions {
     fn default() -> Self {
-        AnalyzeOptions {
-            base_dir: None,
-            deployable: vec![ProviderId::Docker, ProviderId::Aws],
-            env: None,
-        }
+        AnalyzeOptions { base_dir: None, deployable: vec![ProviderId::Docker, ProviderId::Aws], env: None }
     }
 }
 
@@ -65,52 +61,29 @@ impl Analysis {
 
 pub fn analyze(text: impl Into<String>, options: &AnalyzeOptions) -> Analysis {
     let document = Document::parse(text);
-    let mut diagnostics: Vec<Diagnostic> =
-        document.yaml.problems.iter().map(yaml_problem).collect();
+    let mut diagnostics: Vec<Diagnostic> = document.yaml.problems.iter().map(yaml_problem).collect();
     let (schema_diagnostics, project) = schema::validate(&document);
     diagnostics.extend(schema_diagnostics);
 
     let mut environments = IndexMap::new();
     if document.root().is_some() {
-        diagnostics.extend(check::project_rules(
-            &project,
-            &document,
-            options.base_dir.as_deref(),
-        ));
+        diagnostics.extend(check::project_rules(&project, &document, options.base_dir.as_deref()));
         for env in environments_to_resolve(&project, &document, options, &mut diagnostics) {
-            let (resolved, resolve_diagnostics) =
-                resolve_environment(&project, &document, &env, options.base_dir.as_deref());
+            let (resolved, resolve_diagnostics) = resolve_environment(&project, &document, &env, options.base_dir.as_deref());
             let graph = Graph::build(&resolved);
             diagnostics.extend(resolve_diagnostics);
             diagnostics.extend(graph::check(&resolved, &graph, &document));
-            diagnostics.extend(check::environment_rules(
-                &resolved,
-                &document,
-                &options.deployable,
-            ));
+            diagnostics.extend(check::environment_rules(&resolved, &document, &options.deployable));
             environments.insert(env, ResolvedWithGraph { resolved, graph });
         }
     }
     sort_and_dedup(&mut diagnostics);
-    Analysis {
-        document,
-        project,
-        environments,
-        diagnostics,
-    }
+    Analysis { document, project, environments, diagnostics }
 }
 
-fn environments_to_resolve(
-    project: &Project,
-    doc: &Document,
-    options: &AnalyzeOptions,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> Vec<String> {
+fn environments_to_resolve(project: &Project, doc: &Document, options: &AnalyzeOptions, diagnostics: &mut Vec<Diagnostic>) -> Vec<String> {
     match &options.env {
-        Some(env)
-            if project.environments.contains_key(env)
-                || (env == DEFAULT_ENV && project.environments.is_empty()) =>
-        {
+        Some(env) if project.environments.contains_key(env) || (env == DEFAULT_ENV && project.environments.is_empty()) => {
             vec![env.clone()]
         }
         Some(env) => {
@@ -122,9 +95,7 @@ fn environments_to_resolve(
             );
             d = match crate::diagnostic::did_you_mean(env, known.iter().copied()) {
                 Some(best) => d.help(format!("did you mean `{best}`?")),
-                None if known.is_empty() => d.help(
-                    "this file defines no `environments`; only `local` (docker) is available",
-                ),
+                None if known.is_empty() => d.help("this file defines no `environments`; only `local` (docker) is available"),
                 None => d.help(format!("environments defined: {}", known.join(", "))),
             };
             diagnostics.push(d);
@@ -153,26 +124,15 @@ fn yaml_problem(problem: &crate::yaml::YamlProblem) -> Diagnostic {
 
 fn sort_and_dedup(diagnostics: &mut Vec<Diagnostic>) {
     diagnostics.sort_by(|a, b| {
-        (a.span.start, a.severity, a.code.as_str(), &a.message).cmp(&(
-            b.span.start,
-            b.severity,
-            b.code.as_str(),
-            &b.message,
-        ))
+        (a.span.start, a.severity, a.code.as_str(), &a.message).cmp(&(b.span.start, b.severity, b.code.as_str(), &b.message))
     });
     diagnostics.dedup_by(|a, b| a.code == b.code && a.span == b.span && a.message == b.message);
 }
 
 /// Counts by severity, for summaries ("2 errors, 1 warning").
 pub fn summary(diagnostics: &[Diagnostic]) -> (usize, usize) {
-    let errors = diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
-    let warnings = diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Warning)
-        .count();
+    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
     (errors, warnings)
 }
 

@@ -12,41 +12,29 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// Rules that do not depend on the environment.
-pub fn project_rules(
-    project: &Project,
-    doc: &Document,
-    base_dir: Option<&Path>,
-) -> Vec<Diagnostic> {
+pub fn project_rules(project: &Project, doc: &Document, base_dir: Option<&Path>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     unquoted_version(doc, &mut out);
     for (name, service) in &project.services {
         let base = pointer(&["services", name]);
-        if let Some(problem) = names::dns_label_problem(name) {
+        if !names::is_dns_label(name) {
             out.push(
-                crate::schema::invalid_name(doc.key_span_of(&base), "service name", name).help(
-                    format!("service names become container and DNS names; `{name}` {problem}"),
-                ),
+                crate::schema::invalid_name(doc.key_span_of(&base), "service name", name)
+                    .help("service names become container and DNS names: lowercase letters, digits and `-`"),
             );
         }
         service_rules(service, &base, doc, base_dir, &mut out);
     }
     for (env, environment) in &project.environments {
         let base = pointer(&["environments", env]);
-        if let Some(problem) = names::dns_label_problem(env) {
+        if !names::is_dns_label(env) {
             out.push(
-                crate::schema::invalid_name(doc.key_span_of(&base), "environment name", env).help(
-                    format!("environment names become part of resource names; `{env}` {problem}"),
-                ),
+                crate::schema::invalid_name(doc.key_span_of(&base), "environment name", env)
+                    .help("environment names become part of resource names: lowercase letters, digits and `-`"),
             );
         }
         for (name, service) in &environment.services {
-            service_rules(
-                service,
-                &format!("{base}{}", pointer(&["services", name])),
-                doc,
-                base_dir,
-                &mut out,
-            );
+            service_rules(service, &format!("{base}{}", pointer(&["services", name])), doc, base_dir, &mut out);
         }
         infra_rules(project, env, doc, &mut out);
     }
@@ -58,41 +46,24 @@ fn unquoted_version(doc: &Document, out: &mut Vec<Diagnostic>) {
     if let Some(node) = doc.node("/version") {
         if node.value == Value::Int(1) {
             out.push(
-                Diagnostic::new(
-                    Code::UnquotedVersion,
-                    node.span,
-                    "`version` should be the string \"1\"",
-                )
-                .label("a number here")
-                .help("quote it: `version: \"1\"`")
-                .fix("Quote the version", node.span, "\"1\""),
+                Diagnostic::new(Code::UnquotedVersion, node.span, "`version` should be the string \"1\"")
+                    .label("a number here")
+                    .help("quote it: `version: \"1\"`")
+                    .fix("Quote the version", node.span, "\"1\""),
             );
         }
     }
 }
 
-fn service_rules(
-    service: &Service,
-    base: &str,
-    doc: &Document,
-    base_dir: Option<&Path>,
-    out: &mut Vec<Diagnostic>,
-) {
+fn service_rules(service: &Service, base: &str, doc: &Document, base_dir: Option<&Path>, out: &mut Vec<Diagnostic>) {
     if let (Some(expose), Some(port)) = (service.expose, service.port) {
         if expose != port {
             let p = format!("{base}/port");
             out.push(
-                Diagnostic::new(
-                    Code::ExposePortConflict,
-                    doc.span_of(&p),
-                    format!("`port: {port}` conflicts with `expose: {expose}`"),
-                )
-                .label("`port` is an alias of `expose`")
-                .related(
-                    doc.span_of(&format!("{base}/expose")),
-                    "`expose` is set here",
-                )
-                .help("keep one of them; `expose` is the documented name"),
+                Diagnostic::new(Code::ExposePortConflict, doc.span_of(&p), format!("`port: {port}` conflicts with `expose: {expose}`"))
+                    .label("`port` is an alias of `expose`")
+                    .related(doc.span_of(&format!("{base}/expose")), "`expose` is set here")
+                    .help("keep one of them; `expose` is the documented name"),
             );
         }
     }
@@ -100,16 +71,9 @@ fn service_rules(
         let full = dir.join(path);
         if !full.exists() {
             out.push(
-                Diagnostic::new(
-                    Code::PathNotFound,
-                    doc.span_of(&format!("{base}/path")),
-                    format!("path `{path}` does not exist"),
-                )
-                .label("no such directory")
-                .help(format!(
-                    "paths are relative to the folder of nanokit.yml ({})",
-                    dir.display()
-                )),
+                Diagnostic::new(Code::PathNotFound, doc.span_of(&format!("{base}/path")), format!("path `{path}` does not exist"))
+                    .label("no such directory")
+                    .help("paths are relative to the folder that holds nanokit.yml"),
             );
         } else if !full.is_dir() {
             out.push(
@@ -125,9 +89,13 @@ fn service_rules(
     for (i, volume) in service.volumes.iter().enumerate() {
         if let Some(problem) = volume_problem(volume) {
             out.push(
-                Diagnostic::new(Code::InvalidVolume, doc.span_of(&format!("{base}/volumes/{i}")), format!("invalid volume `{volume}`: {problem}"))
-                    .label("expected `name:/container/path`")
-                    .help("named volumes are written `name:/absolute/path/in/container`, e.g. `node_modules:/app/node_modules`"),
+                Diagnostic::new(
+                    Code::InvalidVolume,
+                    doc.span_of(&format!("{base}/volumes/{i}")),
+                    format!("invalid volume `{volume}`: {problem}"),
+                )
+                .label("expected `name:/container/path`")
+                .help("named volumes are written `name:/absolute/path/in/container`, e.g. `node_modules:/app/node_modules`"),
             );
         }
     }
@@ -139,38 +107,19 @@ fn service_rules(
             _ => None,
         };
         if let Some(problem) = problem {
-            out.push(Diagnostic::new(
-                Code::InvalidHealthcheck,
-                doc.key_span_of(&p),
-                format!("healthcheck {problem}"),
-            ));
+            out.push(Diagnostic::new(Code::InvalidHealthcheck, doc.key_span_of(&p), format!("healthcheck {problem}")));
         }
         if let Some(path) = &hc.path {
             if !path.starts_with('/') {
                 out.push(
-                    Diagnostic::new(
-                        Code::InvalidHealthcheck,
-                        doc.span_of(&format!("{p}/path")),
-                        "healthcheck `path` must start with `/`",
-                    )
-                    .fix(
-                        "Add a leading `/`",
-                        doc.span_of(&format!("{p}/path")),
-                        format!("/{path}"),
-                    ),
+                    Diagnostic::new(Code::InvalidHealthcheck, doc.span_of(&format!("{p}/path")), "healthcheck `path` must start with `/`")
+                        .fix("Add a leading `/`", doc.span_of(&format!("{p}/path")), format!("/{path}")),
                 );
             }
         }
         for field in ["interval", "timeout"] {
-            let value = if field == "interval" {
-                &hc.interval
-            } else {
-                &hc.timeout
-            };
-            if value
-                .as_ref()
-                .is_some_and(|d| d.as_millis().is_none_or(|ms| ms == 0))
-            {
+            let value = if field == "interval" { &hc.interval } else { &hc.timeout };
+            if value.as_ref().is_some_and(|d| d.as_millis().is_none_or(|ms| ms == 0)) {
                 out.push(Diagnostic::new(
                     Code::InvalidHealthcheck,
                     doc.span_of(&format!("{p}/{field}")),
@@ -182,12 +131,8 @@ fn service_rules(
     if let Some(host) = &service.host {
         if let Some(problem) = names::hostname_problem(host) {
             out.push(
-                Diagnostic::new(
-                    Code::InvalidHost,
-                    doc.span_of(&format!("{base}/host")),
-                    format!("invalid host `{host}`: {problem}"),
-                )
-                .label("not a hostname"),
+                Diagnostic::new(Code::InvalidHost, doc.span_of(&format!("{base}/host")), format!("invalid host `{host}`: {problem}"))
+                    .label("not a hostname"),
             );
         }
     }
@@ -197,17 +142,10 @@ fn volume_problem(volume: &str) -> Option<&'static str> {
     let Some((name, path)) = volume.split_once(':') else {
         return Some("missing `:`");
     };
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
         return Some("the volume name may hold letters, digits, `-`, `_` and `.` only");
     }
-    let path = path
-        .strip_suffix(":ro")
-        .or_else(|| path.strip_suffix(":rw"))
-        .unwrap_or(path);
+    let path = path.strip_suffix(":ro").or_else(|| path.strip_suffix(":rw")).unwrap_or(path);
     if !path.starts_with('/') {
         return Some("the container path must be absolute");
     }
@@ -222,12 +160,8 @@ fn infra_rules(project: &Project, env: &str, doc: &Document, out: &mut Vec<Diagn
     if let Some(cidr) = &infra.cidr {
         if let Some(problem) = names::cidr_problem(cidr) {
             out.push(
-                Diagnostic::new(
-                    Code::InvalidCidr,
-                    doc.span_of(&format!("{base}/cidr")),
-                    format!("invalid CIDR `{cidr}`: {problem}"),
-                )
-                .label("expected e.g. 10.0.0.0/16"),
+                Diagnostic::new(Code::InvalidCidr, doc.span_of(&format!("{base}/cidr")), format!("invalid CIDR `{cidr}`: {problem}"))
+                    .label("expected e.g. 10.0.0.0/16"),
             );
         }
     }
@@ -256,13 +190,9 @@ fn infra_rules(project: &Project, env: &str, doc: &Document, out: &mut Vec<Diagn
     }
     if infra.provider == Some(ProviderId::Aws) && infra.region.is_none() {
         out.push(
-            Diagnostic::new(
-                Code::AwsWithoutRegion,
-                doc.key_span_of(&format!("{base}/provider")),
-                "`provider: aws` needs a `region`",
-            )
-            .label("no region in this infra block")
-            .help("add `region: us-east-1` (or your region) to this `infra` block"),
+            Diagnostic::new(Code::AwsWithoutRegion, doc.key_span_of(&format!("{base}/provider")), "`provider: aws` needs a `region`")
+                .label("no region in this infra block")
+                .help("add `region: us-east-1` (or your region) to this `infra` block"),
         );
     }
     if infra.shared == Some(true) && project.component.is_none() {
@@ -285,10 +215,7 @@ fn url_collisions(project: &Project, doc: &Document, out: &mut Vec<Diagnostic>) 
                     doc.key_span_of(&pointer(&["services", name])),
                     format!("services `{first}` and `{name}` would both be injected as `{var}`"),
                 )
-                .related(
-                    doc.key_span_of(&pointer(&["services", first])),
-                    format!("`{first}` is defined here"),
-                )
+                .related(doc.key_span_of(&pointer(&["services", first])), format!("`{first}` is defined here"))
                 .help("rename one of the services"),
             );
         } else {
@@ -298,11 +225,7 @@ fn url_collisions(project: &Project, doc: &Document, out: &mut Vec<Diagnostic>) 
 }
 
 /// Rules over one resolved environment.
-pub fn environment_rules(
-    env: &ResolvedEnvironment,
-    doc: &Document,
-    deployable: &[ProviderId],
-) -> Vec<Diagnostic> {
+pub fn environment_rules(env: &ResolvedEnvironment, doc: &Document, deployable: &[ProviderId]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut hosts: HashMap<&str, (&str, Option<&String>)> = HashMap::new();
     for (name, service) in &env.services {
@@ -310,16 +233,10 @@ pub fn environment_rules(
             match hosts.get(host.value.as_str()) {
                 Some((first, first_pointer)) => {
                     let span = doc.span_of(host.pointer.as_deref().unwrap_or_default());
-                    let mut d = Diagnostic::new(
-                        Code::DuplicateHost,
-                        span,
-                        format!(
-                            "host `{}` is already routed to service `{first}`",
-                            host.value
-                        ),
-                    )
-                    .label("duplicate host")
-                    .help("each host routes to one service; give this one another host");
+                    let mut d =
+                        Diagnostic::new(Code::DuplicateHost, span, format!("host `{}` is already routed to service `{first}`", host.value))
+                            .label("duplicate host")
+                            .help("each host routes to one service; give this one another host");
                     if let Some(p) = first_pointer {
                         d = d.related(doc.span_of(p), format!("`{first}` uses this host"));
                     }
@@ -344,22 +261,15 @@ pub fn environment_rules(
             if let Some(runtime) = &service.runtime {
                 let span = doc.span_of(runtime.pointer.as_deref().unwrap_or_default());
                 let known = env.services.contains_key(name)
-                    && (crate::runtimes::builtin(&runtime.value).is_some()
-                        || doc.node(&pointer(&["runtimes", &runtime.value])).is_some());
+                    && (crate::runtimes::builtin(&runtime.value).is_some() || doc.node(&pointer(&["runtimes", &runtime.value])).is_some());
                 if known {
                     out.push(
                         Diagnostic::new(
                             Code::NoImage,
                             span,
-                            format!(
-                                "service `{name}` has no image: runtime `{}` does not set one",
-                                runtime.value
-                            ),
+                            format!("service `{name}` has no image: runtime `{}` does not set one", runtime.value),
                         )
-                        .help(format!(
-                            "add `image:` to `runtimes.{}` or to the service",
-                            runtime.value
-                        )),
+                        .help(format!("add `image:` to `runtimes.{}` or to the service", runtime.value)),
                     );
                 }
             }
@@ -372,10 +282,7 @@ pub fn environment_rules(
             Diagnostic::new(
                 Code::ProviderNotDeployable,
                 doc.span_of(&p),
-                format!(
-                    "provider `{}` is valid, but this build of nkdev cannot deploy to it",
-                    env.provider.as_str()
-                ),
+                format!("provider `{}` is valid, but this build of nkdev cannot deploy to it", env.provider.as_str()),
             )
             .help(format!("`nkdev up` deploys to: {}", list.join(", "))),
         );
@@ -385,11 +292,7 @@ pub fn environment_rules(
 
 /// The span of the whole lines covering `span`, newline included: what a "remove this" fix deletes.
 pub fn line_removal_span(text: &str, span: Span) -> Span {
-    let start = text[..span.start.min(text.len())]
-        .rfind('\n')
-        .map_or(0, |i| i + 1);
-    let end = text[span.end.min(text.len())..]
-        .find('\n')
-        .map_or(text.len(), |i| span.end + i + 1);
+    let start = text[..span.start.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[span.end.min(text.len())..].find('\n').map_or(text.len(), |i| span.end + i + 1);
     Span::new(start, end)
 }

@@ -148,25 +148,11 @@ impl Diagnostic {
         self
     }
     pub fn related(mut self, span: Span, message: impl Into<String>) -> Self {
-        self.related.push(Related {
-            span,
-            message: message.into(),
-        });
+        self.related.push(Related { span, message: message.into() });
         self
     }
-    pub fn fix(
-        mut self,
-        title: impl Into<String>,
-        span: Span,
-        new_text: impl Into<String>,
-    ) -> Self {
-        self.fixes.push(Fix {
-            title: title.into(),
-            edits: vec![Edit {
-                span,
-                new_text: new_text.into(),
-            }],
-        });
+    pub fn fix(mut self, title: impl Into<String>, span: Span, new_text: impl Into<String>) -> Self {
+        self.fixes.push(Fix { title: title.into(), edits: vec![Edit { span, new_text: new_text.into() }] });
         self
     }
     pub fn is_error(&self) -> bool {
@@ -175,19 +161,11 @@ impl Diagnostic {
 }
 
 /// The closest candidate within a small edit distance, for "did you mean" help.
-pub fn did_you_mean<'a>(
-    wrong: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let wrong_lower = wrong.to_lowercase();
     candidates
         .into_iter()
-        .map(|c| {
-            (
-                strsim::damerau_levenshtein(&wrong_lower, &c.to_lowercase()),
-                c,
-            )
-        })
+        .map(|c| (strsim::damerau_levenshtein(&wrong_lower, &c.to_lowercase()), c))
         .filter(|(d, c)| *d <= (c.len().max(wrong.len()) / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)

@@ -41,13 +41,7 @@ impl Document {
             Some(root) => to_json(root, String::new(), None, &mut locations),
             None => Json::Null,
         };
-        Document {
-            text,
-            lines,
-            yaml,
-            json,
-            locations,
-        }
+        Document { text, lines, yaml, json, locations }
     }
 
     pub fn root(&self) -> Option<&Node> {
@@ -74,8 +68,7 @@ impl Document {
     }
 
     pub fn key_span_of(&self, pointer: &str) -> Span {
-        self.location(pointer)
-            .map_or_else(|| self.span_of(pointer), |l| l.key_or_value())
+        self.location(pointer).map_or_else(|| self.span_of(pointer), |l| l.key_or_value())
     }
 
     fn first_line_span(&self) -> Span {
@@ -97,8 +90,13 @@ impl Document {
     }
 }
 
-pub fn escape(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
+/// JSON-pointer escaping; borrows in the common case (pointers are built on the hot path).
+pub fn escape(segment: &str) -> std::borrow::Cow<'_, str> {
+    if segment.contains(['~', '/']) {
+        segment.replace('~', "~0").replace('/', "~1").into()
+    } else {
+        segment.into()
+    }
 }
 
 pub fn unescape(segment: &str) -> String {
@@ -106,50 +104,35 @@ pub fn unescape(segment: &str) -> String {
 }
 
 pub fn pointer(parts: &[&str]) -> String {
-    parts.iter().map(|p| format!("/{}", escape(p))).collect()
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for p in parts {
+        out.push('/');
+        out.push_str(&escape(p));
+    }
+    out
 }
 
-fn to_json(
-    node: &Node,
-    path: String,
-    key: Option<Span>,
-    locations: &mut HashMap<String, Location>,
-) -> Json {
+fn to_json(node: &Node, path: String, key: Option<Span>, locations: &mut HashMap<String, Location>) -> Json {
     let json = match &node.value {
         Value::Null => Json::Null,
         Value::Bool(b) => Json::Bool(*b),
         Value::Int(i) => Json::Number((*i).into()),
         Value::Float(f) => Number::from_f64(*f).map_or(Json::Null, Json::Number),
         Value::Str { text, .. } => Json::String(text.clone()),
-        Value::Seq(items) => Json::Array(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, n)| to_json(n, format!("{path}/{i}"), None, locations))
-                .collect(),
-        ),
+        Value::Seq(items) => {
+            Json::Array(items.iter().enumerate().map(|(i, n)| to_json(n, format!("{path}/{i}"), None, locations)).collect())
+        }
         Value::Map(entries) => {
             let mut map = Map::with_capacity(entries.len());
             for e in entries {
                 let k = e.key.key_text();
-                let child = to_json(
-                    &e.value,
-                    format!("{path}/{}", escape(&k)),
-                    Some(e.key.span),
-                    locations,
-                );
+                let child = to_json(&e.value, format!("{path}/{}", escape(&k)), Some(e.key.span), locations);
                 map.insert(k, child);
             }
             Json::Object(map)
         }
     };
-    locations.insert(
-        path,
-        Location {
-            key,
-            value: node.span,
-        },
-    );
+    locations.insert(path, Location { key, value: node.span });
     json
 }
 
@@ -165,14 +148,8 @@ mod tests {
         assert_eq!(&text[loc.value.start..loc.value.end], "y");
         let key = doc.location("/services/a~1b").unwrap().key.unwrap();
         assert_eq!(&text[key.start..key.end], "a/b");
-        assert_eq!(
-            doc.node("/services/a~1b/depends_on/0").unwrap().as_str(),
-            Some("x")
-        );
+        assert_eq!(doc.node("/services/a~1b/depends_on/0").unwrap().as_str(), Some("x"));
         // missing pointers fall back to their closest ancestor
-        assert_eq!(
-            doc.span_of("/services/a~1b/nope"),
-            doc.location("/services/a~1b").unwrap().value
-        );
+        assert_eq!(doc.span_of("/services/a~1b/nope"), doc.location("/services/a~1b").unwrap().value);
     }
 }

@@ -20,21 +20,13 @@ impl Graph {
     pub fn build(env: &ResolvedEnvironment) -> Graph {
         let mut edges = IndexMap::with_capacity(env.services.len());
         for (name, service) in &env.services {
-            let deps: Vec<String> = service
-                .depends_on
-                .iter()
-                .map(|d| d.value.clone())
-                .filter(|d| d != name && env.services.contains_key(d))
-                .collect();
+            let deps: Vec<String> =
+                service.depends_on.iter().map(|d| d.value.clone()).filter(|d| d != name && env.services.contains_key(d)).collect();
             edges.insert(name.clone(), deps);
         }
         let cycles = find_cycles(&edges);
         let levels = levels(&edges);
-        Graph {
-            edges,
-            levels,
-            cycles,
-        }
+        Graph { edges, levels, cycles }
     }
 
     /// `targets` and everything they depend on, transitively, in start order.
@@ -46,12 +38,7 @@ impl Graph {
                 stack.extend(self.edges.get(&s).into_iter().flatten().cloned());
             }
         }
-        self.levels
-            .iter()
-            .flatten()
-            .filter(|s| wanted.contains(*s))
-            .cloned()
-            .collect()
+        self.levels.iter().flatten().filter(|s| wanted.contains(*s)).cloned().collect()
     }
 
     /// Graphviz text of the graph.
@@ -70,23 +57,15 @@ impl Graph {
 
 /// Kahn's algorithm by level; services on a cycle never get a level.
 fn levels(edges: &IndexMap<String, Vec<String>>) -> Vec<Vec<String>> {
-    let mut remaining: IndexMap<&str, usize> =
-        edges.iter().map(|(k, v)| (k.as_str(), v.len())).collect();
+    let mut remaining: IndexMap<&str, usize> = edges.iter().map(|(k, v)| (k.as_str(), v.len())).collect();
     let mut dependents: IndexMap<&str, Vec<&str>> = IndexMap::new();
     for (from, deps) in edges {
         for to in deps {
-            dependents
-                .entry(to.as_str())
-                .or_default()
-                .push(from.as_str());
+            dependents.entry(to.as_str()).or_default().push(from.as_str());
         }
     }
     let mut levels = Vec::new();
-    let mut ready: Vec<&str> = remaining
-        .iter()
-        .filter(|(_, n)| **n == 0)
-        .map(|(k, _)| *k)
-        .collect();
+    let mut ready: Vec<&str> = remaining.iter().filter(|(_, n)| **n == 0).map(|(k, _)| *k).collect();
     while !ready.is_empty() {
         let mut next = Vec::new();
         for s in &ready {
@@ -115,11 +94,7 @@ fn find_cycles(edges: &IndexMap<String, Vec<String>>) -> Vec<Vec<String>> {
         OnStack,
         Done,
     }
-    let index: IndexMap<&str, usize> = edges
-        .keys()
-        .enumerate()
-        .map(|(i, k)| (k.as_str(), i))
-        .collect();
+    let index: IndexMap<&str, usize> = edges.keys().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
     let mut mark = vec![Mark::New; edges.len()];
     let mut cycles: Vec<Vec<String>> = Vec::new();
     let mut seen: IndexSet<Vec<String>> = IndexSet::new();
@@ -141,15 +116,8 @@ fn find_cycles(edges: &IndexMap<String, Vec<String>>) -> Vec<Vec<String>> {
                     }
                     Mark::OnStack => {
                         let pos = stack.iter().position(|(n, _)| *n == to).unwrap_or(0);
-                        let cycle: Vec<String> = stack[pos..]
-                            .iter()
-                            .map(|(n, _)| {
-                                edges
-                                    .get_index(*n)
-                                    .map(|(k, _)| k.clone())
-                                    .unwrap_or_default()
-                            })
-                            .collect();
+                        let cycle: Vec<String> =
+                            stack[pos..].iter().map(|(n, _)| edges.get_index(*n).map(|(k, _)| k.clone()).unwrap_or_default()).collect();
                         let mut canonical = cycle.clone();
                         canonical.sort();
                         if seen.insert(canonical) {
@@ -176,34 +144,17 @@ pub fn check(env: &ResolvedEnvironment, graph: &Graph, doc: &Document) -> Vec<Di
             let span = doc.span_of(&p);
             if &dep.value == name {
                 out.push(
-                    Diagnostic::new(
-                        Code::SelfDependency,
-                        span,
-                        format!("service `{name}` depends on itself"),
-                    )
-                    .label("a service cannot wait for itself")
-                    .help("remove this entry"),
+                    Diagnostic::new(Code::SelfDependency, span, format!("service `{name}` depends on itself"))
+                        .label("a service cannot wait for itself")
+                        .help("remove this entry"),
                 );
             } else if !env.services.contains_key(&dep.value) {
-                let mut d = Diagnostic::new(
-                    Code::UnknownDependency,
-                    span,
-                    format!("`{name}` depends on unknown service `{}`", dep.value),
-                )
-                .label("no service with this name");
-                if let Some(best) =
-                    did_you_mean(&dep.value, env.services.keys().map(String::as_str))
-                {
-                    d = d.help(format!("did you mean `{best}`?")).fix(
-                        format!("Change to `{best}`"),
-                        span,
-                        best,
-                    );
+                let mut d = Diagnostic::new(Code::UnknownDependency, span, format!("`{name}` depends on unknown service `{}`", dep.value))
+                    .label("no service with this name");
+                if let Some(best) = did_you_mean(&dep.value, env.services.keys().map(String::as_str)) {
+                    d = d.help(format!("did you mean `{best}`?")).fix(format!("Change to `{best}`"), span, best);
                 } else {
-                    d = d.help(format!(
-                        "services in this file: {}",
-                        env.services.keys().cloned().collect::<Vec<_>>().join(", ")
-                    ));
+                    d = d.help(format!("services in this file: {}", env.services.keys().cloned().collect::<Vec<_>>().join(", ")));
                 }
                 if dep.origin != crate::resolve::Origin::Service {
                     d = d.help(format!("inherited from {}", dep.origin));
@@ -217,21 +168,12 @@ pub fn check(env: &ResolvedEnvironment, graph: &Graph, doc: &Document) -> Vec<Di
         path.push(cycle[0].clone());
         let text = path.join(" → ");
         let edge_span = |from: &str, to: &str| {
-            env.services[from]
-                .depends_on
-                .iter()
-                .find(|d| d.value == to)
-                .and_then(|d| d.pointer.clone())
-                .map(|p| doc.span_of(&p))
+            env.services[from].depends_on.iter().find(|d| d.value == to).and_then(|d| d.pointer.clone()).map(|p| doc.span_of(&p))
         };
         let first = edge_span(&path[0], &path[1]).unwrap_or_default();
-        let mut d = Diagnostic::new(
-            Code::DependencyCycle,
-            first,
-            format!("dependency cycle: {text}"),
-        )
-        .label(format!("`{}` waits for `{}`", path[0], path[1]))
-        .help("services in a cycle can never start; remove one of these dependencies");
+        let mut d = Diagnostic::new(Code::DependencyCycle, first, format!("dependency cycle: {text}"))
+            .label(format!("`{}` waits for `{}`", path[0], path[1]))
+            .help("services in a cycle can never start; remove one of these dependencies");
         for pair in path.windows(2).skip(1) {
             if let Some(span) = edge_span(&pair[0], &pair[1]) {
                 d = d.related(span, format!("`{}` waits for `{}`", pair[0], pair[1]));
@@ -247,36 +189,15 @@ mod tests {
     use super::*;
 
     fn edges(list: &[(&str, &[&str])]) -> IndexMap<String, Vec<String>> {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
-            .collect()
+        list.iter().map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect())).collect()
     }
 
     #[test]
     fn levels_order_dependencies_first() {
-        let e = edges(&[
-            ("api", &["auth", "db"]),
-            ("auth", &["db"]),
-            ("db", &[]),
-            ("web", &[]),
-        ]);
-        assert_eq!(
-            levels(&e),
-            vec![
-                vec!["db".to_string(), "web".into()],
-                vec!["auth".into()],
-                vec!["api".into()]
-            ]
-        );
-        let g = Graph {
-            levels: levels(&e),
-            edges: e,
-            cycles: vec![],
-        };
-        assert_eq!(
-            g.closure(&["auth".into()]),
-            vec!["db".to_string(), "auth".into()]
-        );
+        let e = edges(&[("api", &["auth", "db"]), ("auth", &["db"]), ("db", &[]), ("web", &[])]);
+        assert_eq!(levels(&e), vec![vec!["db".to_string(), "web".into()], vec!["auth".into()], vec!["api".into()]]);
+        let g = Graph { levels: levels(&e), edges: e, cycles: vec![] };
+        assert_eq!(g.closure(&["auth".into()]), vec!["db".to_string(), "auth".into()]);
     }
 
     #[test]
@@ -290,20 +211,8 @@ mod tests {
     #[test]
     fn long_chain_does_not_overflow() {
         let names: Vec<String> = (0..5000).map(|i| format!("s{i}")).collect();
-        let e: IndexMap<String, Vec<String>> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                (
-                    n.clone(),
-                    if i > 0 {
-                        vec![names[i - 1].clone()]
-                    } else {
-                        vec![]
-                    },
-                )
-            })
-            .collect();
+        let e: IndexMap<String, Vec<String>> =
+            names.iter().enumerate().map(|(i, n)| (n.clone(), if i > 0 { vec![names[i - 1].clone()] } else { vec![] })).collect();
         assert!(find_cycles(&e).is_empty());
         assert_eq!(levels(&e).len(), 5000);
     }

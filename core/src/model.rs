@@ -13,13 +13,10 @@ pub const DNS_LABEL_PATTERN: &str = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$";
 /// A nanokit.yml file: one project, its runtimes, services and environments.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(
-    title = "nanokit.yml",
-    description = "Nanokit project file: services described once, deployed to local Docker or the cloud."
-)]
+#[schemars(title = "nanokit.yml", description = "Nanokit project file: services described once, deployed to local Docker or the cloud.")]
 pub struct Project {
     /// The project name. Must be the same in every repository that shares a cluster. A DNS label: lowercase letters, digits and `-`, at most 40 characters.
-    #[schemars(required, regex(pattern = DNS_LABEL_PATTERN), length(min = 1, max = 40), example = &"my-platform")]
+    #[schemars(regex(pattern = DNS_LABEL_PATTERN), length(min = 1, max = 40), example = &"my-platform")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 
@@ -313,11 +310,7 @@ pub struct Infra {
     pub dns: Option<DnsProvider>,
 
     /// If true, Nanokit registers or configures the target domain automatically.
-    #[serde(
-        rename = "autoCreateDomain",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "autoCreateDomain", default, skip_serializing_if = "Option::is_none")]
     pub auto_create_domain: Option<bool>,
 
     /// If true, adopt the network and gateway (or VPC, NLB and cluster) created by the infra-owner repository instead of creating them. Default `false`.

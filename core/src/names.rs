@@ -12,10 +12,7 @@ pub fn dns_label_problem(name: &str) -> Option<&'static str> {
         Some("has uppercase letters")
     } else if name.contains('_') {
         Some("has `_`, which DNS names do not allow (use `-`)")
-    } else if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
+    } else if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
         Some("has characters other than lowercase letters, digits and `-`")
     } else if name.starts_with('-') || name.ends_with('-') {
         Some("starts or ends with `-`")
@@ -30,40 +27,17 @@ pub fn is_dns_label(name: &str) -> bool {
 
 /// The closest DNS label to `name`, offered as a quick fix.
 pub fn to_dns_label(name: &str) -> String {
-    let mut out: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let mut out: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
     while out.contains("--") {
         out = out.replace("--", "-");
     }
     let trimmed = out.trim_matches('-');
-    trimmed
-        .chars()
-        .take(MAX_NAME_LEN)
-        .collect::<String>()
-        .trim_end_matches('-')
-        .to_string()
+    trimmed.chars().take(MAX_NAME_LEN).collect::<String>().trim_end_matches('-').to_string()
 }
 
 /// `NANOKIT_URL_<S>`: S upper-cased, every non-alphanumeric character as `_`.
 pub fn url_variable(service: &str) -> String {
-    let suffix: String = service
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let suffix: String = service.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
     format!("NANOKIT_URL_{suffix}")
 }
 
@@ -92,12 +66,7 @@ pub fn hostname_problem(host: &str) -> Option<&'static str> {
         if label.is_empty() || label.len() > 63 {
             return Some("has an empty label or one longer than 63 characters");
         }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            || label.starts_with('-')
-            || label.ends_with('-')
-        {
+        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') || label.starts_with('-') || label.ends_with('-') {
             return Some("labels may hold letters, digits and inner `-` only");
         }
     }
@@ -117,17 +86,11 @@ pub fn cidr_problem(cidr: &str) -> Option<String> {
         Ok(p) if p <= 32 => p,
         _ => return Some(format!("prefix `/{prefix}` must be a number from 0 to 32")),
     };
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix)
-    };
+    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
     let bits = u32::from(ip);
     if bits & !mask != 0 {
         let network = std::net::Ipv4Addr::from(bits & mask);
-        return Some(format!(
-            "host bits are set; the network address is `{network}/{prefix}`"
-        ));
+        return Some(format!("host bits are set; the network address is `{network}/{prefix}`"));
     }
     None
 }
@@ -141,10 +104,7 @@ mod tests {
         assert!(is_dns_label("my-platform"));
         assert!(is_dns_label("a1"));
         assert_eq!(dns_label_problem("My_App"), Some("has uppercase letters"));
-        assert_eq!(
-            dns_label_problem("my_app"),
-            Some("has `_`, which DNS names do not allow (use `-`)")
-        );
+        assert_eq!(dns_label_problem("my_app"), Some("has `_`, which DNS names do not allow (use `-`)"));
         assert!(dns_label_problem("-x").is_some());
         assert!(dns_label_problem(&"a".repeat(41)).is_some());
         assert_eq!(to_dns_label("My_App!"), "my-app");

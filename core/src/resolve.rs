@@ -56,11 +56,7 @@ pub struct Sourced<T> {
 
 impl<T> Sourced<T> {
     fn new(value: T, origin: Origin, pointer: Option<String>) -> Self {
-        Sourced {
-            value,
-            origin,
-            pointer,
-        }
+        Sourced { value, origin, pointer }
     }
 }
 
@@ -101,8 +97,7 @@ impl ResolvedEnvironment {
     /// The complete environment of a container: injected URLs, then the service's own
     /// variables (user values win over injected names, as SPEC §5.3 says).
     pub fn full_env(&self, service: &ResolvedService) -> IndexMap<String, String> {
-        let mut env: IndexMap<String, String> =
-            IndexMap::with_capacity(self.urls.len() + service.env.len());
+        let mut env: IndexMap<String, String> = IndexMap::with_capacity(self.urls.len() + service.env.len());
         for (k, v) in &self.urls {
             env.insert(k.clone(), v.clone());
         }
@@ -143,26 +138,15 @@ pub fn resolve_environment(
     let name = project.name.clone().unwrap_or_default();
     let component = project.component.clone().unwrap_or_else(|| name.clone());
     let environment = project.environments.get(env);
-    let infra = environment
-        .and_then(|e| e.infra.clone())
-        .unwrap_or_default();
-    let mut r = Resolver {
-        project,
-        doc,
-        env,
-        base_dir,
-        diagnostics: Vec::new(),
-    };
+    let infra = environment.and_then(|e| e.infra.clone()).unwrap_or_default();
+    let mut r = Resolver { project, doc, env, base_dir, diagnostics: Vec::new() };
 
     let mut urls = IndexMap::with_capacity(project.services.len());
     let mut services = IndexMap::with_capacity(project.services.len());
     for (service_name, service) in &project.services {
         let overrides = environment.and_then(|e| e.services.get(service_name));
         let resolved = r.service(&name, &component, service_name, service, overrides);
-        let primary = resolved
-            .host
-            .as_ref()
-            .map_or_else(|| resolved.internal_host.clone(), |h| h.value.clone());
+        let primary = resolved.host.as_ref().map_or_else(|| resolved.internal_host.clone(), |h| h.value.clone());
         urls.insert(names::url_variable(service_name), primary);
         services.insert(service_name.clone(), resolved);
     }
@@ -176,14 +160,8 @@ pub fn resolve_environment(
                     format!("override for unknown service `{target}` in environment `{env}`"),
                 )
                 .label("no such service");
-                if let Some(best) =
-                    did_you_mean(target, project.services.keys().map(String::as_str))
-                {
-                    d = d.help(format!("did you mean `{best}`?")).fix(
-                        format!("Rename to `{best}`"),
-                        doc.key_span_of(&p),
-                        best,
-                    );
+                if let Some(best) = did_you_mean(target, project.services.keys().map(String::as_str)) {
+                    d = d.help(format!("did you mean `{best}`?")).fix(format!("Rename to `{best}`"), doc.key_span_of(&p), best);
                 }
                 r.diagnostics.push(d);
             }
@@ -214,14 +192,7 @@ struct Resolver<'a> {
 type Layer<T> = Option<(T, String)>;
 
 impl Resolver<'_> {
-    fn service(
-        &mut self,
-        project: &str,
-        component: &str,
-        name: &str,
-        service: &Service,
-        overrides: Option<&Service>,
-    ) -> ResolvedService {
+    fn service(&mut self, project: &str, component: &str, name: &str, service: &Service, overrides: Option<&Service>) -> ResolvedService {
         let env = self.env;
         let sp = |field: &str| pointer(&["services", name, field]);
         let op = |field: &str| pointer(&["environments", env, "services", name, field]);
@@ -229,25 +200,16 @@ impl Resolver<'_> {
 
         let runtime = self.runtime_of(name, service, &ov);
         let runtime_id = runtime.as_ref().map(|r| r.value.clone());
-        let declared: Option<&Runtime> = runtime_id
-            .as_deref()
-            .and_then(|id| self.project.runtimes.get(id));
+        let declared: Option<&Runtime> = runtime_id.as_deref().and_then(|id| self.project.runtimes.get(id));
         let builtin = runtime_id.as_deref().and_then(runtimes::builtin);
-        let rp =
-            |field: &str| pointer(&["runtimes", runtime_id.as_deref().unwrap_or_default(), field]);
-        let rt_origin = Origin::Runtime {
-            id: runtime_id.clone().unwrap_or_default(),
-        };
-        let default_origin = Origin::Default {
-            runtime: runtime_id.clone().unwrap_or_default(),
-        };
+        let rp = |field: &str| pointer(&["runtimes", runtime_id.as_deref().unwrap_or_default(), field]);
+        let rt_origin = Origin::Runtime { id: runtime_id.clone().unwrap_or_default() };
+        let default_origin = Origin::Default { runtime: runtime_id.clone().unwrap_or_default() };
 
         let image = self.layer(
             "image",
             service.image.clone().map(|v| (v, sp("image"))),
-            declared
-                .and_then(|r| r.image.clone())
-                .map(|v| (v, rp("image"))),
+            declared.and_then(|r| r.image.clone()).map(|v| (v, rp("image"))),
             ov.image.clone().map(|v| (v, op("image"))),
             builtin.map(|b| b.image.to_string()),
             &rt_origin,
@@ -262,11 +224,8 @@ impl Resolver<'_> {
             &rt_origin,
             &default_origin,
         );
-        let port_of = |s: &Service, p: &dyn Fn(&str) -> String| {
-            s.expose
-                .map(|v| (v, p("expose")))
-                .or_else(|| s.port.map(|v| (v, p("port"))))
-        };
+        let port_of =
+            |s: &Service, p: &dyn Fn(&str) -> String| s.expose.map(|v| (v, p("expose"))).or_else(|| s.port.map(|v| (v, p("port"))));
         let expose = self
             .layer(
                 "expose",
@@ -277,11 +236,7 @@ impl Resolver<'_> {
                 &rt_origin,
                 &default_origin,
             )
-            .and_then(|s| {
-                u16::try_from(s.value)
-                    .ok()
-                    .map(|v| Sourced::new(v, s.origin, s.pointer))
-            });
+            .and_then(|s| u16::try_from(s.value).ok().map(|v| Sourced::new(v, s.origin, s.pointer)));
         let host = self.layer(
             "host",
             service.host.clone().map(|v| (v, sp("host"))),
@@ -292,22 +247,12 @@ impl Resolver<'_> {
             &default_origin,
         );
         let prov = |s: &Service, field: &str, p: &dyn Fn(&str) -> String| -> Layer<String> {
-            let value = s.provisioning.as_ref().and_then(|pr| {
-                if field == "install" {
-                    pr.install.clone()
-                } else {
-                    pr.start.clone()
-                }
-            });
+            let value = s.provisioning.as_ref().and_then(|pr| if field == "install" { pr.install.clone() } else { pr.start.clone() });
             value.map(|v| (v, format!("{}/{field}", p("provisioning"))))
         };
         let rt_prov = |field: &str| -> Layer<String> {
             let pr = declared.and_then(|r| r.provisioning.as_ref())?;
-            let value = if field == "install" {
-                pr.install.clone()
-            } else {
-                pr.start.clone()
-            };
+            let value = if field == "install" { pr.install.clone() } else { pr.start.clone() };
             value.map(|v| (v, format!("{}/{field}", rp("provisioning"))))
         };
         let install = self.layer(
@@ -320,10 +265,7 @@ impl Resolver<'_> {
             &default_origin,
         );
         let command_or_start = |s: &Service, p: &dyn Fn(&str) -> String| -> Layer<String> {
-            s.command
-                .clone()
-                .map(|v| (v, p("command")))
-                .or_else(|| prov(s, "start", p))
+            s.command.clone().map(|v| (v, p("command"))).or_else(|| prov(s, "start", p))
         };
         let start = self.layer(
             "start command",
@@ -357,27 +299,12 @@ impl Resolver<'_> {
                 s.value
                     .into_iter()
                     .enumerate()
-                    .map(|(i, v)| {
-                        Sourced::new(
-                            v,
-                            s.origin.clone(),
-                            s.pointer.as_ref().map(|p| format!("{p}/{i}")),
-                        )
-                    })
+                    .map(|(i, v)| Sourced::new(v, s.origin.clone(), s.pointer.as_ref().map(|p| format!("{p}/{i}"))))
                     .collect()
             })
             .unwrap_or_default();
 
-        let env_map = self.env_map(
-            name,
-            service,
-            declared,
-            &ov,
-            &runtime_id,
-            project,
-            component,
-            expose.as_ref().map(|e| e.value),
-        );
+        let env_map = self.env_map(name, service, declared, &ov, &runtime_id, project, component, expose.as_ref().map(|e| e.value));
         let depends_on = self.depends_on(name, service, declared, &ov, &runtime_id);
 
         ResolvedService {
@@ -398,36 +325,22 @@ impl Resolver<'_> {
     }
 
     /// Step 1 of SPEC §5: the runtime id, from the service, its override, or auto-discovery.
-    fn runtime_of(
-        &mut self,
-        name: &str,
-        service: &Service,
-        ov: &Service,
-    ) -> Option<Sourced<String>> {
+    fn runtime_of(&mut self, name: &str, service: &Service, ov: &Service) -> Option<Sourced<String>> {
         let env = self.env;
-        let explicit = service
-            .runtime
-            .clone()
-            .map(|v| {
-                Sourced::new(
-                    v,
-                    Origin::Service,
-                    Some(pointer(&["services", name, "runtime"])),
-                )
-            })
-            .or_else(|| {
-                ov.runtime.clone().map(|v| {
-                    Sourced::new(
-                        v,
-                        Origin::EnvOverride { env: env.into() },
-                        Some(pointer(&["environments", env, "services", name, "runtime"])),
-                    )
-                })
-            });
+        let explicit =
+            service.runtime.clone().map(|v| Sourced::new(v, Origin::Service, Some(pointer(&["services", name, "runtime"])))).or_else(
+                || {
+                    ov.runtime.clone().map(|v| {
+                        Sourced::new(
+                            v,
+                            Origin::EnvOverride { env: env.into() },
+                            Some(pointer(&["environments", env, "services", name, "runtime"])),
+                        )
+                    })
+                },
+            );
         if let Some(runtime) = explicit {
-            if !self.project.runtimes.contains_key(&runtime.value)
-                && runtimes::builtin(&runtime.value).is_none()
-            {
+            if !self.project.runtimes.contains_key(&runtime.value) && runtimes::builtin(&runtime.value).is_none() {
                 self.unknown_runtime(&runtime);
             }
             return Some(runtime);
@@ -438,8 +351,12 @@ impl Resolver<'_> {
         let service_pointer = pointer(&["services", name]);
         let Some(path) = service.path.as_ref().or(ov.path.as_ref()) else {
             self.diagnostics.push(
-                Diagnostic::new(Code::RuntimeNotDiscovered, self.doc.key_span_of(&service_pointer), format!("cannot tell how to run service `{name}`: it has no `runtime`, `image` or `path`"))
-                    .help("set `runtime:` (node, python, go, php, ruby, static), `image:`, or a `path:` to a folder auto-discovery can read"),
+                Diagnostic::new(
+                    Code::RuntimeNotDiscovered,
+                    self.doc.key_span_of(&service_pointer),
+                    format!("cannot tell how to run service `{name}`: it has no `runtime`, `image` or `path`"),
+                )
+                .help("set `runtime:` (node, python, go, php, ruby, static), `image:`, or a `path:` to a folder auto-discovery can read"),
             );
             return None;
         };
@@ -452,21 +369,20 @@ impl Resolver<'_> {
         match runtimes::discover(&base.join(path)) {
             Discovery::Found { runtime } => Some(Sourced::new(
                 runtime.id.to_string(),
-                Origin::AutoDiscovered {
-                    marker: runtime.marker.to_string(),
-                },
+                Origin::AutoDiscovered { marker: runtime.marker.to_string() },
                 Some(path_pointer),
             )),
             Discovery::MissingDirectory => None, // reported once by the path check
             Discovery::NoMarker => {
-                let markers: Vec<String> = runtimes::BUILTIN_RUNTIMES
-                    .iter()
-                    .map(|r| format!("{} ({})", r.marker, r.id))
-                    .collect();
+                let markers: Vec<String> = runtimes::BUILTIN_RUNTIMES.iter().map(|r| format!("{} ({})", r.marker, r.id)).collect();
                 self.diagnostics.push(
-                    Diagnostic::new(Code::RuntimeNotDiscovered, self.doc.span_of(&path_pointer), format!("cannot infer the runtime of service `{name}`: nothing in `{path}` that auto-discovery recognises"))
-                        .label("no known project file here")
-                        .help(format!("add `runtime:` or `image:` to the service, or one of: {}", markers.join(", "))),
+                    Diagnostic::new(
+                        Code::RuntimeNotDiscovered,
+                        self.doc.span_of(&path_pointer),
+                        format!("cannot infer the runtime of service `{name}`: nothing in `{path}` that auto-discovery recognises"),
+                    )
+                    .label("no known project file here")
+                    .help(format!("add `runtime:` or `image:` to the service, or one of: {}", markers.join(", "))),
                 );
                 None
             }
@@ -476,30 +392,14 @@ impl Resolver<'_> {
     fn unknown_runtime(&mut self, runtime: &Sourced<String>) {
         let p = runtime.pointer.clone().unwrap_or_default();
         let span = self.doc.span_of(&p);
-        let candidates: Vec<&str> = self
-            .project
-            .runtimes
-            .keys()
-            .map(String::as_str)
-            .chain(runtimes::BUILTIN_RUNTIMES.iter().map(|r| r.id))
-            .collect();
-        let mut d = Diagnostic::new(
-            Code::UnknownRuntime,
-            span,
-            format!("unknown runtime `{}`", runtime.value),
-        )
-        .label("not declared under `runtimes` and not built in");
+        let candidates: Vec<&str> =
+            self.project.runtimes.keys().map(String::as_str).chain(runtimes::BUILTIN_RUNTIMES.iter().map(|r| r.id)).collect();
+        let mut d = Diagnostic::new(Code::UnknownRuntime, span, format!("unknown runtime `{}`", runtime.value))
+            .label("not declared under `runtimes` and not built in");
         if let Some(best) = did_you_mean(&runtime.value, candidates.iter().copied()) {
-            d = d.help(format!("did you mean `{best}`?")).fix(
-                format!("Change to `{best}`"),
-                span,
-                best,
-            );
+            d = d.help(format!("did you mean `{best}`?")).fix(format!("Change to `{best}`"), span, best);
         } else {
-            d = d.help(format!(
-                "declare it under `runtimes:` or use a built-in runtime: {}",
-                candidates.join(", ")
-            ));
+            d = d.help(format!("declare it under `runtimes:` or use a built-in runtime: {}", candidates.join(", ")));
         }
         self.diagnostics.push(d);
     }
@@ -518,11 +418,7 @@ impl Resolver<'_> {
     ) -> Option<Sourced<T>> {
         if let Some((_, override_pointer)) = &env_override {
             if let Some((_, winner)) = service.as_ref().or(runtime.as_ref()) {
-                let by = if service.is_some() {
-                    "the service"
-                } else {
-                    "its runtime"
-                };
+                let by = if service.is_some() { "the service" } else { "its runtime" };
                 self.ineffective_override(field, override_pointer, winner, by);
             }
         }
@@ -530,19 +426,11 @@ impl Resolver<'_> {
         service
             .map(|(v, p)| Sourced::new(v, Origin::Service, Some(p)))
             .or_else(|| runtime.map(|(v, p)| Sourced::new(v, rt_origin.clone(), Some(p))))
-            .or_else(|| {
-                env_override.map(|(v, p)| Sourced::new(v, Origin::EnvOverride { env }, Some(p)))
-            })
+            .or_else(|| env_override.map(|(v, p)| Sourced::new(v, Origin::EnvOverride { env }, Some(p))))
             .or_else(|| default.map(|v| Sourced::new(v, default_origin.clone(), None)))
     }
 
-    fn ineffective_override(
-        &mut self,
-        field: &str,
-        override_pointer: &str,
-        winner: &str,
-        by: &str,
-    ) {
+    fn ineffective_override(&mut self, field: &str, override_pointer: &str, winner: &str, by: &str) {
         let loc = self.doc.location(override_pointer);
         let span = loc.map_or_else(|| self.doc.span_of(override_pointer), |l| l.key_or_value());
         let mut d = Diagnostic::new(Code::IneffectiveOverride, span, format!("this override of `{field}` has no effect: {by} already sets it"))
@@ -550,10 +438,7 @@ impl Resolver<'_> {
             .related(self.doc.span_of(winner), format!("`{field}` is set here, and the service and runtime win over environment overrides"))
             .help("service and runtime values win over environment overrides (seed: service → runtime → environment → defaults); remove this line or move the value out of the service");
         if let Some(loc) = loc {
-            let whole = crate::check::line_removal_span(
-                &self.doc.text,
-                loc.key_or_value().cover(loc.value),
-            );
+            let whole = crate::check::line_removal_span(&self.doc.text, loc.key_or_value().cover(loc.value));
             d = d.fix("Remove the override with no effect", whole, "");
         }
         self.diagnostics.push(d);
@@ -573,47 +458,22 @@ impl Resolver<'_> {
     ) -> IndexMap<String, Sourced<String>> {
         let env = self.env;
         let mut keys: Vec<&String> = service.env.keys().collect();
-        for k in runtime
-            .map(|r| r.env.keys())
-            .into_iter()
-            .flatten()
-            .chain(ov.env.keys())
-        {
+        for k in runtime.map(|r| r.env.keys()).into_iter().flatten().chain(ov.env.keys()) {
             if !keys.contains(&k) {
                 keys.push(k);
             }
         }
-        let rt_origin = Origin::Runtime {
-            id: runtime_id.clone().unwrap_or_default(),
-        };
-        let default_origin = Origin::Default {
-            runtime: runtime_id.clone().unwrap_or_default(),
-        };
+        let rt_origin = Origin::Runtime { id: runtime_id.clone().unwrap_or_default() };
+        let default_origin = Origin::Default { runtime: runtime_id.clone().unwrap_or_default() };
         let mut out = IndexMap::with_capacity(keys.len() + 5);
         for key in keys {
             let value = self.layer(
                 &format!("env.{key}"),
-                service
-                    .env
-                    .get(key)
-                    .map(|v| (v.to_string(), pointer(&["services", name, "env", key]))),
-                runtime.and_then(|r| r.env.get(key)).map(|v| {
-                    (
-                        v.to_string(),
-                        pointer(&[
-                            "runtimes",
-                            runtime_id.as_deref().unwrap_or_default(),
-                            "env",
-                            key,
-                        ]),
-                    )
-                }),
-                ov.env.get(key).map(|v| {
-                    (
-                        v.to_string(),
-                        pointer(&["environments", env, "services", name, "env", key]),
-                    )
-                }),
+                service.env.get(key).map(|v| (v.to_string(), pointer(&["services", name, "env", key]))),
+                runtime
+                    .and_then(|r| r.env.get(key))
+                    .map(|v| (v.to_string(), pointer(&["runtimes", runtime_id.as_deref().unwrap_or_default(), "env", key]))),
+                ov.env.get(key).map(|v| (v.to_string(), pointer(&["environments", env, "services", name, "env", key]))),
                 None,
                 &rt_origin,
                 &default_origin,
@@ -639,11 +499,7 @@ impl Resolver<'_> {
         // NANOKIT_URL_* live on the environment; a user value of the same name still wins.
         for (key, value) in &out {
             if key.starts_with("NANOKIT_URL_")
-                && self
-                    .project
-                    .services
-                    .keys()
-                    .any(|s| names::url_variable(s) == *key)
+                && self.project.services.keys().any(|s| names::url_variable(s) == *key)
                 && value.origin != Origin::Injected
             {
                 let p = value.pointer.clone();
@@ -681,22 +537,12 @@ impl Resolver<'_> {
         };
         for (i, dep) in service.depends_on.iter().enumerate() {
             // A declared self-dependency is reported by the graph check; an inherited one is dropped.
-            add(
-                dep,
-                Origin::Service,
-                pointer(&["services", name, "depends_on", &i.to_string()]),
-                &mut out,
-            );
+            add(dep, Origin::Service, pointer(&["services", name, "depends_on", &i.to_string()]), &mut out);
         }
         if let (Some(r), Some(id)) = (runtime, runtime_id) {
             for (i, dep) in r.depends_on.iter().enumerate() {
                 if dep != name {
-                    add(
-                        dep,
-                        Origin::Runtime { id: id.clone() },
-                        pointer(&["runtimes", id, "depends_on", &i.to_string()]),
-                        &mut out,
-                    );
+                    add(dep, Origin::Runtime { id: id.clone() }, pointer(&["runtimes", id, "depends_on", &i.to_string()]), &mut out);
                 }
             }
         }
@@ -705,14 +551,7 @@ impl Resolver<'_> {
                 add(
                     dep,
                     Origin::EnvOverride { env: env.into() },
-                    pointer(&[
-                        "environments",
-                        env,
-                        "services",
-                        name,
-                        "depends_on",
-                        &i.to_string(),
-                    ]),
+                    pointer(&["environments", env, "services", name, "depends_on", &i.to_string()]),
                     &mut out,
                 );
             }

@@ -56,14 +56,7 @@ pub const BUILTIN_RUNTIMES: &[BuiltinRuntime] = &[
         port: 4567,
         marker: "Gemfile",
     },
-    BuiltinRuntime {
-        id: "static",
-        image: "nginx:alpine",
-        install: None,
-        start: None,
-        port: 80,
-        marker: "index.html",
-    },
+    BuiltinRuntime { id: "static", image: "nginx:alpine", install: None, start: None, port: 80, marker: "index.html" },
 ];
 
 pub fn builtin(id: &str) -> Option<&'static BuiltinRuntime> {
@@ -82,10 +75,7 @@ pub fn discover(dir: &Path) -> Discovery {
     if !dir.is_dir() {
         return Discovery::MissingDirectory;
     }
-    BUILTIN_RUNTIMES
-        .iter()
-        .find(|r| dir.join(r.marker).is_file())
-        .map_or(Discovery::NoMarker, |runtime| Discovery::Found { runtime })
+    BUILTIN_RUNTIMES.iter().find(|r| dir.join(r.marker).is_file()).map_or(Discovery::NoMarker, |runtime| Discovery::Found { runtime })
 }
 
 #[cfg(test)]
@@ -97,18 +87,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(discover(dir.path()), Discovery::NoMarker);
         std::fs::write(dir.path().join("index.html"), "").unwrap();
-        assert!(
-            matches!(discover(dir.path()), Discovery::Found { runtime } if runtime.id == "static")
-        );
+        assert!(matches!(discover(dir.path()), Discovery::Found { runtime } if runtime.id == "static"));
         std::fs::write(dir.path().join("go.mod"), "").unwrap();
         assert!(matches!(discover(dir.path()), Discovery::Found { runtime } if runtime.id == "go"));
         std::fs::write(dir.path().join("package.json"), "{}").unwrap();
-        assert!(
-            matches!(discover(dir.path()), Discovery::Found { runtime } if runtime.id == "node")
-        );
-        assert_eq!(
-            discover(&dir.path().join("nope")),
-            Discovery::MissingDirectory
-        );
+        assert!(matches!(discover(dir.path()), Discovery::Found { runtime } if runtime.id == "node"));
+        assert_eq!(discover(&dir.path().join("nope")), Discovery::MissingDirectory);
     }
 }

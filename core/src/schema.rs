@@ -6,6 +6,7 @@ use crate::diagnostic::{did_you_mean, Code, Diagnostic};
 use crate::document::{escape, Document};
 use crate::model::Project;
 use jsonschema::error::ValidationErrorKind;
+use serde::Deserialize;
 use serde_json::Value as Json;
 use std::sync::OnceLock;
 
@@ -20,6 +21,8 @@ pub fn json_schema() -> &'static Json {
         let mut json = serde_json::to_value(schema).expect("schema serialises");
         strip_null(&mut json);
         let obj = json.as_object_mut().expect("root schema is an object");
+        // `name` is Option in the model (so a broken file still yields one) but required in the file.
+        obj.insert("required".into(), serde_json::json!(["name"]));
         obj.insert("$id".into(), Json::String(SCHEMA_ID.into()));
         let mut ordered = serde_json::Map::new();
         for key in ["$schema", "$id", "title", "description"] {
@@ -47,11 +50,7 @@ fn strip_null(schema: &mut Json) {
             let is_null = |b: &Json| b.get("type").and_then(Json::as_str) == Some("null");
             if let Some(Json::Array(branches)) = obj.get("anyOf") {
                 if branches.len() == 2 && branches.iter().any(is_null) {
-                    let keep = branches
-                        .iter()
-                        .find(|b| !is_null(b))
-                        .cloned()
-                        .unwrap_or_default();
+                    let keep = branches.iter().find(|b| !is_null(b)).cloned().unwrap_or_default();
                     obj.remove("anyOf");
                     if let Json::Object(inner) = keep {
                         for (k, v) in inner {
@@ -70,10 +69,7 @@ fn strip_null(schema: &mut Json) {
 fn validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
-        jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft7)
-            .build(json_schema())
-            .expect("the generated schema is valid")
+        jsonschema::options().with_draft(jsonschema::Draft::Draft7).build(json_schema()).expect("the generated schema is valid")
     })
 }
 
@@ -82,6 +78,12 @@ fn validator() -> &'static jsonschema::Validator {
 pub fn validate(doc: &Document) -> (Vec<Diagnostic>, Project) {
     let mut diagnostics = Vec::new();
     if doc.root().is_none() {
+        if doc.yaml.problems.is_empty() {
+            diagnostics.push(
+                Diagnostic::new(Code::WrongType, crate::source::Span::new(0, 0), "the file is empty; a nanokit.yml needs at least `name`")
+                    .help("start with `name: my-project`"),
+            );
+        }
         return (diagnostics, Project::default());
     }
     if !doc.json.is_object() {
@@ -91,14 +93,10 @@ pub fn validate(doc: &Document) -> (Vec<Diagnostic>, Project) {
         } else {
             format!("nanokit.yml must be a mapping of keys, found {what}")
         };
-        diagnostics.push(
-            Diagnostic::new(Code::WrongType, doc.span_of(""), msg)
-                .help("start with `name: my-project`"),
-        );
+        diagnostics.push(Diagnostic::new(Code::WrongType, doc.span_of(""), msg).help("start with `name: my-project`"));
         return (diagnostics, Project::default());
     }
 
-    let mut pruned = doc.json.clone();
     let mut remove = Vec::new();
     for error in validator().iter_errors(&doc.json) {
         let pointer = error.instance_path().as_str().to_string();
@@ -114,21 +112,10 @@ pub fn validate(doc: &Document) -> (Vec<Diagnostic>, Project) {
             ValidationErrorKind::Required { property } => {
                 let property = property.as_str().unwrap_or_default();
                 let span = doc.key_span_of(&pointer);
-                let span = if pointer.is_empty() {
-                    crate::source::Span::new(0, 0)
-                } else {
-                    span
-                };
+                let span = if pointer.is_empty() { crate::source::Span::new(0, 0) } else { span };
                 diagnostics.push(
-                    Diagnostic::new(
-                        Code::MissingKey,
-                        span,
-                        format!("missing required key `{property}`"),
-                    )
-                    .help(format!(
-                        "add `{property}:`{}",
-                        describe_key(&pointer, property)
-                    )),
+                    Diagnostic::new(Code::MissingKey, span, format!("missing required key `{property}`"))
+                        .help(format!("add `{property}:`{}", describe_key(&pointer, property))),
                 );
             }
             kind => {
@@ -137,58 +124,38 @@ pub fn validate(doc: &Document) -> (Vec<Diagnostic>, Project) {
             }
         }
     }
-    for pointer in remove {
-        remove_pointer(&mut pruned, &pointer);
-    }
-    let project = serde_json::from_value(pruned).unwrap_or_default();
+    let project = if remove.is_empty() {
+        Project::deserialize(&doc.json).unwrap_or_default()
+    } else {
+        let mut pruned = doc.json.clone();
+        for pointer in remove {
+            remove_pointer(&mut pruned, &pointer);
+        }
+        serde_json::from_value(pruned).unwrap_or_default()
+    };
     (diagnostics, project)
 }
 
 fn describe_key(parent: &str, key: &str) -> String {
-    keys_at(parent)
-        .into_iter()
-        .find(|k| k.name == key)
-        .and_then(|k| k.description)
-        .map(|d| format!(" — {d}"))
-        .unwrap_or_default()
+    keys_at(parent).into_iter().find(|k| k.name == key).and_then(|k| k.description).map(|d| format!(" — {d}")).unwrap_or_default()
 }
 
-fn unknown_key(
-    doc: &Document,
-    parent: &str,
-    child: &str,
-    key: &str,
-    allowed: &[String],
-) -> Diagnostic {
+fn unknown_key(doc: &Document, parent: &str, child: &str, key: &str, allowed: &[String]) -> Diagnostic {
     let span = doc.key_span_of(child);
     let place = match parent {
         "" => "at the top level".to_string(),
         p => format!("in `{}`", human_path(p)),
     };
-    let mut d = Diagnostic::new(
-        Code::UnknownKey,
-        span,
-        format!("unknown key `{key}` {place}"),
-    )
-    .label("not a nanokit.yml key here");
+    let mut d = Diagnostic::new(Code::UnknownKey, span, format!("unknown key `{key}` {place}")).label("not a nanokit.yml key here");
     if let Some(best) = did_you_mean(key, allowed.iter().map(String::as_str)) {
-        d = d.help(format!("did you mean `{best}`?")).fix(
-            format!("Rename to `{best}`"),
-            span,
-            best,
-        );
+        d = d.help(format!("did you mean `{best}`?")).fix(format!("Rename to `{best}`"), span, best);
     } else if !allowed.is_empty() {
         d = d.help(format!("allowed keys here: {}", allowed.join(", ")));
     }
     d
 }
 
-fn value_error(
-    doc: &Document,
-    pointer: &str,
-    kind: &ValidationErrorKind,
-    instance: &Json,
-) -> Diagnostic {
+fn value_error(doc: &Document, pointer: &str, kind: &ValidationErrorKind, instance: &Json) -> Diagnostic {
     let span = doc.span_of(pointer);
     let found = doc.node(pointer).map_or("nothing", |n| n.type_name());
     let key = last_segment(pointer);
@@ -196,39 +163,21 @@ fn value_error(
     match kind {
         ValidationErrorKind::Type { kind } => {
             let expected = expected_types(&format!("{kind:?}"));
-            Diagnostic::new(
-                Code::WrongType,
-                span,
-                format!("`{field}` must be {expected}, found {found}"),
-            )
-            .label(format!("expected {expected}"))
+            Diagnostic::new(Code::WrongType, span, format!("`{field}` must be {expected}, found {found}"))
+                .label(format!("expected {expected}"))
         }
         ValidationErrorKind::Enum { options } => {
             let options: Vec<String> = options
                 .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|o| o.as_str().map_or_else(|| o.to_string(), str::to_string))
-                        .collect()
-                })
+                .map(|a| a.iter().map(|o| o.as_str().map_or_else(|| o.to_string(), str::to_string)).collect())
                 .unwrap_or_default();
-            let got = instance
-                .as_str()
-                .map_or_else(|| instance.to_string(), str::to_string);
-            let mut d = Diagnostic::new(
-                Code::InvalidValue,
-                span,
-                format!("invalid value `{got}` for `{key}`"),
-            )
-            .label(format!("expected one of: {}", options.join(", ")));
-            if key == "version" && instance.is_number() {
-                d = d.help("write `version: \"1\"`");
+            let got = instance.as_str().map_or_else(|| instance.to_string(), str::to_string);
+            let mut d = Diagnostic::new(Code::InvalidValue, span, format!("invalid value `{got}` for `{key}`"))
+                .label(format!("expected one of: {}", options.join(", ")));
+            if key == "version" {
+                d = d.help("the only version of the format is \"1\": write `version: \"1\"`");
             } else if let Some(best) = did_you_mean(&got, options.iter().map(String::as_str)) {
-                d = d.help(format!("did you mean `{best}`?")).fix(
-                    format!("Change to `{best}`"),
-                    span,
-                    best,
-                );
+                d = d.help(format!("did you mean `{best}`?")).fix(format!("Change to `{best}`"), span, best);
             } else {
                 d = d.help(format!("allowed values: {}", options.join(", ")));
             }
@@ -240,24 +189,15 @@ fn value_error(
             } else {
                 format!("limit is {limit}")
             };
-            Diagnostic::new(
-                Code::OutOfRange,
-                span,
-                format!("`{field}` is out of range: {instance}"),
-            )
-            .label(what)
+            Diagnostic::new(Code::OutOfRange, span, format!("`{field}` is out of range: {instance}")).label(what)
         }
-        ValidationErrorKind::Pattern { .. }
-        | ValidationErrorKind::MaxLength { .. }
-        | ValidationErrorKind::MinLength { .. }
+        ValidationErrorKind::Pattern { .. } | ValidationErrorKind::MaxLength { .. } | ValidationErrorKind::MinLength { .. }
             if matches!(key.as_str(), "name" | "component") =>
         {
             let got = instance.as_str().unwrap_or_default();
             invalid_name(span, key.as_str(), got)
         }
-        ValidationErrorKind::AnyOf { .. }
-        | ValidationErrorKind::OneOfNotValid { .. }
-        | ValidationErrorKind::OneOfMultipleValid { .. } => {
+        ValidationErrorKind::AnyOf { .. } | ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::OneOfMultipleValid { .. } => {
             let expected = if pointer.contains("/env/") {
                 "a string, number or boolean"
             } else if matches!(key.as_str(), "interval" | "timeout") {
@@ -265,21 +205,10 @@ fn value_error(
             } else {
                 "a valid value"
             };
-            Diagnostic::new(
-                Code::WrongType,
-                span,
-                format!("`{field}` must be {expected}, found {found}"),
-            )
-            .label(format!("expected {expected}"))
+            Diagnostic::new(Code::WrongType, span, format!("`{field}` must be {expected}, found {found}"))
+                .label(format!("expected {expected}"))
         }
-        other => Diagnostic::new(
-            Code::InvalidValue,
-            span,
-            format!(
-                "invalid value for `{field}`: {}",
-                describe_kind(other, instance)
-            ),
-        ),
+        other => Diagnostic::new(Code::InvalidValue, span, format!("invalid value for `{field}`: {}", describe_kind(other, instance))),
     }
 }
 
@@ -308,12 +237,8 @@ pub fn invalid_name(span: crate::source::Span, what: &str, got: &str) -> Diagnos
 }
 
 fn expected_types(debug: &str) -> String {
-    let names: Vec<&str> = [
-        "Object", "Array", "String", "Integer", "Number", "Boolean", "Null",
-    ]
-    .into_iter()
-    .filter(|t| debug.contains(t))
-    .collect();
+    let names: Vec<&str> =
+        ["Object", "Array", "String", "Integer", "Number", "Boolean", "Null"].into_iter().filter(|t| debug.contains(t)).collect();
     let words: Vec<&str> = names
         .iter()
         .map(|t| match *t {
@@ -334,21 +259,12 @@ fn expected_types(debug: &str) -> String {
 }
 
 fn last_segment(pointer: &str) -> String {
-    pointer
-        .rsplit('/')
-        .next()
-        .map(crate::document::unescape)
-        .unwrap_or_default()
+    pointer.rsplit('/').next().map(crate::document::unescape).unwrap_or_default()
 }
 
 /// `/services/api/env/X` → `services.api.env.X`
 pub fn human_path(pointer: &str) -> String {
-    pointer
-        .split('/')
-        .skip(1)
-        .map(crate::document::unescape)
-        .collect::<Vec<_>>()
-        .join(".")
+    pointer.split('/').skip(1).map(crate::document::unescape).collect::<Vec<_>>().join(".")
 }
 
 fn remove_pointer(json: &mut Json, pointer: &str) {
@@ -404,10 +320,7 @@ pub fn keys_at(pointer: &str) -> Vec<KeyInfo> {
             let s = resolve(s);
             KeyInfo {
                 name: name.clone(),
-                description: s
-                    .get("description")
-                    .and_then(Json::as_str)
-                    .map(str::to_string),
+                description: s.get("description").and_then(Json::as_str).map(str::to_string),
                 values: enum_values(s),
                 kind: type_of(s),
             }
@@ -432,11 +345,7 @@ pub fn schema_at(pointer: &str) -> Option<&'static Json> {
             .get("properties")
             .and_then(|p| p.get(&segment))
             .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()))
-            .or_else(|| {
-                schema
-                    .get("items")
-                    .filter(|_| segment.parse::<usize>().is_ok())
-            });
+            .or_else(|| schema.get("items").filter(|_| segment.parse::<usize>().is_ok()));
         schema = resolve(next?);
     }
     Some(schema)
@@ -453,16 +362,8 @@ fn resolve(schema: &'static Json) -> &'static Json {
             }
         } else if let Some(any) = s.get("anyOf").and_then(Json::as_array) {
             // Option<T> is `anyOf: [T, null]`: the useful branch is the non-null one.
-            match any
-                .iter()
-                .find(|b| b.get("type").and_then(Json::as_str) != Some("null"))
-            {
-                Some(branch)
-                    if any.len() <= 2
-                        && (branch.get("$ref").is_some() || branch.get("properties").is_some()) =>
-                {
-                    s = branch
-                }
+            match any.iter().find(|b| b.get("type").and_then(Json::as_str) != Some("null")) {
+                Some(branch) if any.len() <= 2 && (branch.get("$ref").is_some() || branch.get("properties").is_some()) => s = branch,
                 _ => return s,
             }
         } else {
@@ -474,24 +375,11 @@ fn resolve(schema: &'static Json) -> &'static Json {
 
 fn enum_values(schema: &Json) -> Vec<String> {
     let direct = schema.get("enum").and_then(Json::as_array);
-    let from_one_of = schema
-        .get("oneOf")
-        .and_then(Json::as_array)
-        .map(|branches| {
-            branches
-                .iter()
-                .filter_map(|b| {
-                    b.get("const")
-                        .or_else(|| b.get("enum").and_then(|e| e.get(0)))
-                })
-                .cloned()
-                .collect::<Vec<_>>()
-        });
+    let from_one_of = schema.get("oneOf").and_then(Json::as_array).map(|branches| {
+        branches.iter().filter_map(|b| b.get("const").or_else(|| b.get("enum").and_then(|e| e.get(0)))).cloned().collect::<Vec<_>>()
+    });
     let values: Vec<Json> = direct.cloned().or(from_one_of).unwrap_or_default();
-    let mut out: Vec<String> = values
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
+    let mut out: Vec<String> = values.iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
     out.dedup();
     out
 }
@@ -499,11 +387,7 @@ fn enum_values(schema: &Json) -> Vec<String> {
 fn type_of(schema: &Json) -> Option<String> {
     match schema.get("type") {
         Some(Json::String(t)) => Some(t.clone()),
-        Some(Json::Array(ts)) => ts
-            .iter()
-            .filter_map(Json::as_str)
-            .find(|t| *t != "null")
-            .map(str::to_string),
+        Some(Json::Array(ts)) => ts.iter().filter_map(Json::as_str).find(|t| *t != "null").map(str::to_string),
         _ if schema.get("enum").is_some() || schema.get("oneOf").is_some() => Some("string".into()),
         _ => None,
     }
@@ -521,10 +405,7 @@ mod tests {
         assert!(s["$schema"].as_str().unwrap().contains("draft-07"));
         let services = keys_at("/services/x");
         assert!(services.iter().any(|k| k.name == "depends_on"));
-        assert!(
-            services.iter().all(|k| k.description.is_some()),
-            "every field is documented"
-        );
+        assert!(services.iter().all(|k| k.description.is_some()), "every field is documented");
     }
 
     #[test]

@@ -48,10 +48,7 @@ impl LineIndex {
     pub fn new(text: &str) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex {
-            line_starts,
-            len: text.len(),
-        }
+        LineIndex { line_starts, len: text.len() }
     }
 
     pub fn line_count(&self) -> usize {
@@ -64,11 +61,7 @@ impl LineIndex {
 
     /// Byte offset where `line` ends, excluding its `\n` (and a `\r` before it).
     pub fn line_end(&self, text: &str, line: usize) -> usize {
-        let next = self
-            .line_starts
-            .get(line + 1)
-            .copied()
-            .unwrap_or(self.len + 1);
+        let next = self.line_starts.get(line + 1).copied().unwrap_or(self.len + 1);
         let mut end = next.saturating_sub(1).min(self.len);
         if end > self.line_start(line) && text.as_bytes().get(end - 1) == Some(&b'\r') {
             end -= 1;
@@ -141,9 +134,6 @@ mod tests {
         let y = text.find('y').unwrap();
         assert_eq!(idx.line_col_utf16(text, y), LineCol { line: 1, col: 4 });
         assert_eq!(idx.line_end(text, 1), y + 1, "CR is not part of the line");
-        assert_eq!(
-            idx.offset_utf16(text, LineCol { line: 9, col: 0 }),
-            text.len()
-        );
+        assert_eq!(idx.offset_utf16(text, LineCol { line: 9, col: 0 }), text.len());
     }
 }

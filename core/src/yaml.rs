@@ -123,16 +123,10 @@ pub fn parse(text: &str) -> Parsed {
         match parser.next_event() {
             None => break,
             Some(Ok((event, span))) => {
-                let span = Span::new(
-                    offsets.byte(span.start.index()),
-                    offsets.byte(span.end.index()),
-                );
+                let span = Span::new(offsets.byte(span.start.index()), offsets.byte(span.end.index()));
                 if let Err(problem) = builder.event(event, span) {
                     builder.problems.push(problem);
-                    return Parsed {
-                        root: None,
-                        problems: builder.problems,
-                    };
+                    return Parsed { root: None, problems: builder.problems };
                 }
             }
             Some(Err(err)) => {
@@ -144,24 +138,15 @@ pub fn parse(text: &str) -> Parsed {
                     span: Span::new(at, end),
                     first: None,
                 });
-                return Parsed {
-                    root: None,
-                    problems: builder.problems,
-                };
+                return Parsed { root: None, problems: builder.problems };
             }
         }
     }
-    Parsed {
-        root: builder.root,
-        problems: builder.problems,
-    }
+    Parsed { root: builder.root, problems: builder.problems }
 }
 
 fn next_char_end(text: &str, at: usize) -> usize {
-    text[at.min(text.len())..]
-        .chars()
-        .next()
-        .map_or(at, |c| at + c.len_utf8())
+    text[at.min(text.len())..].chars().next().map_or(at, |c| at + c.len_utf8())
 }
 
 /// saphyr's messages are terse ("mapping values are not allowed in this context");
@@ -187,16 +172,8 @@ struct CharToByte {
 
 impl CharToByte {
     fn new(text: &str) -> Self {
-        let table = (!text.is_ascii()).then(|| {
-            text.char_indices()
-                .map(|(b, _)| b)
-                .chain(std::iter::once(text.len()))
-                .collect()
-        });
-        CharToByte {
-            table,
-            len: text.len(),
-        }
+        let table = (!text.is_ascii()).then(|| text.char_indices().map(|(b, _)| b).chain(std::iter::once(text.len())).collect());
+        CharToByte { table, len: text.len() }
     }
     fn byte(&self, char_index: usize) -> usize {
         match &self.table {
@@ -207,18 +184,8 @@ impl CharToByte {
 }
 
 enum Frame {
-    Seq {
-        start: usize,
-        items: Vec<Node>,
-        anchor: usize,
-    },
-    Map {
-        start: usize,
-        entries: Vec<Entry>,
-        key: Option<Node>,
-        anchor: usize,
-        merged: Vec<String>,
-    },
+    Seq { start: usize, items: Vec<Node>, anchor: usize },
+    Map { start: usize, entries: Vec<Entry>, key: Option<Node>, anchor: usize, merged: Vec<String>, seen: HashMap<String, Span> },
 }
 
 struct Builder<'a> {
@@ -253,11 +220,7 @@ impl Builder<'_> {
             }
             Event::SequenceStart(anchor, _) => {
                 self.enter(span)?;
-                self.stack.push(Frame::Seq {
-                    start: span.start,
-                    items: Vec::new(),
-                    anchor,
-                });
+                self.stack.push(Frame::Seq { start: span.start, items: Vec::new(), anchor });
             }
             Event::MappingStart(anchor, _) => {
                 self.enter(span)?;
@@ -267,46 +230,33 @@ impl Builder<'_> {
                     key: None,
                     anchor,
                     merged: Vec::new(),
+                    seen: HashMap::new(),
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (node, anchor) = match self.stack.pop() {
-                    Some(Frame::Seq {
-                        start,
-                        items,
-                        anchor,
-                    }) => {
+                    Some(Frame::Seq { start, items, anchor }) => {
                         let end = items.last().map_or(span.end, |n| n.span.end.max(start));
-                        (
-                            Node {
-                                value: Value::Seq(items),
-                                span: Span::new(start, end),
-                            },
-                            anchor,
-                        )
+                        (Node { value: Value::Seq(items), span: Span::new(start, end) }, anchor)
                     }
-                    Some(Frame::Map {
-                        start,
-                        entries,
-                        anchor,
-                        ..
-                    }) => {
-                        let end = entries
-                            .last()
-                            .map_or(span.end, |e| e.value.span.end.max(start));
-                        (
-                            Node {
-                                value: Value::Map(entries),
-                                span: Span::new(start, end),
-                            },
-                            anchor,
-                        )
+                    Some(Frame::Map { start, entries, anchor, .. }) => {
+                        let end = entries.last().map_or(span.end, |e| e.value.span.end.max(start));
+                        (Node { value: Value::Map(entries), span: Span::new(start, end) }, anchor)
                     }
                     None => return Ok(()),
                 };
                 self.push(node, anchor)?;
             }
             Event::Alias(id) => {
+                let open = self.stack.iter().any(|f| matches!(f, Frame::Seq { anchor, .. } | Frame::Map { anchor, .. } if *anchor == id));
+                if open {
+                    return Err(YamlProblem {
+                        kind: YamlProblemKind::AliasBomb,
+                        message: "recursive alias: it refers to the anchor of a node that contains it".into(),
+                        span,
+                        first: None,
+                    });
+                }
                 let Some(target) = self.anchors.get(&id).cloned() else {
                     return Err(YamlProblem {
                         kind: YamlProblemKind::Syntax,
@@ -359,41 +309,28 @@ impl Builder<'_> {
                 }
             }
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map {
-                entries,
-                key,
-                merged,
-                ..
-            }) => match key.take() {
+            Some(Frame::Map { entries, key, merged, seen, .. }) => match key.take() {
                 None => *key = Some(node),
+                Some(k) if k.as_str() == Some("<<") => merged.extend(merge_into(entries, node)),
                 Some(k) => {
-                    if k.as_str() == Some("<<") {
-                        merged.extend(merge_into(entries, node));
+                    let name = k.key_text();
+                    if let Some(i) = merged.iter().position(|m| *m == name) {
+                        // An explicit key wins over the same key brought in by `<<`.
+                        merged.swap_remove(i);
+                        entries.retain(|e| e.key.key_text() != name);
+                        seen.insert(name, k.span);
+                        entries.push(Entry { key: k, value: node });
+                    } else if let Some(first) = seen.get(&name) {
+                        self.problems.push(YamlProblem {
+                            kind: YamlProblemKind::DuplicateKey,
+                            message: format!("duplicate key `{name}`"),
+                            span: k.span,
+                            first: Some(*first),
+                        });
                     } else {
-                        let name = k.key_text();
-                        if let Some(i) = merged.iter().position(|m| *m == name) {
-                            // An explicit key wins over the same key brought in by `<<`.
-                            merged.swap_remove(i);
-                            entries.retain(|e| e.key.key_text() != name);
-                            entries.push(Entry {
-                                key: k,
-                                value: node,
-                            });
-                        } else if let Some(first) =
-                            entries.iter().find(|e| e.key.key_text() == name)
-                        {
-                            self.problems.push(YamlProblem {
-                                kind: YamlProblemKind::DuplicateKey,
-                                message: format!("duplicate key `{name}`"),
-                                span: k.span,
-                                first: Some(first.key.span),
-                            });
-                        } else {
-                            entries.push(Entry {
-                                key: k,
-                                value: node,
-                            });
-                        }
+                        // A map of seen keys keeps duplicate detection linear in big mappings.
+                        seen.insert(name, k.span);
+                        entries.push(Entry { key: k, value: node });
                     }
                 }
             },
@@ -432,10 +369,7 @@ fn merge_into(entries: &mut Vec<Entry>, merged: Node) -> Vec<String> {
 fn count_nodes(node: &Node) -> usize {
     1 + match &node.value {
         Value::Seq(items) => items.iter().map(count_nodes).sum(),
-        Value::Map(entries) => entries
-            .iter()
-            .map(|e| count_nodes(&e.key) + count_nodes(&e.value))
-            .sum(),
+        Value::Map(entries) => entries.iter().map(|e| count_nodes(&e.key) + count_nodes(&e.value)).sum(),
         _ => 0,
     }
 }
@@ -455,10 +389,7 @@ fn relocate(node: &mut Node, span: Span) {
 /// Resolve a scalar by the YAML 1.2 core schema.
 fn scalar(text: &str, style: ScalarStyle, tagged_str: bool) -> Value {
     if style != ScalarStyle::Plain || tagged_str {
-        return Value::Str {
-            text: text.to_string(),
-            quoted: true,
-        };
+        return Value::Str { text: text.to_string(), quoted: true };
     }
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
@@ -478,10 +409,7 @@ fn scalar(text: &str, style: ScalarStyle, tagged_str: bool) -> Value {
         ".inf" | ".Inf" | ".INF" | "+.inf" => Value::Float(f64::INFINITY),
         "-.inf" | "-.Inf" | "-.INF" => Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => Value::Float(f64::NAN),
-        _ => Value::Str {
-            text: text.to_string(),
-            quoted: false,
-        },
+        _ => Value::Str { text: text.to_string(), quoted: false },
     }
 }
 
@@ -503,9 +431,7 @@ fn looks_like_float(text: &str) -> bool {
     let body = text.strip_prefix(['-', '+']).unwrap_or(text);
     !body.is_empty()
         && body.bytes().any(|b| b.is_ascii_digit())
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && body.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
         && body.as_bytes()[0] != b'e'
 }
 
@@ -527,22 +453,13 @@ mod tests {
         assert_eq!(&text[api.key.span.start..api.key.span.end], "api");
         let expose = api.value.get("expose").unwrap();
         assert_eq!(expose.value.value, Value::Int(3000));
-        assert_eq!(
-            &text[expose.value.span.start..expose.value.span.end],
-            "3000"
-        );
+        assert_eq!(&text[expose.value.span.start..expose.value.span.end], "3000");
     }
 
     #[test]
     fn quoted_numbers_stay_strings() {
         let r = root("version: \"1\"\nother: 1\n");
-        assert_eq!(
-            r.get("version").unwrap().value.value,
-            Value::Str {
-                text: "1".into(),
-                quoted: true
-            }
-        );
+        assert_eq!(r.get("version").unwrap().value.value, Value::Str { text: "1".into(), quoted: true });
         assert_eq!(r.get("other").unwrap().value.value, Value::Int(1));
     }
 
@@ -572,23 +489,19 @@ mod tests {
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..10 {
             let prev = i - 1;
-            text.push_str(&format!("a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"));
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
+            ));
         }
         let parsed = parse(&text);
-        assert!(parsed
-            .problems
-            .iter()
-            .any(|p| p.kind == YamlProblemKind::AliasBomb));
+        assert!(parsed.problems.iter().any(|p| p.kind == YamlProblemKind::AliasBomb));
     }
 
     #[test]
     fn deep_nesting_is_refused() {
         let text = "[".repeat(500);
         let parsed = parse(&text);
-        assert!(parsed
-            .problems
-            .iter()
-            .any(|p| matches!(p.kind, YamlProblemKind::TooDeep | YamlProblemKind::Syntax)));
+        assert!(parsed.problems.iter().any(|p| matches!(p.kind, YamlProblemKind::TooDeep | YamlProblemKind::Syntax)));
     }
 
     #[test]

@@ -8,16 +8,10 @@ use serde_json::{json, Map, Value};
 pub fn run(format: DataFormat, only: Option<&str>, explain: bool, common: &FileArgs) -> Result<u8> {
     let loaded = super::load_valid(common)?;
     let env = common.env();
-    let Some(resolved) = loaded.analysis.environment(env) else {
-        anyhow::bail!("environment `{env}` is not defined")
-    };
+    let Some(resolved) = loaded.analysis.environment(env) else { anyhow::bail!("environment `{env}` is not defined") };
     if let Some(name) = only {
         if !resolved.resolved.services.contains_key(name) {
-            return Err(crate::load::UsageError(format!(
-                "no service `{name}` in {}",
-                loaded.path.display()
-            ))
-            .into());
+            return Err(crate::load::UsageError(format!("no service `{name}` in {}", loaded.path.display())).into());
         }
     }
     let value = environment_json(&resolved.resolved, &resolved.graph.levels, only, explain);
@@ -28,12 +22,7 @@ pub fn run(format: DataFormat, only: Option<&str>, explain: bool, common: &FileA
     Ok(crate::exit::OK)
 }
 
-pub fn environment_json(
-    env: &ResolvedEnvironment,
-    levels: &[Vec<String>],
-    only: Option<&str>,
-    explain: bool,
-) -> Value {
+pub fn environment_json(env: &ResolvedEnvironment, levels: &[Vec<String>], only: Option<&str>, explain: bool) -> Value {
     let mut services = Map::new();
     for (name, service) in &env.services {
         if only.is_none_or(|o| o == name) {
@@ -72,10 +61,7 @@ fn service_json(env: &ResolvedEnvironment, service: &ResolvedService, explain: b
             out.insert(key.into(), v);
         }
     };
-    put(
-        "container",
-        Some(Value::String(service.internal_host.clone())),
-    );
+    put("container", Some(Value::String(service.internal_host.clone())));
     put("runtime", field(&service.runtime, explain));
     put("image", field(&service.image, explain));
     put("path", field(&service.path, explain));
@@ -85,41 +71,16 @@ fn service_json(env: &ResolvedEnvironment, service: &ResolvedService, explain: b
     put("start", field(&service.start, explain));
     put("healthcheck", field(&service.healthcheck, explain));
     if !service.volumes.is_empty() {
-        put(
-            "volumes",
-            Some(Value::Array(
-                service
-                    .volumes
-                    .iter()
-                    .map(|v| sourced(v, explain))
-                    .collect(),
-            )),
-        );
+        put("volumes", Some(Value::Array(service.volumes.iter().map(|v| sourced(v, explain)).collect())));
     }
     if !service.depends_on.is_empty() {
-        put(
-            "depends_on",
-            Some(Value::Array(
-                service
-                    .depends_on
-                    .iter()
-                    .map(|d| sourced(d, explain))
-                    .collect(),
-            )),
-        );
+        put("depends_on", Some(Value::Array(service.depends_on.iter().map(|d| sourced(d, explain)).collect())));
     }
     let mut environment = Map::new();
     for (k, v) in &env.urls {
         if !service.env.contains_key(k) {
             let value = Value::String(v.clone());
-            environment.insert(
-                k.clone(),
-                if explain {
-                    json!({"value": value, "from": "injected by nanokit"})
-                } else {
-                    value
-                },
-            );
+            environment.insert(k.clone(), if explain { json!({"value": value, "from": "injected by nanokit"}) } else { value });
         }
     }
     for (k, v) in &service.env {

@@ -6,16 +6,9 @@ use anyhow::Result;
 pub fn run(format: GraphFormat, common: &FileArgs) -> Result<u8> {
     let loaded = super::load_valid(common)?;
     let env = common.env();
-    let Some(resolved) = loaded.analysis.environment(env) else {
-        anyhow::bail!("environment `{env}` is not defined")
-    };
+    let Some(resolved) = loaded.analysis.environment(env) else { anyhow::bail!("environment `{env}` is not defined") };
     match format {
-        GraphFormat::Dot => print!(
-            "{}",
-            resolved
-                .graph
-                .to_dot(&format!("{}-{env}", resolved.resolved.project))
-        ),
+        GraphFormat::Dot => print!("{}", resolved.graph.to_dot(&format!("{}-{env}", resolved.resolved.project))),
         GraphFormat::Text => {
             for (i, level) in resolved.graph.levels.iter().enumerate() {
                 println!("level {i}: {}", level.join(", "));

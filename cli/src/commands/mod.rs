@@ -20,18 +20,8 @@ pub fn deployable_providers() -> Vec<ProviderId> {
 
 pub fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Validate {
-            files,
-            format,
-            deny_warnings,
-            common,
-        } => validate::run(&files, format, deny_warnings, &common),
-        Command::Config {
-            format,
-            service,
-            explain,
-            common,
-        } => config::run(format, service.as_deref(), explain, &common),
+        Command::Validate { files, format, deny_warnings, common } => validate::run(&files, format, deny_warnings, &common),
+        Command::Config { format, service, explain, common } => config::run(format, service.as_deref(), explain, &common),
         Command::Schema { output } => schema(output.as_deref()),
         Command::Graph { format, common } => graph::run(format, &common),
         Command::Explain { code } => explain::run(code.as_deref()),
@@ -43,10 +33,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
 }
 
 fn schema(output: Option<&std::path::Path>) -> Result<u8> {
-    let text = format!(
-        "{}\n",
-        serde_json::to_string_pretty(nanokit_core::schema::json_schema())?
-    );
+    let text = format!("{}\n", serde_json::to_string_pretty(nanokit_core::schema::json_schema())?);
     match output {
         None => print!("{text}"),
         Some(path) => {
@@ -61,17 +48,9 @@ fn schema(output: Option<&std::path::Path>) -> Result<u8> {
 pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use anyhow::Context;
     use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
-        std::process::id()
-    ));
-    let mut file =
-        std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("out"), std::process::id()));
+    let mut file = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
     file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
@@ -84,15 +63,9 @@ pub fn load_valid(common: &crate::args::FileArgs) -> Result<crate::load::Loaded>
     let path = crate::load::locate(common.file.as_deref())?;
     let loaded = crate::load::load(&path, Some(common.env()))?;
     if loaded.analysis.has_errors() {
-        let color = crate::render::use_color(
-            common.color,
-            std::io::IsTerminal::is_terminal(&std::io::stderr()),
-        );
+        let color = crate::render::use_color(common.color, std::io::IsTerminal::is_terminal(&std::io::stderr()));
         validate::print_human(&loaded, color, &mut std::io::stderr())?;
-        anyhow::bail!(
-            "{} has errors; fix them first (`nkdev validate` lists them)",
-            path.display()
-        );
+        anyhow::bail!("{} has errors; fix them first (`nkdev validate` lists them)", path.display());
     }
     Ok(loaded)
 }

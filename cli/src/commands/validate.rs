@@ -8,17 +8,8 @@ use nanokit_core::Severity;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-pub fn run(
-    files: &[PathBuf],
-    format: DiagnosticFormat,
-    deny_warnings: bool,
-    common: &FileArgs,
-) -> Result<u8> {
-    let paths: Vec<PathBuf> = if files.is_empty() {
-        vec![load::locate(common.file.as_deref())?]
-    } else {
-        files.to_vec()
-    };
+pub fn run(files: &[PathBuf], format: DiagnosticFormat, deny_warnings: bool, common: &FileArgs) -> Result<u8> {
+    let paths: Vec<PathBuf> = if files.is_empty() { vec![load::locate(common.file.as_deref())?] } else { files.to_vec() };
     let color = render::use_color(common.color, std::io::stdout().is_terminal());
     let mut stdout = std::io::stdout().lock();
     let (mut errors, mut warnings) = (0, 0);
@@ -54,9 +45,7 @@ pub fn run(
                 let name = loaded.path.display().to_string();
                 let doc = &loaded.analysis.document;
                 for d in &loaded.analysis.diagnostics {
-                    json.push(serde_json::to_value(render::json(
-                        d, &name, &doc.text, &doc.lines,
-                    ))?);
+                    json.push(serde_json::to_value(render::json(d, &name, &doc.text, &doc.lines))?);
                 }
             }
         }
@@ -65,11 +54,7 @@ pub fn run(
         writeln!(stdout, "{}", serde_json::to_string_pretty(&json)?)?;
     } else if format == DiagnosticFormat::Human {
         let summary = render::counts(errors, warnings);
-        let files = if paths.len() == 1 {
-            paths[0].display().to_string()
-        } else {
-            format!("{} files", paths.len())
-        };
+        let files = if paths.len() == 1 { paths[0].display().to_string() } else { format!("{} files", paths.len()) };
         if summary.is_empty() {
             writeln!(std::io::stderr(), "{files}: ok")?;
         } else {
@@ -77,11 +62,7 @@ pub fn run(
         }
     }
     let failed = errors > 0 || (deny_warnings && warnings > 0);
-    Ok(if failed {
-        crate::exit::ERRORS
-    } else {
-        crate::exit::OK
-    })
+    Ok(if failed { crate::exit::ERRORS } else { crate::exit::OK })
 }
 
 pub fn print_human(loaded: &Loaded, color: bool, out: &mut dyn Write) -> Result<()> {
@@ -91,11 +72,7 @@ pub fn print_human(loaded: &Loaded, color: bool, out: &mut dyn Write) -> Result<
         if d.severity == Severity::Hint {
             continue;
         }
-        writeln!(
-            out,
-            "{}\n",
-            render::human(d, &name, &doc.text, &doc.lines, color)
-        )?;
+        writeln!(out, "{}\n", render::human(d, &name, &doc.text, &doc.lines, color))?;
     }
     Ok(())
 }

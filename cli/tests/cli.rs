@@ -1,0 +1,176 @@
+//! The `nkdev` binary as users and pre-commit hooks call it.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::{Path, PathBuf};
+
+fn nkdev() -> Command {
+    let mut cmd = Command::cargo_bin("nkdev").unwrap();
+    cmd.env("NO_COLOR", "1").env_remove("NANOKIT_ENV");
+    cmd
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn write(dir: &Path, name: &str, text: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn validate_accepts_every_example() {
+    for example in ["monorepo", "multi-repo/auth", "multi-repo/billing", "runtimes"] {
+        nkdev().args(["validate", "-f"]).arg(root().join("examples").join(example).join("nanokit.yml")).assert().success();
+    }
+}
+
+#[test]
+fn validate_renders_rustc_style_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "nanokit.yml", b"name: demo\nservices:\n  api:\n    image: x\n    expse: 3000\n");
+    let out = nkdev().current_dir(dir.path()).arg("validate").assert().code(1).get_output().stdout.clone();
+    let text = String::from_utf8(out).unwrap();
+    insta::assert_snapshot!(text.replace(&file.display().to_string(), "nanokit.yml"), @r"
+    error[NK002]: unknown key `expse` in `services.api`
+     --> nanokit.yml:5:5
+      |
+    5 |     expse: 3000
+      |     ^^^^^ not a nanokit.yml key here
+      |
+      = help: did you mean `expose`?
+    ");
+}
+
+#[test]
+fn validate_checks_several_files_for_pre_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(dir.path(), "good.yml", b"name: good\nservices:\n  a:\n    image: x\n");
+    let bad = write(dir.path(), "bad.yml", b"name: Bad\n");
+    nkdev()
+        .args(["validate", "--format", "short"])
+        .arg(&good)
+        .arg(&bad)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("bad.yml:1:7: error[NK007]"));
+    nkdev().arg("validate").arg(&good).assert().success().stderr(predicate::str::contains("ok"));
+}
+
+#[test]
+fn validate_json_has_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "nanokit.yml", b"name: demo\nversion: 1\n");
+    let out = nkdev().args(["validate", "--format", "json"]).arg(&file).assert().success().get_output().stdout.clone();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(json[0]["code"], "NK009");
+    assert_eq!(json[0]["severity"], "warning");
+    assert_eq!(json[0]["start"]["line"], 2);
+    assert_eq!(json[0]["start"]["column"], 10);
+}
+
+#[test]
+fn deny_warnings_fails_on_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "nanokit.yml", b"name: demo\nversion: 1\n");
+    nkdev().args(["validate", "--deny-warnings"]).arg(&file).assert().code(1);
+}
+
+#[test]
+fn missing_file_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    nkdev().current_dir(dir.path()).arg("validate").assert().code(2).stderr(predicate::str::contains("no nanokit.yml or nanokit.yaml"));
+    nkdev()
+        .args(["validate", "nope.yml"])
+        .current_dir(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nope.yml: no such file"));
+    nkdev().arg("frobnicate").assert().code(2);
+}
+
+#[test]
+fn invalid_utf8_names_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "nanokit.yml", b"name: demo\nservices:\n  a\xff: {}\n");
+    nkdev().arg("validate").arg(&file).assert().code(1).stderr(predicate::str::contains("nanokit.yml:3:4: file is not valid UTF-8"));
+}
+
+#[test]
+fn nanokit_yaml_is_found_too() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "nanokit.yaml", b"name: demo\n");
+    nkdev().current_dir(dir.path()).arg("validate").assert().success();
+}
+
+#[test]
+fn config_prints_the_resolved_model() {
+    let out = nkdev()
+        .args(["config", "--format", "json", "-f"])
+        .arg(root().join("examples/monorepo/nanokit.yml"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let auth = &json["services"]["auth"];
+    assert_eq!(auth["container"], "nk-my-platform-local-auth");
+    assert_eq!(auth["image"], "node:22-slim");
+    assert_eq!(auth["expose"], 3001);
+    assert_eq!(auth["environment"]["NANOKIT_URL_BILLING"], "billing.my-platform.localhost");
+    assert_eq!(auth["environment"]["PORT"], "3001");
+}
+
+#[test]
+fn config_explain_names_origins() {
+    let out = nkdev()
+        .args(["config", "--explain", "--service", "web", "--env", "stage", "-f"])
+        .arg(root().join("examples/runtimes/nanokit.yml"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("runtime: node  # auto-discovered from package.json"), "{text}");
+    assert!(text.contains("expose: 8080  # environment `stage` override"), "{text}");
+    assert!(text.contains("image: node:22-slim  # runtime `node`"), "{text}");
+}
+
+#[test]
+fn config_refuses_a_broken_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "nanokit.yml", b"name: demo\nservices:\n  a:\n    runtime: nope\n");
+    nkdev().arg("config").arg("-f").arg(&file).assert().code(1).stderr(predicate::str::contains("unknown runtime `nope`"));
+}
+
+#[test]
+fn graph_prints_levels_and_dot() {
+    let f = root().join("examples/runtimes/nanokit.yml");
+    nkdev().arg("graph").arg("-f").arg(&f).assert().success().stdout(predicate::str::contains("level 0: hub, docs\nlevel 1: api, web"));
+    nkdev().args(["graph", "--format", "dot", "-f"]).arg(&f).assert().success().stdout(predicate::str::contains("\"api\" -> \"hub\";"));
+}
+
+#[test]
+fn checked_in_schema_matches_the_model() {
+    let out = nkdev().arg("schema").assert().success().get_output().stdout.clone();
+    let checked_in = std::fs::read_to_string(root().join("schema/nanokit.schema.json")).unwrap();
+    assert!(
+        String::from_utf8(out).unwrap() == checked_in,
+        "schema/nanokit.schema.json is out of date: run `cargo run -p nanokit-cli --bin nkdev -- schema -o schema/nanokit.schema.json`"
+    );
+}
+
+#[test]
+fn explain_lists_codes() {
+    nkdev().args(["explain", "nk031"]).assert().success().stdout(predicate::str::contains("NK031 (error)"));
+    nkdev().args(["explain", "NK999"]).assert().code(2);
+}
+
+#[test]
+fn nkapp_is_the_same_program() {
+    Command::cargo_bin("nkapp").unwrap().args(["explain", "NK001"]).assert().success();
+}
