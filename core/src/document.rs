@@ -75,6 +75,26 @@ impl Document {
         Span::new(0, self.lines.line_end(&self.text, 0))
     }
 
+    /// The deepest pointer at `offset`, and whether the offset is on its key (not its value).
+    pub fn pointer_at(&self, offset: usize) -> Option<(String, bool)> {
+        let mut best: Option<(&String, bool, usize)> = None;
+        for (pointer, loc) in &self.locations {
+            let hit = if loc.key.is_some_and(|k| k.contains(offset)) {
+                Some((true, loc.key.map_or(0, |k| k.len())))
+            } else if loc.value.contains(offset) {
+                Some((false, loc.value.len()))
+            } else {
+                None
+            };
+            if let Some((on_key, size)) = hit {
+                if best.is_none_or(|(_, _, s)| size < s) {
+                    best = Some((pointer, on_key, size));
+                }
+            }
+        }
+        best.map(|(p, k, _)| (p.clone(), k))
+    }
+
     /// The node at a pointer, for rules that need the YAML shape (quotedness, key spans).
     pub fn node(&self, pointer: &str) -> Option<&Node> {
         let mut node = self.root()?;

@@ -17,6 +17,7 @@ pub mod resolve;
 pub mod runtimes;
 pub mod schema;
 pub mod source;
+pub mod symbols;
 pub mod yaml;
 
 pub use analysis::{analyze, Analysis, AnalyzeOptions};

@@ -1,1 +1,391 @@
-pub fn run_stdio() {}
+//! The nanokit language server. Every diagnostic, resolution and schema fact comes from
+//! nanokit-core; this crate translates positions and speaks LSP.
+
+pub mod actions;
+pub mod completion;
+pub mod context;
+pub mod convert;
+pub mod documents;
+pub mod hover;
+pub mod navigation;
+pub mod outline;
+pub mod workspace;
+
+use documents::{analyse, Snapshot, Store};
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, LanguageServer, LspService, Server};
+
+/// Serve LSP on stdin/stdout until the client exits.
+pub fn run_stdio() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+    runtime.block_on(async {
+        let (service, socket) = LspService::new(Backend::new);
+        // One message at a time: edits must apply in the order they were sent. Handlers are
+        // cheap; analysis is spawned off the loop.
+        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).concurrency_level(1).serve(service).await;
+    });
+}
+
+#[derive(Debug, Default)]
+struct Config {
+    /// Environment hover and inlay hints resolve (`initializationOptions.environment`).
+    environment: String,
+    /// The client pulls diagnostics (LSP 3.17); then we do not push them.
+    pull_diagnostics: bool,
+    folders: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+struct Shared {
+    client: Client,
+    store: Store,
+    config: Arc<Mutex<Config>>,
+    /// Analyses of nanokit.yml files in the workspace that are not open, for cross-file checks.
+    workspace_files: Arc<Mutex<HashMap<PathBuf, Arc<Snapshot>>>>,
+}
+
+#[derive(Debug)]
+pub struct Backend {
+    shared: Shared,
+}
+
+impl Backend {
+    pub fn new(client: Client) -> Self {
+        Backend {
+            shared: Shared {
+                client,
+                store: Store::default(),
+                config: Arc::new(Mutex::new(Config { environment: "local".into(), ..Config::default() })),
+                workspace_files: Arc::default(),
+            },
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Run a handler body; a panic becomes a logged internal error instead of a dead server.
+fn guard<T>(what: &str, f: impl FnOnce() -> T) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|panic| {
+        let msg = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+        eprintln!("nanokit-lsp: internal error in {what}: {msg}");
+        Error::internal_error()
+    })
+}
+
+fn file_path(uri: &Uri) -> Option<PathBuf> {
+    uri.to_file_path().map(|p| p.into_owned())
+}
+
+impl Shared {
+    fn environment(&self) -> String {
+        lock(&self.config).environment.clone()
+    }
+
+    /// Analyse `version` of a document off the message loop, then publish its diagnostics.
+    fn refresh(&self, uri: Uri, text: String, version: i32) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let store = this.store.clone();
+            let key = uri.clone();
+            let base_dir = file_path(&uri).and_then(|p| p.parent().map(|d| d.to_path_buf()));
+            let job = tokio::task::spawn_blocking(move || {
+                // A newer edit has arrived: its own refresh will do the work.
+                if store.version(&key).is_some_and(|v| v > version) {
+                    return None;
+                }
+                Some(Arc::new(analyse(text, version, base_dir, None)))
+            });
+            match job.await {
+                Ok(Some(snapshot)) => {
+                    if this.store.set_snapshot(&uri, snapshot) {
+                        this.publish_all().await;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => eprintln!("nanokit-lsp: analysis of {} failed: {e}", uri.as_str()),
+            }
+        });
+    }
+
+    /// Diagnostics of one open document: core's, plus cross-file findings.
+    fn diagnostics_for(&self, uri: &Uri, snapshot: &Snapshot) -> Vec<Diagnostic> {
+        let doc = &snapshot.analysis.document;
+        let mut out: Vec<Diagnostic> = snapshot.analysis.diagnostics.iter().map(|d| convert::diagnostic(d, uri, &doc.lines, &doc.text)).collect();
+        if let Some(path) = file_path(uri) {
+            let files = self.project_files();
+            if let Some(findings) = workspace::cross_check(&files).remove(&path) {
+                for f in findings {
+                    out.push(Diagnostic {
+                        range: convert::range(&doc.lines, &doc.text, f.span),
+                        severity: Some(DiagnosticSeverity::WARNING),
+                        code: Some(NumberOrString::String("NK060".into())),
+                        source: Some("nanokit".into()),
+                        message: f.message,
+                        ..Diagnostic::default()
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Open documents, and workspace files that are not open.
+    fn project_files(&self) -> Vec<(PathBuf, Arc<Snapshot>)> {
+        let mut files: HashMap<PathBuf, Arc<Snapshot>> = lock(&self.workspace_files).clone();
+        for (uri, snap) in self.store.snapshots() {
+            if let Some(p) = file_path(&uri) {
+                files.insert(p, snap);
+            }
+        }
+        files.into_iter().collect()
+    }
+
+    async fn publish_all(&self) {
+        if lock(&self.config).pull_diagnostics {
+            return;
+        }
+        for (uri, snapshot) in self.store.snapshots() {
+            let diags = guard("diagnostics", || self.diagnostics_for(&uri, &snapshot)).unwrap_or_default();
+            self.client.publish_diagnostics(uri, diags, Some(snapshot.version)).await;
+        }
+    }
+
+    fn snapshot_at(&self, uri: &Uri) -> Result<Arc<Snapshot>> {
+        self.store.snapshot(uri).ok_or_else(|| Error::invalid_params(format!("{} is not open", uri.as_str())))
+    }
+}
+
+fn offset_in(snapshot: &Snapshot, pos: Position) -> usize {
+    let doc = &snapshot.analysis.document;
+    convert::offset(&doc.lines, &doc.text, pos)
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        {
+            let mut config = lock(&self.shared.config);
+            if let Some(env) = params.initialization_options.as_ref().and_then(|o| o.get("environment")).and_then(|e| e.as_str()) {
+                config.environment = env.to_string();
+            }
+            config.pull_diagnostics = params.capabilities.text_document.as_ref().and_then(|t| t.diagnostic.as_ref()).is_some();
+            let mut folders: Vec<PathBuf> = params.workspace_folders.unwrap_or_default().iter().filter_map(|f| file_path(&f.uri)).collect();
+            #[allow(deprecated)] // older clients (Neovim 0.7) only send rootUri
+            if folders.is_empty() {
+                folders.extend(params.root_uri.as_ref().and_then(file_path));
+            }
+            config.folders = folders;
+        }
+        let pull = lock(&self.shared.config).pull_diagnostics;
+        Ok(InitializeResult {
+            server_info: Some(ServerInfo { name: "nanokit-lsp".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
+            capabilities: ServerCapabilities {
+                text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
+                    open_close: Some(true),
+                    change: Some(TextDocumentSyncKind::INCREMENTAL),
+                    save: Some(TextDocumentSyncSaveOptions::Supported(true)),
+                    ..TextDocumentSyncOptions::default()
+                })),
+                completion_provider: Some(CompletionOptions {
+                    trigger_characters: Some([":", " ", "-", "[", ",", "_", "{"].iter().map(|s| s.to_string()).collect()),
+                    ..CompletionOptions::default()
+                }),
+                hover_provider: Some(HoverProviderCapability::Simple(true)),
+                definition_provider: Some(OneOf::Left(true)),
+                references_provider: Some(OneOf::Left(true)),
+                rename_provider: Some(OneOf::Right(RenameOptions { prepare_provider: Some(true), work_done_progress_options: WorkDoneProgressOptions::default() })),
+                document_symbol_provider: Some(OneOf::Left(true)),
+                folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
+                document_link_provider: Some(DocumentLinkOptions { resolve_provider: Some(false), work_done_progress_options: WorkDoneProgressOptions::default() }),
+                inlay_hint_provider: Some(OneOf::Left(true)),
+                code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+                    code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+                    ..CodeActionOptions::default()
+                })),
+                diagnostic_provider: pull.then(|| {
+                    DiagnosticServerCapabilities::Options(DiagnosticOptions { identifier: Some("nanokit".into()), inter_file_dependencies: true, ..DiagnosticOptions::default() })
+                }),
+                workspace: Some(WorkspaceServerCapabilities {
+                    workspace_folders: Some(WorkspaceFoldersServerCapabilities { supported: Some(true), change_notifications: Some(OneOf::Left(true)) }),
+                    file_operations: None,
+                }),
+                ..ServerCapabilities::default()
+            },
+            ..InitializeResult::default()
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        let folders = lock(&self.shared.config).folders.clone();
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let loaded = tokio::task::spawn_blocking(move || workspace::discover(&folders).into_iter().filter_map(|p| workspace::load(&p).map(|s| (p, s))).collect::<HashMap<_, _>>()).await;
+            if let Ok(files) = loaded {
+                *lock(&shared.workspace_files) = files;
+                shared.publish_all().await;
+            }
+        });
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn did_change_workspace_folders(&self, params: DidChangeWorkspaceFoldersParams) {
+        let mut config = lock(&self.shared.config);
+        config.folders.retain(|f| !params.event.removed.iter().any(|r| file_path(&r.uri).as_ref() == Some(f)));
+        config.folders.extend(params.event.added.iter().filter_map(|f| file_path(&f.uri)));
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let doc = params.text_document;
+        self.shared.store.open(doc.uri.clone(), &doc.text, doc.version);
+        self.shared.refresh(doc.uri, doc.text, doc.version);
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        let uri = params.text_document.uri;
+        if let Some((text, version)) = self.shared.store.change(&uri, params.text_document.version, params.content_changes) {
+            self.shared.refresh(uri, text, version);
+        }
+    }
+
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        // The folders a file points to may have changed on disk: analyse again.
+        let uri = params.text_document.uri;
+        if let Some((text, version)) = self.shared.store.text(&uri) {
+            if let Some(path) = file_path(&uri) {
+                lock(&self.shared.workspace_files).remove(&path);
+            }
+            self.shared.refresh(uri, text, version);
+        }
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        let uri = params.text_document.uri;
+        self.shared.store.close(&uri);
+        if let Some(snapshot) = file_path(&uri).and_then(|p| workspace::load(&p).map(|s| (p, s))) {
+            lock(&self.shared.workspace_files).insert(snapshot.0, snapshot.1);
+        }
+        self.shared.client.publish_diagnostics(uri, Vec::new(), None).await;
+    }
+
+    async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
+        let uri = params.text_document.uri;
+        // Pull requests may arrive before the first analysis finished: analyse inline then.
+        let snapshot = match self.shared.store.snapshot(&uri) {
+            Some(s) if Some(s.version) == self.shared.store.version(&uri) => s,
+            _ => {
+                let (text, version) = self.shared.store.text(&uri).ok_or_else(|| Error::invalid_params("document is not open"))?;
+                let base = file_path(&uri).and_then(|p| p.parent().map(|d| d.to_path_buf()));
+                let snap = Arc::new(guard("analysis", || analyse(text, version, base, None))?);
+                self.shared.store.set_snapshot(&uri, snap.clone());
+                snap
+            }
+        };
+        let items = guard("diagnostics", || self.shared.diagnostics_for(&uri, &snapshot))?;
+        Ok(DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Full(RelatedFullDocumentDiagnosticReport {
+            related_documents: None,
+            full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id: Some(snapshot.version.to_string()), items },
+        })))
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        let uri = params.text_document_position.text_document.uri;
+        let Some((text, _)) = self.shared.store.text(&uri) else { return Ok(None) };
+        let good = self.shared.store.last_good(&uri);
+        let pos = params.text_document_position.position;
+        guard("completion", || {
+            let lines = nanokit_core::LineIndex::new(&text);
+            let offset = convert::offset(&lines, &text, pos);
+            let items = completion::complete(&text, offset, good.as_deref());
+            Some(CompletionResponse::Array(items))
+        })
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        let uri = params.text_document_position_params.text_document.uri;
+        let Some(snapshot) = self.shared.store.last_good(&uri) else { return Ok(None) };
+        let env = self.shared.environment();
+        guard("hover", || {
+            let offset = offset_in(&snapshot, params.text_document_position_params.position);
+            hover::hover(&snapshot, offset, &env).map(|(text, span)| {
+                let doc = &snapshot.analysis.document;
+                Hover { contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: text }), range: Some(convert::range(&doc.lines, &doc.text, span)) }
+            })
+        })
+    }
+
+    async fn goto_definition(&self, params: GotoDefinitionParams) -> Result<Option<GotoDefinitionResponse>> {
+        let uri = params.text_document_position_params.text_document.uri;
+        let snapshot = self.shared.snapshot_at(&uri)?;
+        guard("definition", || {
+            let offset = offset_in(&snapshot, params.text_document_position_params.position);
+            navigation::definition(&snapshot, &uri, offset).map(GotoDefinitionResponse::Scalar)
+        })
+    }
+
+    async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
+        let uri = params.text_document_position.text_document.uri;
+        let snapshot = self.shared.snapshot_at(&uri)?;
+        guard("references", || {
+            let offset = offset_in(&snapshot, params.text_document_position.position);
+            navigation::references(&snapshot, &uri, offset, params.context.include_declaration)
+        })
+    }
+
+    async fn prepare_rename(&self, params: TextDocumentPositionParams) -> Result<Option<PrepareRenameResponse>> {
+        let snapshot = self.shared.snapshot_at(&params.text_document.uri)?;
+        guard("prepareRename", || {
+            let offset = offset_in(&snapshot, params.position);
+            navigation::prepare(&snapshot, offset).map(|(range, placeholder)| PrepareRenameResponse::RangeWithPlaceholder { range, placeholder })
+        })?
+        .map(Some)
+        .map_err(Error::invalid_params)
+    }
+
+    async fn rename(&self, params: RenameParams) -> Result<Option<WorkspaceEdit>> {
+        let uri = params.text_document_position.text_document.uri;
+        let snapshot = self.shared.snapshot_at(&uri)?;
+        guard("rename", || {
+            let offset = offset_in(&snapshot, params.text_document_position.position);
+            navigation::rename(&snapshot, &uri, offset, &params.new_name)
+        })?
+        .map(Some)
+        .map_err(Error::invalid_params)
+    }
+
+    async fn document_symbol(&self, params: DocumentSymbolParams) -> Result<Option<DocumentSymbolResponse>> {
+        let Some(snapshot) = self.shared.store.last_good(&params.text_document.uri) else { return Ok(None) };
+        guard("documentSymbol", || Some(DocumentSymbolResponse::Nested(outline::symbols(&snapshot))))
+    }
+
+    async fn folding_range(&self, params: FoldingRangeParams) -> Result<Option<Vec<FoldingRange>>> {
+        let Some(snapshot) = self.shared.store.last_good(&params.text_document.uri) else { return Ok(None) };
+        guard("foldingRange", || Some(outline::folding(&snapshot)))
+    }
+
+    async fn document_link(&self, params: DocumentLinkParams) -> Result<Option<Vec<DocumentLink>>> {
+        let Some(snapshot) = self.shared.store.snapshot(&params.text_document.uri) else { return Ok(None) };
+        guard("documentLink", || Some(outline::links(&snapshot)))
+    }
+
+    async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
+        let Some(snapshot) = self.shared.store.snapshot(&params.text_document.uri) else { return Ok(None) };
+        let env = self.shared.environment();
+        guard("inlayHint", || Some(outline::inlay_hints(&snapshot, &env)))
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        let uri = params.text_document.uri;
+        let Some(snapshot) = self.shared.store.snapshot(&uri) else { return Ok(None) };
+        guard("codeAction", || Some(actions::quick_fixes(&snapshot, &uri, params.range)))
+    }
+}

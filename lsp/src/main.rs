@@ -1,1 +1,3 @@
-fn main() {}
+fn main() {
+    nanokit_lsp::run_stdio();
+}

@@ -1,0 +1,30 @@
+//! Code actions: the quick fixes core attaches to its diagnostics.
+
+use crate::convert;
+use crate::documents::Snapshot;
+use std::collections::HashMap;
+use tower_lsp_server::ls_types::{CodeAction, CodeActionKind, CodeActionOrCommand, Range, TextEdit, Uri, WorkspaceEdit};
+
+pub fn quick_fixes(snapshot: &Snapshot, uri: &Uri, range: Range) -> Vec<CodeActionOrCommand> {
+    let doc = &snapshot.analysis.document;
+    let start = convert::offset(&doc.lines, &doc.text, range.start);
+    let end = convert::offset(&doc.lines, &doc.text, range.end);
+    let mut out = Vec::new();
+    for d in &snapshot.analysis.diagnostics {
+        if d.span.end < start || d.span.start > end {
+            continue;
+        }
+        for (i, fix) in d.fixes.iter().enumerate() {
+            let edits: Vec<TextEdit> = fix.edits.iter().map(|e| TextEdit { range: convert::range(&doc.lines, &doc.text, e.span), new_text: e.new_text.clone() }).collect();
+            out.push(CodeActionOrCommand::CodeAction(CodeAction {
+                title: fix.title.clone(),
+                kind: Some(CodeActionKind::QUICKFIX),
+                diagnostics: Some(vec![convert::diagnostic(d, uri, &doc.lines, &doc.text)]),
+                edit: Some(WorkspaceEdit { changes: Some(HashMap::from([(uri.clone(), edits)])), ..WorkspaceEdit::default() }),
+                is_preferred: Some(i == 0),
+                ..CodeAction::default()
+            }));
+        }
+    }
+    out
+}

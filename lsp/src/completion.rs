@@ -1,0 +1,167 @@
+//! Completion from the cursor context (raw text) and the last model that parsed.
+
+use crate::context::{self, CursorContext, Slot};
+use crate::convert;
+use crate::documents::Snapshot;
+use nanokit_core::runtimes::BUILTIN_RUNTIMES;
+use nanokit_core::schema::{self, KeyInfo};
+use nanokit_core::{names, LineIndex, Span};
+use tower_lsp_server::ls_types::{CompletionItem, CompletionItemKind, CompletionTextEdit, Documentation, InsertTextFormat, MarkupContent, MarkupKind, TextEdit};
+
+struct Names {
+    services: Vec<String>,
+    runtimes: Vec<String>,
+    environments: Vec<String>,
+}
+
+fn names_from(good: Option<&Snapshot>) -> Names {
+    let Some(project) = good.map(|s| &s.analysis.project) else {
+        return Names { services: vec![], runtimes: BUILTIN_RUNTIMES.iter().map(|r| r.id.to_string()).collect(), environments: vec![] };
+    };
+    let mut runtimes: Vec<String> = project.runtimes.keys().cloned().collect();
+    for r in BUILTIN_RUNTIMES {
+        if !runtimes.iter().any(|x| x == r.id) {
+            runtimes.push(r.id.to_string());
+        }
+    }
+    Names { services: project.services.keys().cloned().collect(), runtimes, environments: project.environments.keys().cloned().collect() }
+}
+
+pub fn complete(text: &str, offset: usize, good: Option<&Snapshot>) -> Vec<CompletionItem> {
+    let ctx = context::at(text, offset);
+    let lines = LineIndex::new(text);
+    let range = convert::range(&lines, text, Span::new(ctx.prefix_start, offset));
+    let names = names_from(good);
+    let existing = existing_keys(&ctx, good);
+    let mut items: Vec<CompletionItem> = match &ctx.slot {
+        Slot::Key => key_items(&ctx, &names, &existing),
+        Slot::Value { key } => value_items(&ctx, key, &names),
+        Slot::ListItem { key } if key == "depends_on" => {
+            let this = service_of(&ctx);
+            names.services.iter().filter(|s| Some(s.as_str()) != this.as_deref()).map(|s| simple(s, CompletionItemKind::REFERENCE, "service")).collect()
+        }
+        Slot::ListItem { .. } => Vec::new(),
+    };
+    for item in &mut items {
+        let new_text = item.insert_text.take().unwrap_or_else(|| item.label.clone());
+        item.text_edit = Some(CompletionTextEdit::Edit(TextEdit { range, new_text }));
+    }
+    items
+}
+
+/// The service a cursor is inside (`services.<s>` or an override of `<s>`).
+fn service_of(ctx: &CursorContext) -> Option<String> {
+    match ctx.path.as_slice() {
+        [s, name, ..] if s == "services" => Some(name.clone()),
+        [e, _, s, name, ..] if e == "environments" && s == "services" => Some(name.clone()),
+        _ => None,
+    }
+}
+
+/// Keys already present in the mapping at the cursor, from the last model that parsed
+/// (re-parsing a large file on every completion would cost more than the answer is worth).
+fn existing_keys(ctx: &CursorContext, good: Option<&Snapshot>) -> Vec<String> {
+    good.and_then(|g| g.analysis.document.node(&ctx.pointer()).map(|n| n.entries().iter().map(|e| e.key.key_text()).collect::<Vec<_>>()))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|k| *k != ctx.prefix)
+        .collect()
+}
+
+fn key_items(ctx: &CursorContext, names: &Names, existing: &[String]) -> Vec<CompletionItem> {
+    let path: Vec<&str> = ctx.path.iter().map(String::as_str).collect();
+    let fresh = |s: &String| !existing.contains(s);
+    match path.as_slice() {
+        ["services"] => Vec::new(),
+        ["runtimes"] => BUILTIN_RUNTIMES
+            .iter()
+            .filter(|r| fresh(&r.id.to_string()))
+            .map(|r| {
+                let mut item = simple(r.id, CompletionItemKind::MODULE, &format!("built-in runtime ({})", r.image));
+                item.insert_text = Some(format!("{}:\n{}image: {}", r.id, " ".repeat(ctx.indent + 2), r.image));
+                item
+            })
+            .collect(),
+        ["environments"] => ["local", "stage", "prod"]
+            .iter()
+            .map(|s| s.to_string())
+            .filter(|s| fresh(s))
+            .map(|e| {
+                let mut item = simple(&e, CompletionItemKind::MODULE, "environment");
+                let pad = " ".repeat(ctx.indent + 2);
+                item.insert_text = Some(format!("{e}:\n{pad}infra:\n{pad}  provider: {}", if e == "local" { "docker" } else { "aws" }));
+                item
+            })
+            .collect(),
+        ["environments", _, "services"] => names.services.iter().filter(|s| fresh(s)).map(|s| {
+            let mut item = simple(s, CompletionItemKind::REFERENCE, "override this service");
+            item.insert_text = Some(format!("{s}:\n{}", " ".repeat(ctx.indent + 2)));
+            item
+        }).collect(),
+        [.., "env"] => Vec::new(),
+        _ => schema::keys_at(&ctx.pointer()).into_iter().filter(|k| fresh(&k.name)).map(|k| key_item(&k, ctx.indent)).collect(),
+    }
+}
+
+fn key_item(key: &KeyInfo, indent: usize) -> CompletionItem {
+    let inner = " ".repeat(indent + 2);
+    let insert = match key.kind.as_deref() {
+        Some("object") => format!("{}:\n{inner}", key.name),
+        Some("array") => format!("{}:\n{inner}- ", key.name),
+        _ => format!("{}: ", key.name),
+    };
+    CompletionItem {
+        label: key.name.clone(),
+        kind: Some(CompletionItemKind::PROPERTY),
+        detail: key.kind.clone(),
+        documentation: key.description.as_ref().map(|d| markdown(d)),
+        insert_text: Some(insert),
+        insert_text_format: Some(InsertTextFormat::PLAIN_TEXT),
+        ..CompletionItem::default()
+    }
+}
+
+fn value_items(ctx: &CursorContext, key: &str, names: &Names) -> Vec<CompletionItem> {
+    let in_env = ctx.path.last().is_some_and(|p| p == "env");
+    if in_env {
+        let mut vars: Vec<CompletionItem> = names.services.iter().map(|s| simple(&names::url_variable(s), CompletionItemKind::VARIABLE, &format!("primary hostname of `{s}`"))).collect();
+        for v in ["NANOKIT_PROJECT", "NANOKIT_SERVICE", "NANOKIT_ENV", "NANOKIT_COMPONENT", "PORT"] {
+            vars.push(simple(v, CompletionItemKind::VARIABLE, "injected by nanokit"));
+        }
+        return vars;
+    }
+    match key {
+        "runtime" => names.runtimes.iter().map(|r| simple(r, CompletionItemKind::MODULE, "runtime")).collect(),
+        "version" => vec![{
+            let mut item = simple("\"1\"", CompletionItemKind::VALUE, "format version");
+            item.filter_text = Some("1".into());
+            item
+        }],
+        "depends_on" => names.services.iter().map(|s| {
+            let mut item = simple(s, CompletionItemKind::REFERENCE, "service");
+            item.insert_text = Some(format!("[{s}]"));
+            item
+        }).collect(),
+        _ => {
+            let pointer = format!("{}/{}", ctx.pointer(), nanokit_core::document::escape(key));
+            let info = schema::key_info(&pointer);
+            let values = info.as_ref().map(|i| i.values.clone()).unwrap_or_default();
+            if !values.is_empty() {
+                return values.iter().map(|v| simple(v, CompletionItemKind::ENUM_MEMBER, key)).collect();
+            }
+            if info.as_ref().and_then(|i| i.kind.as_deref()) == Some("boolean") {
+                return ["true", "false"].iter().map(|v| simple(v, CompletionItemKind::VALUE, key)).collect();
+            }
+            let _ = &names.environments;
+            Vec::new()
+        }
+    }
+}
+
+fn simple(label: &str, kind: CompletionItemKind, detail: &str) -> CompletionItem {
+    CompletionItem { label: label.to_string(), kind: Some(kind), detail: Some(detail.to_string()), ..CompletionItem::default() }
+}
+
+fn markdown(text: &str) -> Documentation {
+    Documentation::MarkupContent(MarkupContent { kind: MarkupKind::Markdown, value: text.to_string() })
+}

@@ -1,0 +1,174 @@
+//! Open documents: their text (a rope, for cheap incremental edits) and their latest analysis.
+//!
+//! Ordering: the server loop runs with a concurrency of one (see `lib.rs`), so `didChange`
+//! notifications are applied in the order the client sent them. Analysis runs off the loop
+//! and may finish out of order; `set_snapshot` keeps only the newest.
+
+use nanokit_core::symbols::{self, Occurrence};
+use nanokit_core::{analyze, Analysis, AnalyzeOptions};
+use ropey::Rope;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tower_lsp_server::ls_types::{Position, TextDocumentContentChangeEvent, Uri};
+
+/// One analysed version of a document. Immutable, shared with request handlers.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub version: i32,
+    pub analysis: Analysis,
+    pub occurrences: Vec<Occurrence>,
+    pub base_dir: Option<PathBuf>,
+}
+
+impl Snapshot {
+    pub fn text(&self) -> &str {
+        &self.analysis.document.text
+    }
+}
+
+#[derive(Debug)]
+struct Open {
+    rope: Rope,
+    version: i32,
+    latest: Option<Arc<Snapshot>>,
+    /// The newest snapshot whose YAML parsed: completion and hover fall back to it mid-edit.
+    last_good: Option<Arc<Snapshot>>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Store {
+    inner: Arc<Mutex<HashMap<Uri, Open>>>,
+}
+
+impl Store {
+    pub fn open(&self, uri: Uri, text: &str, version: i32) {
+        let open = Open { rope: Rope::from_str(text), version, latest: None, last_good: None };
+        self.lock().insert(uri, open);
+    }
+
+    pub fn close(&self, uri: &Uri) {
+        self.lock().remove(uri);
+    }
+
+    /// Apply one `didChange`. Returns the new text and version to analyse.
+    pub fn change(&self, uri: &Uri, version: i32, changes: Vec<TextDocumentContentChangeEvent>) -> Option<(String, i32)> {
+        let mut docs = self.lock();
+        let doc = docs.get_mut(uri)?;
+        for change in changes {
+            apply(&mut doc.rope, change);
+        }
+        // Versions only increase, but need not be consecutive (Neovim sends changedtick).
+        doc.version = doc.version.max(version);
+        Some((doc.rope.to_string(), doc.version))
+    }
+
+    pub fn version(&self, uri: &Uri) -> Option<i32> {
+        self.lock().get(uri).map(|d| d.version)
+    }
+
+    pub fn text(&self, uri: &Uri) -> Option<(String, i32)> {
+        self.lock().get(uri).map(|d| (d.rope.to_string(), d.version))
+    }
+
+    /// Store an analysis unless a newer version was analysed meanwhile.
+    pub fn set_snapshot(&self, uri: &Uri, snapshot: Arc<Snapshot>) -> bool {
+        let mut docs = self.lock();
+        let Some(doc) = docs.get_mut(uri) else { return false };
+        if doc.latest.as_ref().is_some_and(|l| l.version > snapshot.version) || snapshot.version < doc.version {
+            return false;
+        }
+        if snapshot.analysis.document.root().is_some() {
+            doc.last_good = Some(snapshot.clone());
+        }
+        doc.latest = Some(snapshot);
+        true
+    }
+
+    pub fn snapshot(&self, uri: &Uri) -> Option<Arc<Snapshot>> {
+        self.lock().get(uri).and_then(|d| d.latest.clone())
+    }
+
+    pub fn last_good(&self, uri: &Uri) -> Option<Arc<Snapshot>> {
+        self.lock().get(uri).and_then(|d| d.last_good.clone())
+    }
+
+    pub fn snapshots(&self) -> Vec<(Uri, Arc<Snapshot>)> {
+        self.lock().iter().filter_map(|(u, d)| d.latest.clone().map(|s| (u.clone(), s))).collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uri, Open>> {
+        // A panic while holding the lock must not take the server down with it.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+pub fn analyse(text: String, version: i32, base_dir: Option<PathBuf>, env: Option<String>) -> Snapshot {
+    let options = AnalyzeOptions { base_dir: base_dir.clone(), env, ..AnalyzeOptions::default() };
+    let analysis = analyze(text, &options);
+    let occurrences = symbols::occurrences(&analysis.document);
+    Snapshot { version, analysis, occurrences, base_dir }
+}
+
+/// LSP positions count UTF-16 units; the rope counts chars.
+fn char_index(rope: &Rope, pos: Position) -> usize {
+    let line = (pos.line as usize).min(rope.len_lines().saturating_sub(1));
+    let line_start = rope.line_to_char(line);
+    // The line's length without its line break: positions past the end clamp before it.
+    let line_slice = rope.line(line);
+    let mut line_len = line_slice.len_chars();
+    if line_len > 0 && line_slice.char(line_len - 1) == '\n' {
+        line_len -= 1;
+        if line_len > 0 && line_slice.char(line_len - 1) == '\r' {
+            line_len -= 1;
+        }
+    }
+    let line_utf16_start = rope.char_to_utf16_cu(line_start);
+    let target = (line_utf16_start + pos.character as usize).min(rope.char_to_utf16_cu(line_start + line_len));
+    rope.utf16_cu_to_char(target).clamp(line_start, line_start + line_len)
+}
+
+fn apply(rope: &mut Rope, change: TextDocumentContentChangeEvent) {
+    match change.range {
+        None => *rope = Rope::from_str(&change.text),
+        Some(range) => {
+            let start = char_index(rope, range.start);
+            let end = char_index(rope, range.end).max(start);
+            rope.remove(start..end);
+            rope.insert(start, &change.text);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower_lsp_server::ls_types::Range;
+
+    fn edit(l1: u32, c1: u32, l2: u32, c2: u32, text: &str) -> TextDocumentContentChangeEvent {
+        TextDocumentContentChangeEvent { range: Some(Range::new(Position::new(l1, c1), Position::new(l2, c2))), range_length: None, text: text.into() }
+    }
+
+    #[test]
+    fn incremental_edits_apply_in_order() {
+        let store = Store::default();
+        let uri: Uri = "file:///x/nanokit.yml".parse().unwrap();
+        store.open(uri.clone(), "name: ab\n", 1);
+        store.change(&uri, 2, vec![edit(0, 8, 0, 8, "c")]).unwrap();
+        let (text, version) = store.change(&uri, 7, vec![edit(0, 9, 0, 9, "d"), edit(0, 6, 0, 7, "A")]).unwrap();
+        assert_eq!((text.as_str(), version), ("name: Abcd\n", 7));
+    }
+
+    #[test]
+    fn utf16_positions_with_astral_characters() {
+        let store = Store::default();
+        let uri: Uri = "file:///x/nanokit.yml".parse().unwrap();
+        store.open(uri.clone(), "a: 😀b\n", 1);
+        // 😀 is two UTF-16 units: column 5 is just before `b`
+        let (text, _) = store.change(&uri, 2, vec![edit(0, 5, 0, 6, "c")]).unwrap();
+        assert_eq!(text, "a: 😀c\n");
+        // positions past the end of a line clamp to it
+        let (text, _) = store.change(&uri, 3, vec![edit(0, 99, 0, 99, "!")]).unwrap();
+        assert_eq!(text, "a: 😀c!\n");
+    }
+}

@@ -1,0 +1,112 @@
+//! Hover: the resolved service (with the origin of every value), runtime usage, key docs.
+
+use crate::documents::Snapshot;
+use nanokit_core::resolve::{ResolvedEnvironment, ResolvedService, Sourced};
+use nanokit_core::symbols::{self, SymbolKind};
+use std::fmt::Write;
+
+pub fn hover(snapshot: &Snapshot, offset: usize, env: &str) -> Option<(String, nanokit_core::Span)> {
+    if let Some(occ) = symbols::at(&snapshot.occurrences, offset) {
+        let text = match occ.kind {
+            SymbolKind::Service => service_markdown(snapshot, &occ.name, env)?,
+            SymbolKind::Runtime => runtime_markdown(snapshot, &occ.name, env),
+        };
+        return Some((text, occ.span));
+    }
+    let doc = &snapshot.analysis.document;
+    let (pointer, _) = doc.pointer_at(offset)?;
+    let loc = doc.location(&pointer)?;
+    let generic = schema_pointer(&pointer);
+    let info = nanokit_core::schema::key_info(&generic)?;
+    let mut text = format!("**{}**", info.name);
+    if let Some(kind) = &info.kind {
+        let _ = write!(text, " · `{kind}`");
+    }
+    if let Some(d) = &info.description {
+        let _ = write!(text, "\n\n{d}");
+    }
+    if !info.values.is_empty() {
+        let _ = write!(text, "\n\nOne of: {}", info.values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "));
+    }
+    Some((text, loc.key.unwrap_or(loc.value)))
+}
+
+/// List indices stay, map keys stay: the schema walker handles both.
+fn schema_pointer(pointer: &str) -> String {
+    pointer.to_string()
+}
+
+/// Which environment hover resolves: the configured one if the file has it, else `local`,
+/// else the first environment analysed.
+pub fn pick_environment<'a>(snapshot: &'a Snapshot, wanted: &str) -> Option<&'a ResolvedEnvironment> {
+    let envs = &snapshot.analysis.environments;
+    envs.get(wanted).or_else(|| envs.get("local")).or_else(|| envs.values().next()).map(|e| &e.resolved)
+}
+
+fn row<T: std::fmt::Display>(out: &mut String, field: &str, value: &Option<Sourced<T>>) {
+    if let Some(v) = value {
+        let _ = writeln!(out, "| {field} | `{}` | {} |", v.value, v.origin);
+    }
+}
+
+pub fn service_markdown(snapshot: &Snapshot, name: &str, env: &str) -> Option<String> {
+    let resolved = pick_environment(snapshot, env)?;
+    let service: &ResolvedService = resolved.services.get(name)?;
+    let mut out = format!("**{name}** — resolved for environment `{}` ({})\n\n", resolved.env, resolved.provider.as_str());
+    out.push_str("| field | value | from |\n|---|---|---|\n");
+    let _ = writeln!(out, "| container | `{}` | derived |", service.internal_host);
+    row(&mut out, "runtime", &service.runtime);
+    row(&mut out, "image", &service.image);
+    row(&mut out, "path", &service.path);
+    row(&mut out, "expose", &service.expose);
+    row(&mut out, "host", &service.host);
+    row(&mut out, "install", &service.install);
+    row(&mut out, "start", &service.start);
+    if !service.depends_on.is_empty() {
+        let deps: Vec<String> = service.depends_on.iter().map(|d| format!("`{}` ({})", d.value, d.origin)).collect();
+        let _ = write!(out, "\n**depends on**: {}\n", deps.join(", "));
+    }
+    out.push_str("\n**environment**\n\n| variable | value | from |\n|---|---|---|\n");
+    for (k, v) in &service.env {
+        let _ = writeln!(out, "| {k} | `{}` | {} |", v.value, v.origin);
+    }
+    for (k, v) in &resolved.urls {
+        if !service.env.contains_key(k) {
+            let _ = writeln!(out, "| {k} | `{v}` | injected by nanokit |");
+        }
+    }
+    Some(out)
+}
+
+fn runtime_markdown(snapshot: &Snapshot, id: &str, env: &str) -> String {
+    let project = &snapshot.analysis.project;
+    let mut out = format!("**runtime `{id}`**");
+    if let Some(builtin) = nanokit_core::runtimes::builtin(id) {
+        let _ = write!(
+            out,
+            "\n\nBuilt-in defaults: image `{}`, install `{}`, start `{}`, port `{}`; discovered from `{}`.",
+            builtin.image,
+            builtin.install.unwrap_or("(none)"),
+            builtin.start.unwrap_or("(image default)"),
+            builtin.port,
+            builtin.marker
+        );
+    }
+    if let Some(declared) = project.runtimes.get(id) {
+        if let Some(image) = &declared.image {
+            let _ = write!(out, "\n\nDeclared image: `{image}`");
+        }
+        if !declared.depends_on.is_empty() {
+            let _ = write!(out, "\n\nEvery service of this runtime waits for: {}", declared.depends_on.join(", "));
+        }
+    }
+    let users: Vec<String> = pick_environment(snapshot, env)
+        .map(|e| e.services.values().filter(|s| s.runtime.as_ref().is_some_and(|r| r.value == id)).map(|s| format!("`{}`", s.name)).collect())
+        .unwrap_or_default();
+    if users.is_empty() {
+        out.push_str("\n\nNo service uses it.");
+    } else {
+        let _ = write!(out, "\n\nUsed by {} service{}: {}", users.len(), if users.len() == 1 { "" } else { "s" }, users.join(", "));
+    }
+    out
+}
