@@ -47,6 +47,47 @@ pub enum DiagnosticFormat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    /// Output: progress on a terminal, plain lines otherwise, or JSON lines
+    #[arg(long = "progress", value_enum, default_value_t = ProgressFormat::Auto)]
+    pub progress: ProgressFormat,
+    /// Gateway image (Caddy 2)
+    #[arg(long, env = "NANOKIT_GATEWAY_IMAGE", default_value = "caddy:2-alpine")]
+    pub gateway_image: String,
+    /// Host port the gateway publishes
+    #[arg(long, env = "NANOKIT_GATEWAY_PORT", default_value_t = 80)]
+    pub gateway_port: u16,
+    /// Host address the gateway port binds to
+    #[arg(long, env = "NANOKIT_GATEWAY_BIND", default_value = "127.0.0.1")]
+    pub gateway_bind: String,
+    /// Seconds a service may take to become ready
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressFormat {
+    Auto,
+    Plain,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InfraCommand {
+    /// Clear a stale deploy lock of this cluster
+    Unlock {
+        #[command(flatten)]
+        common: FileArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DataFormat {
     Yaml,
     Json,
@@ -100,6 +141,66 @@ pub enum Command {
     },
     /// Explain a diagnostic code (e.g. NK031), or list them all
     Explain { code: Option<String> },
+    /// Deploy the resolved model (all services, or SERVICE… and what they depend on)
+    Up {
+        services: Vec<String>,
+        /// Print the plan and change nothing
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        deploy: DeployArgs,
+        #[command(flatten)]
+        common: FileArgs,
+    },
+    /// Print what `up` would do (same as `up --dry-run`)
+    Plan {
+        services: Vec<String>,
+        #[command(flatten)]
+        deploy: DeployArgs,
+        #[command(flatten)]
+        common: FileArgs,
+    },
+    /// Remove this component's services (shared infrastructure stays while others use it)
+    Destroy {
+        /// Print the plan and change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Also remove this component's named volumes
+        #[arg(long)]
+        volumes: bool,
+        #[command(flatten)]
+        deploy: DeployArgs,
+        #[command(flatten)]
+        common: FileArgs,
+    },
+    /// Show the services of the cluster, of every component
+    Status {
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+        #[command(flatten)]
+        deploy: DeployArgs,
+        #[command(flatten)]
+        common: FileArgs,
+    },
+    /// Print (or follow) the logs of services
+    Logs {
+        services: Vec<String>,
+        /// Keep printing new lines
+        #[arg(short, long)]
+        follow: bool,
+        /// Only the last N lines of each service
+        #[arg(long)]
+        tail: Option<usize>,
+        #[command(flatten)]
+        deploy: DeployArgs,
+        #[command(flatten)]
+        common: FileArgs,
+    },
+    /// Cluster-level operations
+    Infra {
+        #[command(subcommand)]
+        command: InfraCommand,
+    },
     /// Run the language server on standard input/output
     Lsp {
         /// Accepted for editor compatibility; stdio is the only transport

@@ -3,6 +3,9 @@
 
 pub mod args;
 pub mod commands;
+pub mod deploy;
+#[cfg(feature = "docker")]
+pub mod docker;
 pub mod load;
 pub mod render;
 pub mod yaml_out;

@@ -13,6 +13,8 @@ pub mod document;
 pub mod graph;
 pub mod model;
 pub mod names;
+pub mod plan;
+pub mod provider;
 pub mod resolve;
 pub mod runtimes;
 pub mod schema;

@@ -119,8 +119,11 @@ pub fn validate(doc: &Document) -> (Vec<Diagnostic>, Project) {
                 );
             }
             kind => {
-                diagnostics.push(value_error(doc, &pointer, kind, error.instance()));
-                remove.push(pointer);
+                // One value, one error: `provider:` left empty fails both `type` and `enum`.
+                if !remove.contains(&pointer) {
+                    diagnostics.push(value_error(doc, &pointer, kind, error.instance()));
+                    remove.push(pointer);
+                }
             }
         }
     }
@@ -163,8 +166,12 @@ fn value_error(doc: &Document, pointer: &str, kind: &ValidationErrorKind, instan
     match kind {
         ValidationErrorKind::Type { kind } => {
             let expected = expected_types(&format!("{kind:?}"));
-            Diagnostic::new(Code::WrongType, span, format!("`{field}` must be {expected}, found {found}"))
-                .label(format!("expected {expected}"))
+            let message = if found == "null" {
+                format!("`{field}` has no value; it must be {expected}")
+            } else {
+                format!("`{field}` must be {expected}, found {found}")
+            };
+            Diagnostic::new(Code::WrongType, span, message).label(format!("expected {expected}"))
         }
         ValidationErrorKind::Enum { options } => {
             let options: Vec<String> = options

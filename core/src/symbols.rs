@@ -35,7 +35,8 @@ pub struct Occurrence {
 pub fn occurrences(doc: &Document) -> Vec<Occurrence> {
     let mut out = Vec::new();
     let Some(root) = doc.root() else { return out };
-    let services: Vec<String> = root.get("services").map(|e| e.value.entries().iter().map(|s| s.key.key_text()).collect()).unwrap_or_default();
+    let services: Vec<String> =
+        root.get("services").map(|e| e.value.entries().iter().map(|s| s.key.key_text()).collect()).unwrap_or_default();
     for (section, kind) in [("services", SymbolKind::Service), ("runtimes", SymbolKind::Runtime)] {
         for entry in root.get(section).map(|e| e.value.entries()).unwrap_or_default() {
             out.push(occurrence(doc, kind, &entry.key, Role::Definition));
@@ -92,7 +93,12 @@ fn env_urls(doc: &Document, body: &Node, services: &[String], out: &mut Vec<Occu
                 let next = text[end..].chars().next();
                 if !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
                     let base = var.value.span.start;
-                    out.push(Occurrence { kind: SymbolKind::Service, name: service.clone(), role: Role::UrlVariable, span: Span::new(base + start, base + end) });
+                    out.push(Occurrence {
+                        kind: SymbolKind::Service,
+                        name: service.clone(),
+                        role: Role::UrlVariable,
+                        span: Span::new(base + start, base + end),
+                    });
                 }
                 from = end;
             }

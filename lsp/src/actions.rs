@@ -15,7 +15,11 @@ pub fn quick_fixes(snapshot: &Snapshot, uri: &Uri, range: Range) -> Vec<CodeActi
             continue;
         }
         for (i, fix) in d.fixes.iter().enumerate() {
-            let edits: Vec<TextEdit> = fix.edits.iter().map(|e| TextEdit { range: convert::range(&doc.lines, &doc.text, e.span), new_text: e.new_text.clone() }).collect();
+            let edits: Vec<TextEdit> = fix
+                .edits
+                .iter()
+                .map(|e| TextEdit { range: convert::range(&doc.lines, &doc.text, e.span), new_text: e.new_text.clone() })
+                .collect();
             out.push(CodeActionOrCommand::CodeAction(CodeAction {
                 title: fix.title.clone(),
                 kind: Some(CodeActionKind::QUICKFIX),

@@ -6,7 +6,9 @@ use crate::documents::Snapshot;
 use nanokit_core::runtimes::BUILTIN_RUNTIMES;
 use nanokit_core::schema::{self, KeyInfo};
 use nanokit_core::{names, LineIndex, Span};
-use tower_lsp_server::ls_types::{CompletionItem, CompletionItemKind, CompletionTextEdit, Documentation, InsertTextFormat, MarkupContent, MarkupKind, TextEdit};
+use tower_lsp_server::ls_types::{
+    CompletionItem, CompletionItemKind, CompletionTextEdit, Documentation, InsertTextFormat, MarkupContent, MarkupKind, TextEdit,
+};
 
 struct Names {
     services: Vec<String>,
@@ -38,7 +40,12 @@ pub fn complete(text: &str, offset: usize, good: Option<&Snapshot>) -> Vec<Compl
         Slot::Value { key } => value_items(&ctx, key, &names),
         Slot::ListItem { key } if key == "depends_on" => {
             let this = service_of(&ctx);
-            names.services.iter().filter(|s| Some(s.as_str()) != this.as_deref()).map(|s| simple(s, CompletionItemKind::REFERENCE, "service")).collect()
+            names
+                .services
+                .iter()
+                .filter(|s| Some(s.as_str()) != this.as_deref())
+                .map(|s| simple(s, CompletionItemKind::REFERENCE, "service"))
+                .collect()
         }
         Slot::ListItem { .. } => Vec::new(),
     };
@@ -93,11 +100,16 @@ fn key_items(ctx: &CursorContext, names: &Names, existing: &[String]) -> Vec<Com
                 item
             })
             .collect(),
-        ["environments", _, "services"] => names.services.iter().filter(|s| fresh(s)).map(|s| {
-            let mut item = simple(s, CompletionItemKind::REFERENCE, "override this service");
-            item.insert_text = Some(format!("{s}:\n{}", " ".repeat(ctx.indent + 2)));
-            item
-        }).collect(),
+        ["environments", _, "services"] => names
+            .services
+            .iter()
+            .filter(|s| fresh(s))
+            .map(|s| {
+                let mut item = simple(s, CompletionItemKind::REFERENCE, "override this service");
+                item.insert_text = Some(format!("{s}:\n{}", " ".repeat(ctx.indent + 2)));
+                item
+            })
+            .collect(),
         [.., "env"] => Vec::new(),
         _ => schema::keys_at(&ctx.pointer()).into_iter().filter(|k| fresh(&k.name)).map(|k| key_item(&k, ctx.indent)).collect(),
     }
@@ -124,7 +136,11 @@ fn key_item(key: &KeyInfo, indent: usize) -> CompletionItem {
 fn value_items(ctx: &CursorContext, key: &str, names: &Names) -> Vec<CompletionItem> {
     let in_env = ctx.path.last().is_some_and(|p| p == "env");
     if in_env {
-        let mut vars: Vec<CompletionItem> = names.services.iter().map(|s| simple(&names::url_variable(s), CompletionItemKind::VARIABLE, &format!("primary hostname of `{s}`"))).collect();
+        let mut vars: Vec<CompletionItem> = names
+            .services
+            .iter()
+            .map(|s| simple(&names::url_variable(s), CompletionItemKind::VARIABLE, &format!("primary hostname of `{s}`")))
+            .collect();
         for v in ["NANOKIT_PROJECT", "NANOKIT_SERVICE", "NANOKIT_ENV", "NANOKIT_COMPONENT", "PORT"] {
             vars.push(simple(v, CompletionItemKind::VARIABLE, "injected by nanokit"));
         }
@@ -137,11 +153,15 @@ fn value_items(ctx: &CursorContext, key: &str, names: &Names) -> Vec<CompletionI
             item.filter_text = Some("1".into());
             item
         }],
-        "depends_on" => names.services.iter().map(|s| {
-            let mut item = simple(s, CompletionItemKind::REFERENCE, "service");
-            item.insert_text = Some(format!("[{s}]"));
-            item
-        }).collect(),
+        "depends_on" => names
+            .services
+            .iter()
+            .map(|s| {
+                let mut item = simple(s, CompletionItemKind::REFERENCE, "service");
+                item.insert_text = Some(format!("[{s}]"));
+                item
+            })
+            .collect(),
         _ => {
             let pointer = format!("{}/{}", ctx.pointer(), nanokit_core::document::escape(key));
             let info = schema::key_info(&pointer);

@@ -34,7 +34,10 @@ pub fn diagnostic(d: &Diagnostic, uri: &Uri, lines: &LineIndex, text: &str) -> l
     let related: Vec<DiagnosticRelatedInformation> = d
         .related
         .iter()
-        .map(|r| DiagnosticRelatedInformation { location: Location::new(uri.clone(), range(lines, text, r.span)), message: r.message.clone() })
+        .map(|r| DiagnosticRelatedInformation {
+            location: Location::new(uri.clone(), range(lines, text, r.span)),
+            message: r.message.clone(),
+        })
         .collect();
     lsp::Diagnostic {
         range: range(lines, text, d.span),

@@ -101,7 +101,9 @@ fn runtime_markdown(snapshot: &Snapshot, id: &str, env: &str) -> String {
         }
     }
     let users: Vec<String> = pick_environment(snapshot, env)
-        .map(|e| e.services.values().filter(|s| s.runtime.as_ref().is_some_and(|r| r.value == id)).map(|s| format!("`{}`", s.name)).collect())
+        .map(|e| {
+            e.services.values().filter(|s| s.runtime.as_ref().is_some_and(|r| r.value == id)).map(|s| format!("`{}`", s.name)).collect()
+        })
         .unwrap_or_default();
     if users.is_empty() {
         out.push_str("\n\nNo service uses it.");

@@ -74,7 +74,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Run a handler body; a panic becomes a logged internal error instead of a dead server.
 fn guard<T>(what: &str, f: impl FnOnce() -> T) -> Result<T> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|panic| {
-        let msg = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+        let msg =
+            panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
         eprintln!("nanokit-lsp: internal error in {what}: {msg}");
         Error::internal_error()
     })
@@ -118,7 +119,8 @@ impl Shared {
     /// Diagnostics of one open document: core's, plus cross-file findings.
     fn diagnostics_for(&self, uri: &Uri, snapshot: &Snapshot) -> Vec<Diagnostic> {
         let doc = &snapshot.analysis.document;
-        let mut out: Vec<Diagnostic> = snapshot.analysis.diagnostics.iter().map(|d| convert::diagnostic(d, uri, &doc.lines, &doc.text)).collect();
+        let mut out: Vec<Diagnostic> =
+            snapshot.analysis.diagnostics.iter().map(|d| convert::diagnostic(d, uri, &doc.lines, &doc.text)).collect();
         if let Some(path) = file_path(uri) {
             let files = self.project_files();
             if let Some(findings) = workspace::cross_check(&files).remove(&path) {
@@ -200,20 +202,33 @@ impl LanguageServer for Backend {
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
                 definition_provider: Some(OneOf::Left(true)),
                 references_provider: Some(OneOf::Left(true)),
-                rename_provider: Some(OneOf::Right(RenameOptions { prepare_provider: Some(true), work_done_progress_options: WorkDoneProgressOptions::default() })),
+                rename_provider: Some(OneOf::Right(RenameOptions {
+                    prepare_provider: Some(true),
+                    work_done_progress_options: WorkDoneProgressOptions::default(),
+                })),
                 document_symbol_provider: Some(OneOf::Left(true)),
                 folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
-                document_link_provider: Some(DocumentLinkOptions { resolve_provider: Some(false), work_done_progress_options: WorkDoneProgressOptions::default() }),
+                document_link_provider: Some(DocumentLinkOptions {
+                    resolve_provider: Some(false),
+                    work_done_progress_options: WorkDoneProgressOptions::default(),
+                }),
                 inlay_hint_provider: Some(OneOf::Left(true)),
                 code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
                     code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
                     ..CodeActionOptions::default()
                 })),
                 diagnostic_provider: pull.then(|| {
-                    DiagnosticServerCapabilities::Options(DiagnosticOptions { identifier: Some("nanokit".into()), inter_file_dependencies: true, ..DiagnosticOptions::default() })
+                    DiagnosticServerCapabilities::Options(DiagnosticOptions {
+                        identifier: Some("nanokit".into()),
+                        inter_file_dependencies: true,
+                        ..DiagnosticOptions::default()
+                    })
                 }),
                 workspace: Some(WorkspaceServerCapabilities {
-                    workspace_folders: Some(WorkspaceFoldersServerCapabilities { supported: Some(true), change_notifications: Some(OneOf::Left(true)) }),
+                    workspace_folders: Some(WorkspaceFoldersServerCapabilities {
+                        supported: Some(true),
+                        change_notifications: Some(OneOf::Left(true)),
+                    }),
                     file_operations: None,
                 }),
                 ..ServerCapabilities::default()
@@ -226,7 +241,10 @@ impl LanguageServer for Backend {
         let folders = lock(&self.shared.config).folders.clone();
         let shared = self.shared.clone();
         tokio::spawn(async move {
-            let loaded = tokio::task::spawn_blocking(move || workspace::discover(&folders).into_iter().filter_map(|p| workspace::load(&p).map(|s| (p, s))).collect::<HashMap<_, _>>()).await;
+            let loaded = tokio::task::spawn_blocking(move || {
+                workspace::discover(&folders).into_iter().filter_map(|p| workspace::load(&p).map(|s| (p, s))).collect::<HashMap<_, _>>()
+            })
+            .await;
             if let Ok(files) = loaded {
                 *lock(&shared.workspace_files) = files;
                 shared.publish_all().await;
@@ -318,7 +336,10 @@ impl LanguageServer for Backend {
             let offset = offset_in(&snapshot, params.text_document_position_params.position);
             hover::hover(&snapshot, offset, &env).map(|(text, span)| {
                 let doc = &snapshot.analysis.document;
-                Hover { contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: text }), range: Some(convert::range(&doc.lines, &doc.text, span)) }
+                Hover {
+                    contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: text }),
+                    range: Some(convert::range(&doc.lines, &doc.text, span)),
+                }
             })
         })
     }
@@ -345,7 +366,8 @@ impl LanguageServer for Backend {
         let snapshot = self.shared.snapshot_at(&params.text_document.uri)?;
         guard("prepareRename", || {
             let offset = offset_in(&snapshot, params.position);
-            navigation::prepare(&snapshot, offset).map(|(range, placeholder)| PrepareRenameResponse::RangeWithPlaceholder { range, placeholder })
+            navigation::prepare(&snapshot, offset)
+                .map(|(range, placeholder)| PrepareRenameResponse::RangeWithPlaceholder { range, placeholder })
         })?
         .map(Some)
         .map_err(Error::invalid_params)

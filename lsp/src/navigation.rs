@@ -55,10 +55,14 @@ pub fn rename(snapshot: &Snapshot, uri: &Uri, offset: usize, new_name: &str) -> 
             }
         }
     }
-    let taken = symbols::occurrences(&snapshot.analysis.document).iter().any(|o| o.kind == occ.kind && o.role == Role::Definition && o.name == new_name);
+    let taken = symbols::occurrences(&snapshot.analysis.document)
+        .iter()
+        .any(|o| o.kind == occ.kind && o.role == Role::Definition && o.name == new_name);
     if taken && occ.name != new_name {
         return Err(format!("a {} named `{new_name}` already exists", if occ.kind == SymbolKind::Service { "service" } else { "runtime" }));
     }
-    let edits: Vec<TextEdit> = symbols::same_symbol(&snapshot.occurrences, occ).map(|o| TextEdit { range: range(snapshot, o.span), new_text: symbols::renamed_text(o, new_name) }).collect();
+    let edits: Vec<TextEdit> = symbols::same_symbol(&snapshot.occurrences, occ)
+        .map(|o| TextEdit { range: range(snapshot, o.span), new_text: symbols::renamed_text(o, new_name) })
+        .collect();
     Ok(WorkspaceEdit { changes: Some(HashMap::from([(uri.clone(), edits)])), ..WorkspaceEdit::default() })
 }

@@ -80,8 +80,13 @@ pub fn links(snapshot: &Snapshot) -> Vec<DocumentLink> {
         if let (Some(node), Some(loc)) = (doc.node(&pointer), doc.location(&pointer)) {
             if let Some(path) = node.as_str() {
                 let full = base.join(path);
-                if let Some(target) = full.canonicalize().ok().and_then(|p| Uri::from_file_path(p)) {
-                    out.push(DocumentLink { range: convert::range(&doc.lines, &doc.text, loc.value), target: Some(target), tooltip: Some(format!("Open {path}")), data: None });
+                if let Some(target) = full.canonicalize().ok().and_then(Uri::from_file_path) {
+                    out.push(DocumentLink {
+                        range: convert::range(&doc.lines, &doc.text, loc.value),
+                        target: Some(target),
+                        tooltip: Some(format!("Open {path}")),
+                        data: None,
+                    });
                 }
             }
         }

@@ -71,7 +71,9 @@ pub fn cross_check(files: &[(PathBuf, Arc<Snapshot>)]) -> HashMap<PathBuf, Vec<C
                 let Some(host) = &s.host else { continue };
                 if let Some((other_service, _)) = other.analysis.project.services.iter().find(|(_, o)| o.host.as_ref() == Some(host)) {
                     let span = doc.span_of(&nanokit_core::document::pointer(&["services", service, "host"]));
-                    out.entry(path.clone()).or_default().push(CrossFinding { span, message: format!("host `{host}` is also routed to `{other_service}` by {other_name}") });
+                    out.entry(path.clone())
+                        .or_default()
+                        .push(CrossFinding { span, message: format!("host `{host}` is also routed to `{other_service}` by {other_name}") });
                 }
             }
         }

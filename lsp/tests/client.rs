@@ -30,7 +30,12 @@ impl Client {
     }
 
     pub fn start_full(capabilities: Value, options: Value, folders: Option<Vec<String>>) -> Client {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nanokit-lsp")).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start nanokit-lsp");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nanokit-lsp"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start nanokit-lsp");
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = channel();
@@ -118,7 +123,9 @@ impl Client {
 
     /// Diagnostics published for `uri` at exactly `version`.
     pub fn diagnostics(&mut self, uri: &str, version: i64) -> Vec<Value> {
-        let msg = self.wait_for(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri && m["params"]["version"] == version);
+        let msg = self.wait_for(|m| {
+            m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri && m["params"]["version"] == version
+        });
         msg["params"]["diagnostics"].as_array().cloned().unwrap_or_default()
     }
 

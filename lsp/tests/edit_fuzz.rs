@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 
 const URI: &str = "file:///tmp/nanokit-fuzz/nanokit.yml";
 const START: &str = "name: demo\nservices:\n  api:\n    image: x\n    expose: 3000\n    depends_on: [db]\n  db:\n    image: postgres\n    env:\n      GRÜSSE: \"😀\"\n";
-const INSERTS: &[&str] = &["", "a", "\n", "  ", ":", "- ", "é", "😀", "depends_on: [api]\n", "expose: 99999", "\t", "[", "}", "runtime: nope\n", "\r\n", "#"];
+const INSERTS: &[&str] =
+    &["", "a", "\n", "  ", ":", "- ", "é", "😀", "depends_on: [api]\n", "expose: 99999", "\t", "[", "}", "runtime: nope\n", "\r\n", "#"];
 
 fn position(text: &str, char_index: usize) -> Value {
     let offset = text.char_indices().nth(char_index).map_or(text.len(), |(i, _)| i);

@@ -60,10 +60,13 @@ fn completion_of_keys_values_and_names_even_mid_edit() {
     c.change(URI, 4, json!([{"text": text}]));
     let got = labels(&c.request("textDocument/completion", json!({"textDocument": {"uri": URI}, "position": pos(&text, "hub, ]", 5)})));
     assert_eq!(got, vec!["hub"], "api itself is not offered");
-    let got = labels(&c.request("textDocument/completion", json!({"textDocument": {"uri": URI}, "position": pos(&text, "runtime: node", 9)})));
+    let got =
+        labels(&c.request("textDocument/completion", json!({"textDocument": {"uri": URI}, "position": pos(&text, "runtime: node", 9)})));
     assert!(got.contains(&"node".to_string()) && got.contains(&"python".to_string()), "{got:?}");
     // NANOKIT_URL_* inside env values
-    let got = labels(&c.request("textDocument/completion", json!({"textDocument": {"uri": URI}, "position": pos(&text, "NANOKIT_URL_HUB}", 12)})));
+    let got = labels(
+        &c.request("textDocument/completion", json!({"textDocument": {"uri": URI}, "position": pos(&text, "NANOKIT_URL_HUB}", 12)})),
+    );
     assert!(got.contains(&"NANOKIT_URL_API".to_string()) && got.contains(&"NANOKIT_URL_HUB".to_string()), "{got:?}");
     c.shutdown();
 }
@@ -95,20 +98,28 @@ fn definition_references_and_rename() {
     c.diagnostics(URI, 1);
     let def = c.request("textDocument/definition", json!({"textDocument": {"uri": URI}, "position": pos(PROJECT, "[hub]", 2)}));
     assert_eq!(def["range"]["start"], pos(PROJECT, "  hub:", 2));
-    let refs = c.request("textDocument/references", json!({"textDocument": {"uri": URI}, "position": pos(PROJECT, "  hub:", 2), "context": {"includeDeclaration": true}}));
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": URI}, "position": pos(PROJECT, "  hub:", 2), "context": {"includeDeclaration": true}}),
+    );
     assert_eq!(refs.as_array().unwrap().len(), 3, "definition, depends_on and NANOKIT_URL_HUB: {refs}");
-    let edit = c.request("textDocument/rename", json!({"textDocument": {"uri": URI}, "position": pos(PROJECT, "  hub:", 2), "newName": "core"}));
+    let edit =
+        c.request("textDocument/rename", json!({"textDocument": {"uri": URI}, "position": pos(PROJECT, "  hub:", 2), "newName": "core"}));
     let edits = edit["changes"][URI].as_array().unwrap();
     let texts: Vec<&str> = edits.iter().map(|e| e["newText"].as_str().unwrap()).collect();
     assert_eq!(texts.len(), 3);
     assert!(texts.contains(&"NANOKIT_URL_CORE"), "{texts:?}");
     // invalid new names and built-in runtimes are refused with a message
-    let bad = c.request_raw("textDocument/rename", json!({"textDocument": {"uri": URI}, "position": pos(PROJECT, "  hub:", 2), "newName": "Core_1"}));
+    let bad = c.request_raw(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": URI}, "position": pos(PROJECT, "  hub:", 2), "newName": "Core_1"}),
+    );
     assert!(bad["error"]["message"].as_str().unwrap().contains("not a valid service name"), "{bad}");
     let text = PROJECT.replace("runtimes:\n  node:\n    image: node:22-slim\n", "");
     c.change(URI, 2, json!([{"text": text}]));
     c.diagnostics(URI, 2);
-    let bad = c.request_raw("textDocument/prepareRename", json!({"textDocument": {"uri": URI}, "position": pos(&text, "runtime: node", 10)}));
+    let bad =
+        c.request_raw("textDocument/prepareRename", json!({"textDocument": {"uri": URI}, "position": pos(&text, "runtime: node", 10)}));
     assert!(bad["error"]["message"].as_str().unwrap().contains("built-in runtime"), "{bad}");
     c.shutdown();
 }
@@ -119,7 +130,10 @@ fn quick_fix_for_a_typo() {
     let text = "name: demo\nservices:\n  api:\n    image: x\n    expse: 3000\n";
     c.open(URI, text);
     let diags = c.diagnostics(URI, 1);
-    let actions = c.request("textDocument/codeAction", json!({"textDocument": {"uri": URI}, "range": diags[0]["range"], "context": {"diagnostics": diags}}));
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": URI}, "range": diags[0]["range"], "context": {"diagnostics": diags}}),
+    );
     let action = &actions[0];
     assert_eq!(action["title"], "Rename to `expose`");
     assert_eq!(action["edit"]["changes"][URI][0]["newText"], "expose");
@@ -145,7 +159,10 @@ fn outline_folding_links_and_inlay_hints() {
     assert!(folds.as_array().unwrap().iter().any(|f| f["startLine"] == 1 && f["endLine"] == 4), "{folds}");
     let links = c.request("textDocument/documentLink", json!({"textDocument": {"uri": uri}}));
     assert!(links[0]["target"].as_str().unwrap().ends_with("/web"), "{links}");
-    let hints = c.request("textDocument/inlayHint", json!({"textDocument": {"uri": uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 9, "character": 0}}}));
+    let hints = c.request(
+        "textDocument/inlayHint",
+        json!({"textDocument": {"uri": uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 9, "character": 0}}}),
+    );
     assert_eq!(hints[0]["label"], " node (auto) · node:22-slim · :3000");
     c.shutdown();
 }
@@ -176,7 +193,9 @@ fn multi_root_workspace_sees_both_repositories() {
     let uri = format!("file://{}/billing/nanokit.yml", dir.path().display());
     c.open(&uri, billing);
     let msg = c.wait_for(|m| {
-        m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri.as_str() && m["params"]["diagnostics"].as_array().is_some_and(|d| d.len() == 2)
+        m["method"] == "textDocument/publishDiagnostics"
+            && m["params"]["uri"] == uri.as_str()
+            && m["params"]["diagnostics"].as_array().is_some_and(|d| d.len() == 2)
     });
     let messages: Vec<&str> = msg["params"]["diagnostics"].as_array().unwrap().iter().map(|d| d["message"].as_str().unwrap()).collect();
     assert!(messages.iter().any(|m| m.contains("component `auth` of project `shop` is also used by")), "{messages:?}");

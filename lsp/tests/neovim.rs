@@ -9,7 +9,11 @@ fn neovim_shows_diagnostics_and_completes_providers() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("nanokit.yml");
-    std::fs::write(&file, "name: demo\nservices:\n  api:\n    image: x\n    expse: 3000\nenvironments:\n  local:\n    infra:\n      provider: ").unwrap();
+    std::fs::write(
+        &file,
+        "name: demo\nservices:\n  api:\n    image: x\n    expse: 3000\nenvironments:\n  local:\n    infra:\n      provider: ",
+    )
+    .unwrap();
     let out = dir.path().join("result.json");
     let status = Command::new("nvim")
         .args(["--headless", "--clean", "-n", "-i", "NONE"])

@@ -1,6 +1,8 @@
 //! One module per subcommand; `dispatch` routes the parsed command line.
 
 mod config;
+#[cfg(feature = "docker")]
+mod deploy;
 mod explain;
 mod graph;
 mod validate;
@@ -25,11 +27,39 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Schema { output } => schema(output.as_deref()),
         Command::Graph { format, common } => graph::run(format, &common),
         Command::Explain { code } => explain::run(code.as_deref()),
+        #[cfg(feature = "docker")]
+        Command::Up { services, dry_run, deploy, common } => deploy::up(&services, dry_run, &deploy, &common),
+        #[cfg(feature = "docker")]
+        Command::Plan { services, deploy, common } => deploy::up(&services, true, &deploy, &common),
+        #[cfg(feature = "docker")]
+        Command::Destroy { dry_run, volumes, deploy, common } => deploy::destroy(dry_run, volumes, &deploy, &common),
+        #[cfg(feature = "docker")]
+        Command::Status { format, deploy, common } => deploy::status(format, &deploy, &common),
+        #[cfg(feature = "docker")]
+        Command::Logs { services, follow, tail, deploy, common } => deploy::logs(&services, follow, tail, &deploy, &common),
+        Command::Infra { command: crate::args::InfraCommand::Unlock { common } } => infra_unlock(&common),
+        #[cfg(not(feature = "docker"))]
+        Command::Up { .. } | Command::Plan { .. } | Command::Destroy { .. } | Command::Status { .. } | Command::Logs { .. } => {
+            anyhow::bail!("this build of nkdev has no deploy provider (build with `--features docker`)")
+        }
         Command::Lsp { .. } => {
             nanokit_lsp::run_stdio();
             Ok(crate::exit::OK)
         }
     }
+}
+
+/// `nkdev infra unlock`: clear the cluster lock, saying who held it.
+fn infra_unlock(common: &crate::args::FileArgs) -> Result<u8> {
+    let loaded = load_valid(common)?;
+    let env = common.env();
+    let resolved = &loaded.analysis.environment(env).ok_or_else(|| anyhow::anyhow!("environment `{env}` is not defined"))?.resolved;
+    let dir = crate::deploy::state::cluster_dir(resolved.provider.as_str(), &resolved.project, env);
+    match crate::deploy::lock::unlock(&dir)? {
+        None => println!("no lock on cluster {}/{env} ({})", resolved.project, dir.display()),
+        Some(info) => println!("removed the lock of cluster {}/{env}: it was {}", resolved.project, info.describe()),
+    }
+    Ok(crate::exit::OK)
 }
 
 fn schema(output: Option<&std::path::Path>) -> Result<u8> {

@@ -1,0 +1,307 @@
+//! `up`, `plan`, `destroy`, `status` and `logs` with the Docker provider.
+
+use crate::args::{DeployArgs, FileArgs, OutputFormat, ProgressFormat};
+use crate::deploy::lock::{self, LockInfo};
+use crate::deploy::report::{Mode, Progress};
+use crate::deploy::{executor, state};
+use crate::docker::{DockerProvider, DockerSettings};
+use anyhow::{anyhow, bail, Result};
+use nanokit_core::model::ProviderId;
+use nanokit_core::plan::{self, Action, Desired, Plan};
+use nanokit_core::provider::{labels, Provider, Reporter};
+use nanokit_core::resolve::ResolvedEnvironment;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+fn settings(args: &DeployArgs) -> DockerSettings {
+    DockerSettings {
+        gateway_image: args.gateway_image.clone(),
+        gateway_port: args.gateway_port,
+        gateway_bind: args.gateway_bind.clone(),
+        ready_timeout: Duration::from_secs(args.timeout),
+    }
+}
+
+fn progress(args: &DeployArgs) -> Progress {
+    Progress::new(match args.progress {
+        ProgressFormat::Json => Mode::Json,
+        ProgressFormat::Plain => Mode::Plain,
+        ProgressFormat::Auto if std::io::stdout().is_terminal() => Mode::Tty,
+        ProgressFormat::Auto => Mode::Plain,
+    })
+}
+
+struct Target {
+    resolved: ResolvedEnvironment,
+    graph: nanokit_core::graph::Graph,
+    project_dir: PathBuf,
+}
+
+/// Load the file, check it, and check that this build can deploy its provider.
+fn target(common: &FileArgs) -> Result<Target> {
+    let loaded = super::load_valid(common)?;
+    let env = common.env();
+    let with_graph =
+        loaded.analysis.environment(env).ok_or_else(|| anyhow!("environment `{env}` is not defined in {}", loaded.path.display()))?;
+    let provider = with_graph.resolved.provider;
+    if !super::deployable_providers().contains(&provider) {
+        let list: Vec<&str> = super::deployable_providers().iter().map(|p| p.as_str()).collect();
+        bail!(
+            "environment `{env}` uses provider `{}`, which this build of nkdev cannot deploy to; it deploys to: {}",
+            provider.as_str(),
+            list.join(", ")
+        );
+    }
+    if provider != ProviderId::Docker {
+        bail!("provider `{}` is not implemented yet", provider.as_str());
+    }
+    let project_dir =
+        loaded.path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p }).unwrap_or(Path::new(".")).to_path_buf();
+    Ok(Target { resolved: with_graph.resolved.clone(), graph: with_graph.graph.clone(), project_dir })
+}
+
+fn print_plan(plan: &Plan, desired: &Desired) {
+    let c = &desired.cluster;
+    println!("plan for {}/{} (component `{}`{}):", c.project, c.env, c.component, if c.shared { ", shared infrastructure" } else { "" });
+    for step in &plan.steps {
+        let mark = match step.action {
+            Action::Keep { .. } => "=",
+            Action::Remove { .. } | Action::RemoveGateway | Action::RemoveNetwork => "-",
+            Action::Recreate { .. } | Action::UpdateRoutes { .. } | Action::Start { .. } => "~",
+            _ => "+",
+        };
+        println!("  {mark} {}", step.describe());
+    }
+}
+
+fn cluster_lock(resolved: &ResolvedEnvironment, command: &str) -> Result<lock::ClusterLock> {
+    let dir = state::cluster_dir(resolved.provider.as_str(), &resolved.project, &resolved.env);
+    lock::acquire(&dir, &LockInfo::current(&resolved.component, command)).map_err(|e| anyhow!(e))
+}
+
+/// Run a deploy future; Ctrl-C stops it and returns an error, so the lock is released.
+async fn interruptible<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::select! {
+        r = f => r,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted; nothing more was changed. Run `nkdev up` again to converge"),
+    }
+}
+
+pub fn up(services: &[String], dry_run: bool, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
+    let t = target(common)?;
+    let desired = plan::desired(&t.resolved, &t.graph, services, &t.project_dir).map_err(|e| anyhow!(e))?;
+    let reporter = progress(args);
+    runtime()?.block_on(interruptible(async {
+        let provider = DockerProvider::connect(settings(args)).await?;
+        let _lock =
+            if dry_run { None } else { Some(cluster_lock(&t.resolved, format!("nkdev up {}", services.join(" ")).trim())?) };
+        let observed = provider.observe(&desired).await?;
+        let plan = plan::plan(&desired, &observed).map_err(|e| anyhow!(e))?;
+        if args.progress == ProgressFormat::Json {
+            reporter.event(serde_json::json!({"event": "plan", "plan": plan, "dry_run": dry_run}));
+        } else {
+            print_plan(&plan, &desired);
+        }
+        if dry_run {
+            return Ok(crate::exit::OK);
+        }
+        if plan.is_noop() {
+            reporter.note(&format!(
+                "nothing to do: {} service{} up to date",
+                desired.services.len(),
+                if desired.services.len() == 1 { "" } else { "s" }
+            ));
+            return Ok(crate::exit::OK);
+        }
+        if let Err(e) = executor::apply(&provider, &plan, &desired, &reporter).await {
+            // Record what did get deployed, so the next run's plan is accurate.
+            save_state(&provider, &desired, &t, false).await?;
+            return Err(anyhow!(e));
+        }
+        save_state(&provider, &desired, &t, false).await?;
+        for s in desired.services.iter().filter(|s| s.host.is_some()) {
+            let port = if args.gateway_port == 80 { String::new() } else { format!(":{}", args.gateway_port) };
+            reporter.note(&format!("{} → http://{}{port}", s.name, s.host.as_deref().unwrap_or_default()));
+        }
+        Ok(crate::exit::OK)
+    }))
+}
+
+/// Write this component's entry of the state file from what the platform now has.
+async fn save_state(provider: &DockerProvider, desired: &Desired, t: &Target, removed: bool) -> Result<()> {
+    let dir = state::state_dir("docker", &t.resolved.project, &t.resolved.env, t.resolved.shared, &t.project_dir);
+    let mut st = state::load(&dir, &t.resolved.env)?.unwrap_or_else(|| state::State {
+        project: t.resolved.project.clone(),
+        env: t.resolved.env.clone(),
+        provider: "docker".into(),
+        ..state::State::default()
+    });
+    if removed {
+        st.components.remove(&t.resolved.component);
+    } else {
+        let observed = provider.observe(desired).await?;
+        let mut entry = state::ComponentState { deployed_at: lock::now(), ..Default::default() };
+        for o in observed.services.iter().filter(|o| o.component == t.resolved.component) {
+            let image = desired.service(&o.service).map(|s| s.image.clone()).unwrap_or_default();
+            entry.services.insert(
+                o.service.clone(),
+                state::ServiceState { instance: o.name.clone(), image, config_hash: o.config_hash.clone(), host: o.host.clone() },
+            );
+        }
+        st.components.insert(t.resolved.component.clone(), entry);
+    }
+    state::save(&dir, &st)
+}
+
+pub fn destroy(dry_run: bool, volumes: bool, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
+    let t = target(common)?;
+    let desired = plan::desired(&t.resolved, &t.graph, &[], &t.project_dir).map_err(|e| anyhow!(e))?;
+    let reporter = progress(args);
+    runtime()?.block_on(interruptible(async {
+        let provider = DockerProvider::connect(settings(args)).await?;
+        let _lock = if dry_run { None } else { Some(cluster_lock(&t.resolved, "nkdev destroy")?) };
+        let observed = provider.observe(&desired).await?;
+        let (plan, notes) = plan::destroy(&desired.cluster, &observed);
+        print_plan(&plan, &desired);
+        for n in &notes {
+            reporter.note(n);
+        }
+        if dry_run {
+            return Ok(crate::exit::OK);
+        }
+        // Removals run in plan order: services, then routes, then gateway and network.
+        for step in &plan.steps {
+            reporter.step_started(step);
+            let result = provider.apply(step, &desired).await;
+            reporter.step_finished(step, &result);
+            result?;
+        }
+        if volumes {
+            remove_volumes(&provider, &desired, &reporter).await?;
+        }
+        save_state(&provider, &desired, &t, true).await?;
+        Ok(crate::exit::OK)
+    }))
+}
+
+async fn remove_volumes(provider: &DockerProvider, desired: &Desired, reporter: &dyn Reporter) -> Result<()> {
+    use bollard::volume::{ListVolumesOptions, RemoveVolumeOptions};
+    let c = &desired.cluster;
+    let filters = std::collections::HashMap::from([(
+        "label".to_string(),
+        vec![
+            format!("{}={}", labels::PROJECT, c.project),
+            format!("{}={}", labels::ENV, c.env),
+            format!("{}={}", labels::COMPONENT, c.component),
+        ],
+    )]);
+    let list = provider.client().list_volumes(Some(ListVolumesOptions { filters })).await?;
+    for v in list.volumes.unwrap_or_default() {
+        provider.client().remove_volume(&v.name, Some(RemoveVolumeOptions { force: false })).await?;
+        reporter.note(&format!("removed volume {}", v.name));
+    }
+    Ok(())
+}
+
+pub fn status(format: OutputFormat, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
+    let t = target(common)?;
+    let desired = plan::desired(&t.resolved, &t.graph, &[], &t.project_dir).map_err(|e| anyhow!(e))?;
+    runtime()?.block_on(async {
+        let provider = DockerProvider::connect(settings(args)).await?;
+        let containers = provider.containers(&desired).await?;
+        let mut rows = Vec::new();
+        for c in &containers {
+            let l = c.labels.clone().unwrap_or_default();
+            if l.get(labels::ROLE).map(String::as_str) != Some("service") {
+                continue;
+            }
+            let name = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
+            let health = c
+                .status
+                .as_deref()
+                .and_then(|s| s.split('(').nth(1))
+                .map(|h| h.trim_end_matches(')').to_string())
+                .unwrap_or_else(|| "-".into());
+            let ours = desired
+                .service(l.get(labels::SERVICE).map(String::as_str).unwrap_or_default())
+                .is_some_and(|d| Some(&d.config_hash) == l.get(labels::CONFIG_HASH));
+            rows.push(serde_json::json!({
+                "service": l.get(labels::SERVICE),
+                "component": l.get(labels::COMPONENT),
+                "state": c.state,
+                "health": health,
+                "host": l.get(labels::HOST),
+                "container": name,
+                "up_to_date": ours,
+            }));
+        }
+        rows.sort_by_key(|r| {
+            (r["component"].as_str().unwrap_or_default().to_string(), r["service"].as_str().unwrap_or_default().to_string())
+        });
+        match format {
+            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+            OutputFormat::Text => {
+                if rows.is_empty() {
+                    println!("no services deployed in {}/{}", desired.cluster.project, desired.cluster.env);
+                }
+                let s = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+                println!("{:<20} {:<14} {:<9} {:<10} {:<36} CONTAINER", "SERVICE", "COMPONENT", "STATE", "HEALTH", "HOST");
+                for r in &rows {
+                    println!(
+                        "{:<20} {:<14} {:<9} {:<10} {:<36} {}",
+                        s(&r["service"]),
+                        s(&r["component"]),
+                        s(&r["state"]),
+                        s(&r["health"]),
+                        s(&r["host"]),
+                        s(&r["container"])
+                    );
+                }
+            }
+        }
+        Ok(crate::exit::OK)
+    })
+}
+
+pub fn logs(services: &[String], follow: bool, tail: Option<usize>, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
+    use futures_util::StreamExt;
+    let t = target(common)?;
+    for s in services {
+        if !t.resolved.services.contains_key(s) {
+            return Err(crate::load::UsageError(format!("no service `{s}` in this file")).into());
+        }
+    }
+    let names: Vec<(String, String)> = t
+        .resolved
+        .services
+        .values()
+        .filter(|s| services.is_empty() || services.contains(&s.name))
+        .map(|s| (s.name.clone(), s.internal_host.clone()))
+        .collect();
+    let width = names.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    runtime()?.block_on(async {
+        let provider = DockerProvider::connect(settings(args)).await?;
+        let streams = names.iter().map(|(name, container)| {
+            let prefix = format!("{name:<width$} | ");
+            provider.logs(container, follow, tail).map(move |item| (prefix.clone(), item))
+        });
+        let mut merged = futures_util::stream::select_all(streams.map(Box::pin));
+        while let Some((prefix, item)) = merged.next().await {
+            match item {
+                Ok(chunk) => {
+                    for line in chunk.to_string().lines() {
+                        println!("{prefix}{line}");
+                    }
+                }
+                Err(e) if e.to_string().contains("No such container") => eprintln!("{prefix}(not deployed)"),
+                Err(e) => return Err(anyhow!(e)),
+            }
+        }
+        Ok(crate::exit::OK)
+    })
+}

@@ -1,0 +1,6 @@
+//! Deploying: the lock, the state, progress, and the provider-neutral executor.
+
+pub mod executor;
+pub mod lock;
+pub mod report;
+pub mod state;

@@ -1,0 +1,90 @@
+//! Deploy state (SPEC §7): `.nanokit/` beside nanokit.yml for a local Docker owner, else the
+//! cluster directory under `~/.nanokit/clusters/<provider>_<project>_<env>/`. Written
+//! atomically (temp file, fsync, rename). It holds hashes and names, never variable values.
+
+use crate::commands::write_atomically;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// `$NANOKIT_HOME` or `~/.nanokit`.
+pub fn nanokit_home() -> PathBuf {
+    std::env::var_os("NANOKIT_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp")).join(".nanokit"))
+}
+
+pub fn cluster_dir(provider: &str, project: &str, env: &str) -> PathBuf {
+    nanokit_home().join("clusters").join(format!("{provider}_{project}_{env}"))
+}
+
+/// Where state lives for this deploy.
+pub fn state_dir(provider: &str, project: &str, env: &str, shared: bool, project_dir: &Path) -> PathBuf {
+    if provider == "docker" && !shared {
+        project_dir.join(".nanokit")
+    } else {
+        cluster_dir(provider, project, env)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceState {
+    pub instance: String,
+    pub image: String,
+    pub config_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ComponentState {
+    pub deployed_at: u64,
+    pub services: BTreeMap<String, ServiceState>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub project: String,
+    pub env: String,
+    pub provider: String,
+    pub components: BTreeMap<String, ComponentState>,
+}
+
+pub fn file(dir: &Path, env: &str) -> PathBuf {
+    dir.join(format!("state-{env}.json"))
+}
+
+pub fn load(dir: &Path, env: &str) -> Result<Option<State>> {
+    let path = file(dir, env);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some(
+            serde_json::from_slice(&bytes).with_context(|| format!("{} is corrupt; remove it and run `nkdev up` again", path.display()))?,
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+pub fn save(dir: &Path, state: &State) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let body = serde_json::to_vec_pretty(state)?;
+    write_atomically(&file(dir, &state.env), &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_and_load_round_trip_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State { project: "p".into(), env: "local".into(), provider: "docker".into(), ..State::default() };
+        state.components.insert("auth".into(), ComponentState { deployed_at: 1, services: BTreeMap::new() });
+        save(dir.path(), &state).unwrap();
+        assert_eq!(load(dir.path(), "local").unwrap(), Some(state));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left behind");
+        std::fs::write(file(dir.path(), "local"), b"{").unwrap();
+        assert!(load(dir.path(), "local").unwrap_err().to_string().contains("is corrupt"));
+    }
+}

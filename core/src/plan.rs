@@ -1,0 +1,541 @@
+//! Plan, then apply: compare the desired state of this component with what the platform has
+//! (of every component), and produce single steps, each with its reason. Pure: no I/O, so
+//! every ownership rule is unit-tested here, once, for every provider.
+
+use crate::graph::Graph;
+use crate::model::Healthcheck;
+use crate::names;
+use crate::provider::Observed;
+use crate::resolve::ResolvedEnvironment;
+use indexmap::IndexMap;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where the service's code is mounted in its container.
+pub const APP_DIR: &str = "/app";
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cluster {
+    pub project: String,
+    pub env: String,
+    pub component: String,
+    pub shared: bool,
+    /// `nk-<project>-<env>`
+    pub network: String,
+    /// `nk-<project>-<env>-gateway`
+    pub gateway: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DesiredService {
+    pub name: String,
+    /// Container / platform name: `nk-<project>-<env>-<service>`.
+    pub instance: String,
+    pub image: String,
+    /// Shell command run as the container's command (install && start), if any.
+    pub command: Option<String>,
+    /// Host directory mounted at [`APP_DIR`] (services with a `path`).
+    pub mount: Option<PathBuf>,
+    pub env: IndexMap<String, String>,
+    pub expose: Option<u16>,
+    pub host: Option<String>,
+    pub healthcheck: Option<Healthcheck>,
+    /// (volume name on the platform, path in the container)
+    pub volumes: Vec<(String, String)>,
+    pub config_hash: String,
+    pub depends_on: Vec<String>,
+    pub level: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Desired {
+    pub cluster: Cluster,
+    /// In start order.
+    pub services: Vec<DesiredService>,
+    /// Whether this deploy covers every service of the file (`up`) or a selection (`up S`);
+    /// only a full deploy removes services that left the file.
+    pub complete: bool,
+}
+
+impl Desired {
+    pub fn service(&self, name: &str) -> Option<&DesiredService> {
+        self.services.iter().find(|s| s.name == name)
+    }
+    pub fn levels(&self) -> Vec<Vec<&DesiredService>> {
+        let mut levels: BTreeMap<usize, Vec<&DesiredService>> = BTreeMap::new();
+        for s in &self.services {
+            levels.entry(s.level).or_default().push(s);
+        }
+        levels.into_values().collect()
+    }
+}
+
+/// One gateway route: host → upstream instance and port.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Route {
+    pub host: String,
+    pub upstream: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    CreateNetwork,
+    CreateGateway,
+    CreateVolume { name: String },
+    Create { service: String },
+    Recreate { service: String },
+    Start { service: String },
+    Keep { service: String },
+    Remove { service: String, instance: String },
+    UpdateRoutes { routes: Vec<Route> },
+    RemoveGateway,
+    RemoveNetwork,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    #[serde(flatten)]
+    pub action: Action,
+    pub reason: String,
+}
+
+impl Step {
+    fn new(action: Action, reason: impl Into<String>) -> Self {
+        Step { action, reason: reason.into() }
+    }
+    /// The service a step is about, if any.
+    pub fn service(&self) -> Option<&str> {
+        match &self.action {
+            Action::Create { service }
+            | Action::Recreate { service }
+            | Action::Start { service }
+            | Action::Keep { service }
+            | Action::Remove { service, .. } => Some(service),
+            _ => None,
+        }
+    }
+    pub fn changes_something(&self) -> bool {
+        !matches!(self.action, Action::Keep { .. })
+    }
+    /// A short human line: `create auth (new service)`.
+    pub fn describe(&self) -> String {
+        let what = match &self.action {
+            Action::CreateNetwork => "create network".to_string(),
+            Action::CreateGateway => "create gateway".to_string(),
+            Action::CreateVolume { name } => format!("create volume {name}"),
+            Action::Create { service } => format!("create {service}"),
+            Action::Recreate { service } => format!("recreate {service}"),
+            Action::Start { service } => format!("start {service}"),
+            Action::Keep { service } => format!("keep {service}"),
+            Action::Remove { service, .. } => format!("remove {service}"),
+            Action::UpdateRoutes { routes } => {
+                format!("update gateway routes ({} route{})", routes.len(), if routes.len() == 1 { "" } else { "s" })
+            }
+            Action::RemoveGateway => "remove gateway".to_string(),
+            Action::RemoveNetwork => "remove network".to_string(),
+        };
+        format!("{what} ({})", self.reason)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn is_noop(&self) -> bool {
+        !self.steps.iter().any(Step::changes_something)
+    }
+    pub fn changes(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| s.changes_something())
+    }
+}
+
+/// Why a plan cannot be made. Nothing has been changed when one of these is returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanError {
+    SharedInfraMissing { what: String, cluster: String },
+    OwnedByOtherComponent { service: String, component: String },
+    HostTaken { host: String, service: String, component: String },
+    UnknownService { service: String, known: Vec<String> },
+    NoImage { service: String },
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlanError::SharedInfraMissing { what, cluster } => write!(
+                f,
+                "{what} of cluster `{cluster}` does not exist; this repository has `infra.shared: true`, so it adopts and never creates it: run `nkdev up` in the infra-owner repository first"
+            ),
+            PlanError::OwnedByOtherComponent { service, component } => {
+                write!(f, "service `{service}` already exists and belongs to component `{component}`; rename this service or deploy it from that repository")
+            }
+            PlanError::HostTaken { host, service, component } => write!(f, "host `{host}` is already routed to `{service}` of component `{component}`"),
+            PlanError::UnknownService { service, known } => write!(f, "no service `{service}` in this file (services: {})", known.join(", ")),
+            PlanError::NoImage { service } => write!(f, "service `{service}` has no image to run"),
+        }
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+/// The desired state of this component for `selection` (empty: every service) and what it depends on.
+pub fn desired(env: &ResolvedEnvironment, graph: &Graph, selection: &[String], base_dir: &Path) -> Result<Desired, PlanError> {
+    for s in selection {
+        if !env.services.contains_key(s) {
+            return Err(PlanError::UnknownService { service: s.clone(), known: env.services.keys().cloned().collect() });
+        }
+    }
+    let wanted: Vec<String> =
+        if selection.is_empty() { graph.levels.iter().flatten().cloned().collect() } else { graph.closure(selection) };
+    let level_of = |name: &str| graph.levels.iter().position(|l| l.iter().any(|s| s == name)).unwrap_or(0);
+    let cluster = Cluster {
+        project: env.project.clone(),
+        env: env.env.clone(),
+        component: env.component.clone(),
+        shared: env.shared,
+        network: names::cluster_prefix(&env.project, &env.env),
+        gateway: format!("{}-gateway", names::cluster_prefix(&env.project, &env.env)),
+    };
+    let mut services = Vec::with_capacity(wanted.len());
+    for name in wanted {
+        let s = &env.services[&name];
+        let image = s.image.as_ref().map(|i| i.value.clone()).ok_or_else(|| PlanError::NoImage { service: name.clone() })?;
+        let mount = s.path.as_ref().map(|p| base_dir.join(&p.value));
+        let command = match (&s.install, &s.start, &mount) {
+            // install runs where the code is; an image-only service has nothing to install
+            (Some(install), Some(start), Some(_)) => Some(format!("{} && {}", install.value, start.value)),
+            (None, Some(start), _) | (Some(_), Some(start), None) => Some(start.value.clone()),
+            (Some(install), None, Some(_)) => Some(install.value.clone()),
+            _ => None,
+        };
+        let volumes = s
+            .volumes
+            .iter()
+            .filter_map(|v| {
+                v.value
+                    .split_once(':')
+                    .map(|(n, p)| (format!("{}-{n}", cluster.network), p.trim_end_matches(":ro").trim_end_matches(":rw").to_string()))
+            })
+            .collect();
+        services.push(DesiredService {
+            instance: s.internal_host.clone(),
+            image,
+            command,
+            mount,
+            env: env.full_env(s),
+            expose: s.expose.as_ref().map(|e| e.value),
+            host: s.host.as_ref().map(|h| h.value.clone()),
+            healthcheck: s.healthcheck.as_ref().map(|h| h.value.clone()),
+            volumes,
+            config_hash: env.config_hash(s),
+            depends_on: s.depends_on.iter().map(|d| d.value.clone()).filter(|d| env.services.contains_key(d) && *d != name).collect(),
+            level: level_of(&name),
+            name,
+        });
+    }
+    Ok(Desired { cluster, services, complete: selection.is_empty() })
+}
+
+/// The routes the shared gateway must serve: every other component's services as the
+/// platform reports them, plus this component's as they will be after the deploy.
+pub fn routes(desired: &Desired, observed: &Observed) -> Vec<Route> {
+    let mut routes: BTreeMap<String, Route> = BTreeMap::new();
+    for s in &observed.services {
+        let ours = s.component == desired.cluster.component;
+        // Our services keep their route unless this full deploy removes them.
+        let removed = ours && desired.complete && desired.service(&s.service).is_none();
+        if let (Some(host), Some(port), false) = (&s.host, s.port, removed) {
+            routes.insert(host.clone(), Route { host: host.clone(), upstream: s.name.clone(), port });
+        }
+    }
+    for s in &desired.services {
+        if let (Some(host), Some(port)) = (&s.host, s.expose) {
+            routes.insert(host.clone(), Route { host: host.clone(), upstream: s.instance.clone(), port });
+        }
+    }
+    routes.into_values().collect()
+}
+
+pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, PlanError> {
+    let cluster = &desired.cluster;
+    let cluster_name = format!("{}/{}", cluster.project, cluster.env);
+    let mut steps = Vec::new();
+    if cluster.shared {
+        if observed.network.is_none() {
+            return Err(PlanError::SharedInfraMissing { what: format!("network `{}`", cluster.network), cluster: cluster_name });
+        }
+        if observed.gateway.is_none() {
+            return Err(PlanError::SharedInfraMissing { what: format!("gateway `{}`", cluster.gateway), cluster: cluster_name });
+        }
+    } else {
+        if observed.network.is_none() {
+            steps.push(Step::new(Action::CreateNetwork, format!("network `{}` does not exist", cluster.network)));
+        }
+        if observed.gateway.is_none() {
+            steps.push(Step::new(Action::CreateGateway, format!("gateway `{}` does not exist", cluster.gateway)));
+        }
+    }
+    // Ownership first: nothing is planned, let alone applied, if one rule is broken.
+    for s in &desired.services {
+        if let Some(found) = observed.services.iter().find(|o| o.name == s.instance) {
+            if found.component != cluster.component {
+                return Err(PlanError::OwnedByOtherComponent { service: s.name.clone(), component: found.component.clone() });
+            }
+        }
+        if let Some(host) = &s.host {
+            if let Some(other) = observed.services.iter().find(|o| o.host.as_ref() == Some(host) && o.component != cluster.component) {
+                return Err(PlanError::HostTaken {
+                    host: host.clone(),
+                    service: other.service.clone(),
+                    component: other.component.clone(),
+                });
+            }
+        }
+    }
+    let mut volumes: Vec<&String> = desired.services.iter().flat_map(|s| s.volumes.iter().map(|(n, _)| n)).collect();
+    volumes.sort();
+    volumes.dedup();
+    for v in volumes {
+        steps.push(Step::new(Action::CreateVolume { name: v.clone() }, "ensure it exists"));
+    }
+    for s in &desired.services {
+        let service = s.name.clone();
+        let step = match observed.services.iter().find(|o| o.name == s.instance) {
+            None => Step::new(Action::Create { service }, "new service"),
+            Some(o) if o.config_hash != s.config_hash => {
+                Step::new(Action::Recreate { service }, format!("configuration changed ({} → {})", o.config_hash, s.config_hash))
+            }
+            Some(o) if !o.running => Step::new(Action::Start { service }, "exists but is not running"),
+            Some(_) => Step::new(Action::Keep { service }, "up to date"),
+        };
+        steps.push(step);
+    }
+    if desired.complete {
+        for o in &observed.services {
+            if o.component == cluster.component && desired.service(&o.service).is_none() {
+                steps.push(Step::new(Action::Remove { service: o.service.clone(), instance: o.name.clone() }, "no longer in nanokit.yml"));
+            }
+        }
+    }
+    let routes = routes(desired, observed);
+    if observed.routes.as_ref() != Some(&routes) {
+        steps.push(Step::new(Action::UpdateRoutes { routes }, "routes differ from the gateway's"));
+    }
+    Ok(Plan { steps })
+}
+
+/// Remove this component's services; the owner also removes gateway and network, but only
+/// when no other component still has services in the cluster.
+pub fn destroy(cluster: &Cluster, observed: &Observed) -> (Plan, Vec<String>) {
+    let mut steps = Vec::new();
+    let mut notes = Vec::new();
+    for o in &observed.services {
+        if o.component == cluster.component {
+            steps.push(Step::new(
+                Action::Remove { service: o.service.clone(), instance: o.name.clone() },
+                format!("component `{}`", cluster.component),
+            ));
+        }
+    }
+    let others: Vec<&str> = {
+        let mut v: Vec<&str> =
+            observed.services.iter().filter(|o| o.component != cluster.component).map(|o| o.component.as_str()).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let remaining_routes: Vec<Route> = {
+        let mut r: Vec<Route> = observed
+            .services
+            .iter()
+            .filter(|o| o.component != cluster.component)
+            .filter_map(|o| Some(Route { host: o.host.clone()?, upstream: o.name.clone(), port: o.port? }))
+            .collect();
+        r.sort();
+        r
+    };
+    if cluster.shared {
+        notes.push("shared infrastructure (network, gateway) is never touched from a repository with `shared: true`".into());
+    } else if !others.is_empty() {
+        notes.push(format!("keeping network and gateway: components {} still have services in this cluster", others.join(", ")));
+    } else {
+        if observed.gateway.is_some() {
+            steps.push(Step::new(Action::RemoveGateway, "no component has services left"));
+        }
+        if observed.network.is_some() {
+            steps.push(Step::new(Action::RemoveNetwork, "no component has services left"));
+        }
+    }
+    let gateway_stays = observed.gateway.is_some() && (cluster.shared || !others.is_empty());
+    if gateway_stays && observed.routes.as_ref() != Some(&remaining_routes) {
+        steps.push(Step::new(Action::UpdateRoutes { routes: remaining_routes }, "drop this component's routes"));
+    }
+    (Plan { steps }, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::{ObservedResource, ObservedService};
+    use crate::{analyze, AnalyzeOptions};
+
+    fn desired_for(text: &str, selection: &[&str]) -> Desired {
+        let analysis = analyze(text, &AnalyzeOptions { env: Some("local".into()), ..AnalyzeOptions::default() });
+        assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
+        let env = analysis.environment("local").unwrap();
+        let sel: Vec<String> = selection.iter().map(|s| s.to_string()).collect();
+        desired(&env.resolved, &env.graph, &sel, Path::new("/repo")).unwrap()
+    }
+
+    const MONO: &str = "name: shop\ncomponent: auth\nruntimes:\n  base:\n    image: busybox\n    provisioning: {install: make, start: run}\nservices:\n  db:\n    image: pg\n  auth:\n    runtime: base\n    path: ./auth\n    expose: 3001\n    host: auth.localhost\n    depends_on: [db]\n";
+
+    fn observed_from(d: &Desired, component: &str) -> Observed {
+        let services = d
+            .services
+            .iter()
+            .map(|s| ObservedService {
+                service: s.name.clone(),
+                name: s.instance.clone(),
+                component: component.into(),
+                config_hash: s.config_hash.clone(),
+                running: true,
+                host: s.host.clone(),
+                port: s.expose,
+            })
+            .collect();
+        let mut o = Observed {
+            network: Some(ObservedResource { name: d.cluster.network.clone(), component: Some(component.into()) }),
+            gateway: Some(ObservedResource { name: d.cluster.gateway.clone(), component: Some(component.into()) }),
+            services,
+            routes: None,
+        };
+        o.routes = Some(routes(d, &o));
+        o
+    }
+
+    #[test]
+    fn first_deploy_creates_everything_in_order() {
+        let d = desired_for(MONO, &[]);
+        let auth = d.service("auth").unwrap();
+        assert_eq!(auth.command.as_deref(), Some("make && run"));
+        assert_eq!(auth.mount.as_deref(), Some(Path::new("/repo/./auth")));
+        assert_eq!(auth.level, 1);
+        let plan = plan(&d, &Observed::default()).unwrap();
+        let what: Vec<String> = plan.steps.iter().map(|s| s.describe()).collect();
+        assert_eq!(what[0], "create network (network `nk-shop-local` does not exist)");
+        assert_eq!(what[1], "create gateway (gateway `nk-shop-local-gateway` does not exist)");
+        assert_eq!(what[2], "create db (new service)");
+        assert_eq!(what[3], "create auth (new service)");
+        assert!(what[4].starts_with("update gateway routes (1 route)"));
+    }
+
+    #[test]
+    fn second_deploy_without_change_is_a_noop() {
+        let d = desired_for(MONO, &[]);
+        let plan = plan(&d, &observed_from(&d, "auth")).unwrap();
+        assert!(plan.is_noop(), "{:?}", plan.steps);
+    }
+
+    #[test]
+    fn a_changed_service_is_the_only_one_recreated() {
+        let before = desired_for(MONO, &[]);
+        let after = desired_for(&MONO.replace("expose: 3001", "expose: 3005"), &[]);
+        let plan = plan(&after, &observed_from(&before, "auth")).unwrap();
+        let changed: Vec<String> = plan.changes().map(|s| s.describe()).collect();
+        assert_eq!(changed.len(), 2, "{changed:?}");
+        assert!(changed[0].starts_with("recreate auth (configuration changed"));
+        assert!(changed[1].starts_with("update gateway routes"));
+    }
+
+    #[test]
+    fn up_of_one_service_takes_its_dependencies_and_removes_nothing() {
+        let d = desired_for(MONO, &["auth"]);
+        assert_eq!(d.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), vec!["db", "auth"]);
+        let only_db = desired_for(MONO, &["db"]);
+        let mut observed = observed_from(&d, "auth");
+        observed.routes = Some(routes(&only_db, &observed));
+        let plan = plan(&only_db, &observed).unwrap();
+        assert!(plan.is_noop(), "auth is kept, not removed, when only db is deployed: {:?}", plan.steps);
+    }
+
+    #[test]
+    fn services_that_left_the_file_are_removed_only_if_ours() {
+        let d = desired_for(MONO, &[]);
+        let mut observed = observed_from(&d, "auth");
+        observed.services.push(ObservedService {
+            service: "old".into(),
+            name: "nk-shop-local-old".into(),
+            component: "auth".into(),
+            config_hash: "x".into(),
+            running: true,
+            host: None,
+            port: None,
+        });
+        observed.services.push(ObservedService {
+            service: "billing".into(),
+            name: "nk-shop-local-billing".into(),
+            component: "billing".into(),
+            config_hash: "y".into(),
+            running: true,
+            host: Some("b.localhost".into()),
+            port: Some(80),
+        });
+        let plan = plan(&d, &observed).unwrap();
+        let changed: Vec<String> = plan.changes().map(|s| s.describe()).collect();
+        assert!(changed.contains(&"remove old (no longer in nanokit.yml)".to_string()), "{changed:?}");
+        assert!(!changed.iter().any(|c| c.contains("billing")), "never touch another component: {changed:?}");
+        let routes = plan
+            .steps
+            .iter()
+            .find_map(|s| if let Action::UpdateRoutes { routes } = &s.action { Some(routes.clone()) } else { None })
+            .unwrap();
+        assert!(routes.iter().any(|r| r.host == "b.localhost"), "the gateway keeps routing other components");
+    }
+
+    #[test]
+    fn another_components_service_or_host_is_refused() {
+        let d = desired_for(MONO, &[]);
+        let observed = observed_from(&d, "billing");
+        assert!(matches!(plan(&d, &observed), Err(PlanError::OwnedByOtherComponent { .. })));
+        let mut observed = observed_from(&desired_for(&MONO.replace("auth:\n    runtime", "other:\n    runtime"), &[]), "billing");
+        observed.services.retain(|s| s.service == "other");
+        assert!(matches!(plan(&d, &observed), Err(PlanError::HostTaken { .. })));
+    }
+
+    #[test]
+    fn shared_repositories_adopt_and_never_create() {
+        let text = MONO.replace("component: auth\n", "component: billing\nenvironments:\n  local:\n    infra:\n      shared: true\n");
+        let d = desired_for(&text, &[]);
+        let err = plan(&d, &Observed::default()).unwrap_err();
+        assert!(err.to_string().contains("run `nkdev up` in the infra-owner repository first"), "{err}");
+    }
+
+    #[test]
+    fn destroy_keeps_infra_while_other_components_remain() {
+        let d = desired_for(MONO, &[]);
+        let mut observed = observed_from(&d, "auth");
+        observed.services.push(ObservedService {
+            service: "billing".into(),
+            name: "nk-shop-local-billing".into(),
+            component: "billing".into(),
+            config_hash: "y".into(),
+            running: true,
+            host: Some("b.localhost".into()),
+            port: Some(80),
+        });
+        let (plan, notes) = destroy(&d.cluster, &observed);
+        let what: Vec<String> = plan.steps.iter().map(|s| s.describe()).collect();
+        assert!(what.iter().all(|w| !w.contains("billing") && !w.contains("network") && !w.contains("remove gateway")), "{what:?}");
+        assert!(notes[0].contains("components billing still have services"));
+        observed.services.retain(|s| s.component == "auth");
+        let (plan, _) = destroy(&d.cluster, &observed);
+        let what: Vec<String> = plan.steps.iter().map(|s| s.describe()).collect();
+        assert!(what.contains(&"remove network (no component has services left)".to_string()), "{what:?}");
+    }
+}

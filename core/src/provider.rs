@@ -1,0 +1,96 @@
+//! The Provider Abstraction Layer (seed 003): what every deploy target implements. The core
+//! plans against it; providers (Docker, AWS) live in the CLI crate, so the core and the
+//! language server never link a Docker or AWS client.
+
+use crate::plan::{Desired, Route, Step};
+use std::future::Future;
+
+/// Labels (Docker) and tags (AWS) put on everything nanokit creates (SPEC §6).
+pub mod labels {
+    pub const PROJECT: &str = "nk-project";
+    pub const ENV: &str = "nk-env";
+    pub const COMPONENT: &str = "nk-component";
+    pub const SERVICE: &str = "nk-service";
+    pub const CONFIG_HASH: &str = "nk-config-hash";
+    /// `service`, `gateway` or `network`.
+    pub const ROLE: &str = "nk-role";
+    /// The service's host and port, read back to rebuild the shared gateway's routes.
+    pub const HOST: &str = "nk-host";
+    pub const PORT: &str = "nk-port";
+}
+
+/// A resource found on the platform, with the component that owns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedResource {
+    pub name: String,
+    pub component: Option<String>,
+}
+
+/// A service instance found on the platform (a container, an ECS service…).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedService {
+    pub service: String,
+    /// Platform name (container name, ECS service name).
+    pub name: String,
+    pub component: String,
+    pub config_hash: String,
+    pub running: bool,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+}
+
+/// Everything of one cluster (project + environment) on the platform, of every component.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observed {
+    pub network: Option<ObservedResource>,
+    pub gateway: Option<ObservedResource>,
+    pub services: Vec<ObservedService>,
+    /// What the gateway routes now; `None` when it cannot be read.
+    pub routes: Option<Vec<Route>>,
+}
+
+/// Progress and results a provider reports while applying a step.
+pub trait Reporter: Send + Sync {
+    fn step_started(&self, step: &Step);
+    fn step_finished(&self, step: &Step, result: &Result<(), ProviderError>);
+    fn note(&self, message: &str);
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderError {
+    pub message: String,
+    /// Extra lines shown under the error (e.g. the last log lines of a failing container).
+    pub details: Vec<String>,
+}
+
+impl ProviderError {
+    pub fn new(message: impl Into<String>) -> Self {
+        ProviderError { message: message.into(), details: Vec::new() }
+    }
+}
+
+impl std::fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        for line in &self.details {
+            write!(f, "\n  | {line}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+/// One deploy target. Methods are async; the CLI drives them on tokio.
+pub trait Provider: Send + Sync {
+    /// Resource discovery: everything tagged with this cluster's project and environment.
+    fn observe(&self, desired: &Desired) -> impl Future<Output = Result<Observed, ProviderError>> + Send;
+    /// Orchestration: carry out one step (create network, recreate a service, update routes…).
+    fn apply(&self, step: &Step, desired: &Desired) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    /// Health monitoring: wait until a service is ready to receive traffic, or fail with why.
+    fn wait_ready(
+        &self,
+        service: &crate::plan::DesiredService,
+        desired: &Desired,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+}

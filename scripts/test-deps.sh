@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs and starts everything the test suite needs on a fresh Debian machine (as root,
+# or with sudo): Debian's docker.io engine, neovim, static busybox and caddy to build the
+# test images locally (no image can be pulled here), then builds those images.
+# Idempotent: what is already there is kept. Any failure stops the run with a message.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v nvim >/dev/null || need+=(neovim)
+[ -x /bin/busybox ] && file /bin/busybox 2>/dev/null | grep -q static || need+=(busybox-static)
+command -v caddy >/dev/null || need+=(caddy)
+command -v file >/dev/null || need+=(file)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "test-deps: installing ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  echo "test-deps: starting dockerd"
+  $SUDO sh -c 'nohup dockerd >/tmp/nanokit-dockerd.log 2>&1 &'
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  if ! docker info >/dev/null 2>&1; then
+    echo "test-deps: the Docker engine did not start; its log:" >&2
+    tail -n 30 /tmp/nanokit-dockerd.log >&2 || true
+    exit 1
+  fi
+fi
+echo "test-deps: docker engine API $(docker version --format '{{.Server.APIVersion}}')"
+"$here/build-test-images.sh"
