@@ -203,6 +203,6 @@ mod tests {
     #[test]
     fn times_format_as_utc() {
         assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_time(1_795_511_962), "2026-11-24 07:59:22 UTC");
+        assert_eq!(format_time(1_795_511_962), "2026-11-24 09:19:22 UTC");
     }
 }
