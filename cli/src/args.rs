@@ -13,14 +13,34 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct FileArgs {
     /// Path to nanokit.yml (default: ./nanokit.yml, then ./nanokit.yaml)
-    #[arg(short = 'f', long = "file", global = true)]
+    #[arg(short = 'f', long = "file")]
     pub file: Option<PathBuf>,
     /// Environment to use [default: local; `validate` checks every environment unless given]
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub env: Option<String>,
     /// When to colour output
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+}
+
+/// [`FileArgs`] without the `-f` short option, which `logs` uses for `--follow`.
+#[derive(Debug, Clone, Args)]
+pub struct LogsFileArgs {
+    /// Path to nanokit.yml (default: ./nanokit.yml, then ./nanokit.yaml)
+    #[arg(long = "file")]
+    pub file: Option<PathBuf>,
+    /// Environment to use [default: local]
+    #[arg(long)]
+    pub env: Option<String>,
+    /// When to colour output
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+impl From<LogsFileArgs> for FileArgs {
+    fn from(a: LogsFileArgs) -> Self {
+        FileArgs { file: a.file, env: a.env, color: a.color }
+    }
 }
 
 impl FileArgs {
@@ -185,7 +205,7 @@ pub enum Command {
     /// Print (or follow) the logs of services
     Logs {
         services: Vec<String>,
-        /// Keep printing new lines
+        /// Keep printing new lines (`-f` as in `docker compose logs -f`; the file is `--file` here)
         #[arg(short, long)]
         follow: bool,
         /// Only the last N lines of each service
@@ -194,7 +214,7 @@ pub enum Command {
         #[command(flatten)]
         deploy: DeployArgs,
         #[command(flatten)]
-        common: FileArgs,
+        common: LogsFileArgs,
     },
     /// Cluster-level operations
     Infra {
@@ -207,4 +227,13 @@ pub enum Command {
         #[arg(long)]
         stdio: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

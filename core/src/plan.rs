@@ -301,8 +301,8 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, PlanError> {
     let mut volumes: Vec<&String> = desired.services.iter().flat_map(|s| s.volumes.iter().map(|(n, _)| n)).collect();
     volumes.sort();
     volumes.dedup();
-    for v in volumes {
-        steps.push(Step::new(Action::CreateVolume { name: v.clone() }, "ensure it exists"));
+    for v in volumes.into_iter().filter(|v| !observed.volumes.contains(v)) {
+        steps.push(Step::new(Action::CreateVolume { name: v.clone() }, "new volume"));
     }
     for s in &desired.services {
         let service = s.name.clone();
@@ -414,6 +414,7 @@ mod tests {
             gateway: Some(ObservedResource { name: d.cluster.gateway.clone(), component: Some(component.into()) }),
             services,
             routes: None,
+            volumes: d.services.iter().flat_map(|s| s.volumes.iter().map(|(n, _)| n.clone())).collect(),
         };
         o.routes = Some(routes(d, &o));
         o

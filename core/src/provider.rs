@@ -47,6 +47,8 @@ pub struct Observed {
     pub services: Vec<ObservedService>,
     /// What the gateway routes now; `None` when it cannot be read.
     pub routes: Option<Vec<Route>>,
+    /// Names of the cluster's volumes.
+    pub volumes: Vec<String>,
 }
 
 /// Progress and results a provider reports while applying a step.

@@ -98,8 +98,7 @@ pub fn up(services: &[String], dry_run: bool, args: &DeployArgs, common: &FileAr
     let reporter = progress(args);
     runtime()?.block_on(interruptible(async {
         let provider = DockerProvider::connect(settings(args)).await?;
-        let _lock =
-            if dry_run { None } else { Some(cluster_lock(&t.resolved, format!("nkdev up {}", services.join(" ")).trim())?) };
+        let _lock = if dry_run { None } else { Some(cluster_lock(&t.resolved, format!("nkdev up {}", services.join(" ")).trim())?) };
         let observed = provider.observe(&desired).await?;
         let plan = plan::plan(&desired, &observed).map_err(|e| anyhow!(e))?;
         if args.progress == ProgressFormat::Json {

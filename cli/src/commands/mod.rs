@@ -36,7 +36,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         #[cfg(feature = "docker")]
         Command::Status { format, deploy, common } => deploy::status(format, &deploy, &common),
         #[cfg(feature = "docker")]
-        Command::Logs { services, follow, tail, deploy, common } => deploy::logs(&services, follow, tail, &deploy, &common),
+        Command::Logs { services, follow, tail, deploy, common } => deploy::logs(&services, follow, tail, &deploy, &common.into()),
         Command::Infra { command: crate::args::InfraCommand::Unlock { common } } => infra_unlock(&common),
         #[cfg(not(feature = "docker"))]
         Command::Up { .. } | Command::Plan { .. } | Command::Destroy { .. } | Command::Status { .. } | Command::Logs { .. } => {

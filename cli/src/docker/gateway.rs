@@ -19,6 +19,12 @@ pub fn config(routes: &[Route]) -> Value {
                 "terminal": true
             })
         })
+        .collect::<Vec<Value>>()
+        .into_iter()
+        // Caddy answers an unmatched host with an empty 200; say plainly that nothing is there.
+        .chain(std::iter::once(json!({
+            "handle": [{"handler": "static_response", "status_code": 404, "body": "nanokit: no service is routed for this host\n"}]
+        })))
         .collect();
     json!({
         "admin": {"listen": "localhost:2019"},
@@ -37,6 +43,7 @@ pub fn routes_of(config: &Value) -> Vec<Route> {
         .into_iter()
         .flatten()
         .filter_map(|r| {
+            // the final catch-all has no `match`
             let host = r["match"][0]["host"][0].as_str()?.to_string();
             let dial = r["handle"][0]["upstreams"][0]["dial"].as_str()?;
             let (upstream, port) = dial.rsplit_once(':')?;

@@ -355,6 +355,12 @@ impl Provider for DockerProvider {
         if let Some(gw) = &observed.gateway {
             observed.routes = self.current_routes(&gw.name).await;
         }
+        let volumes = self
+            .docker
+            .list_volumes(Some(bollard::volume::ListVolumesOptions { filters: Self::cluster_filters(desired) }))
+            .await
+            .map_err(|e| err("cannot list volumes", e))?;
+        observed.volumes = volumes.volumes.unwrap_or_default().into_iter().map(|v| v.name).collect();
         Ok(observed)
     }
 
@@ -411,6 +417,17 @@ impl Provider for DockerProvider {
             let info =
                 self.docker.inspect_container(&s.instance, None).await.map_err(|e| err(format!("cannot inspect `{}`", s.instance), e))?;
             let state = info.state.unwrap_or_default();
+            // Under `unless-stopped` a crashing service restarts in a loop: it never "exits".
+            let crashing = state.restarting == Some(true) || (info.restart_count.unwrap_or(0) > 0 && state.exit_code.unwrap_or(0) != 0);
+            if crashing {
+                let mut e = ProviderError::new(format!(
+                    "service `{}` keeps exiting (exit code {}) before it is ready; its last log lines:",
+                    s.name,
+                    state.exit_code.unwrap_or(-1)
+                ));
+                e.details = self.tail(&s.instance, 20).await;
+                return Err(e);
+            }
             if state.running != Some(true) {
                 if state.status.map(|s| s.to_string()).as_deref() == Some("exited") || state.exit_code.unwrap_or(0) != 0 {
                     let mut e = ProviderError::new(format!(
