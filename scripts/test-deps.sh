@@ -34,5 +34,13 @@ if ! docker info >/dev/null 2>&1; then
     exit 1
   fi
 fi
+# pre-commit (PyPI) for the hook test, in its own venv.
+tools="${NANOKIT_TOOLS:-$HOME/.cache/nanokit-tools}"
+if [ ! -x "$tools/venv/bin/pre-commit" ]; then
+  python3 -m venv --help >/dev/null 2>&1 || { $SUDO apt-get update -qq; DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null; }
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install -q pre-commit
+fi
+echo "test-deps: $("$tools/venv/bin/pre-commit" --version)"
 echo "test-deps: docker engine API $(docker version --format '{{.Server.APIVersion}}')"
 "$here/build-test-images.sh"

@@ -221,6 +221,25 @@ pub enum Command {
         #[command(subcommand)]
         command: InfraCommand,
     },
+    /// Write a nanokit.yml for the folders found here (runtime auto-discovery)
+    Init {
+        /// Folder to scan (default: the current directory)
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Accept every proposal without asking (the default when not on a terminal)
+        #[arg(short, long)]
+        yes: bool,
+        /// Replace an existing nanokit.yml
+        #[arg(long)]
+        force: bool,
+        /// Project name (default: the folder's name as a DNS label)
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Print a shell completion script
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff)
+    Man,
     /// Run the language server on standard input/output
     Lsp {
         /// Accepted for editor compatibility; stdio is the only transport

@@ -174,3 +174,28 @@ fn explain_lists_codes() {
 fn nkapp_is_the_same_program() {
     Command::cargo_bin("nkapp").unwrap().args(["explain", "NK001"]).assert().success();
 }
+
+#[test]
+fn init_writes_a_valid_file_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("apps/web")).unwrap();
+    std::fs::write(dir.path().join("apps/web/package.json"), "{}").unwrap();
+    std::fs::create_dir_all(dir.path().join("apps/docs")).unwrap();
+    std::fs::write(dir.path().join("apps/docs/index.html"), "<h1>").unwrap();
+    nkdev()
+        .args(["init", "--yes", "--name", "site"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("with 2 services"));
+    let text = std::fs::read_to_string(dir.path().join("nanokit.yml")).unwrap();
+    assert!(text.contains("  web:\n") && text.contains("path: ./apps/docs"), "{text}");
+    nkdev().arg("validate").arg(dir.path().join("nanokit.yml")).assert().success();
+    nkdev().args(["init", "--yes"]).arg(dir.path()).assert().code(1).stderr(predicate::str::contains("--force"));
+}
+
+#[test]
+fn completions_and_man_page() {
+    nkdev().args(["completions", "bash"]).assert().success().stdout(predicate::str::contains("nkdev"));
+    nkdev().arg("man").assert().success().stdout(predicate::str::contains(".TH nkdev"));
+}

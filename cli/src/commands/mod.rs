@@ -5,6 +5,7 @@ mod config;
 mod deploy;
 mod explain;
 mod graph;
+mod init;
 mod validate;
 
 use crate::args::{Cli, Command};
@@ -41,6 +42,17 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         #[cfg(not(feature = "docker"))]
         Command::Up { .. } | Command::Plan { .. } | Command::Destroy { .. } | Command::Status { .. } | Command::Logs { .. } => {
             anyhow::bail!("this build of nkdev has no deploy provider (build with `--features docker`)")
+        }
+        Command::Init { dir, yes, force, name } => init::run(&dir, yes, force, name.as_deref()),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut crate::args::Cli::command(), "nkdev", &mut std::io::stdout());
+            Ok(crate::exit::OK)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(crate::args::Cli::command()).render(&mut std::io::stdout())?;
+            Ok(crate::exit::OK)
         }
         Command::Lsp { .. } => {
             nanokit_lsp::run_stdio();
