@@ -69,7 +69,7 @@ fn levels(edges: &IndexMap<String, Vec<String>>) -> Vec<Vec<String>> {
     while !ready.is_empty() {
         let mut next = Vec::new();
         for s in &ready {
-            remaining.shift_remove(s);
+            remaining.swap_remove(s);
             for d in dependents.get(s).into_iter().flatten() {
                 if let Some(n) = remaining.get_mut(d) {
                     *n -= 1;

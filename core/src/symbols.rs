@@ -35,8 +35,10 @@ pub struct Occurrence {
 pub fn occurrences(doc: &Document) -> Vec<Occurrence> {
     let mut out = Vec::new();
     let Some(root) = doc.root() else { return out };
-    let services: Vec<String> =
-        root.get("services").map(|e| e.value.entries().iter().map(|s| s.key.key_text()).collect()).unwrap_or_default();
+    let services: UrlNames = root
+        .get("services")
+        .map(|e| e.value.entries().iter().map(|s| s.key.key_text()).map(|name| (names::url_variable(&name), name)).collect())
+        .unwrap_or_default();
     for (section, kind) in [("services", SymbolKind::Service), ("runtimes", SymbolKind::Runtime)] {
         for entry in root.get(section).map(|e| e.value.entries()).unwrap_or_default() {
             out.push(occurrence(doc, kind, &entry.key, Role::Definition));
@@ -59,7 +61,7 @@ pub fn occurrences(doc: &Document) -> Vec<Occurrence> {
     out
 }
 
-fn service_body(doc: &Document, body: &Node, services: &[String], out: &mut Vec<Occurrence>) {
+fn service_body(doc: &Document, body: &Node, services: &UrlNames, out: &mut Vec<Occurrence>) {
     if let Some(runtime) = body.get("runtime") {
         if runtime.value.as_str().is_some() {
             out.push(occurrence(doc, SymbolKind::Runtime, &runtime.value, Role::Reference));
@@ -77,34 +79,34 @@ fn depends_on(doc: &Document, body: &Node, out: &mut Vec<Occurrence>) {
     }
 }
 
-fn env_urls(doc: &Document, body: &Node, services: &[String], out: &mut Vec<Occurrence>) {
+/// `NANOKIT_URL_<S>` mentions inside env values: find the prefix, read the identifier, look
+/// it up (linear in the text; trying every service name on every value was quadratic).
+fn env_urls(doc: &Document, body: &Node, urls: &UrlNames, out: &mut Vec<Occurrence>) {
+    const PREFIX: &str = "NANOKIT_URL_";
     for var in body.get("env").map(|e| e.value.entries()).unwrap_or_default() {
         if var.value.as_str().is_none() {
             continue;
         }
-        let text = &doc.text[var.value.span.start..var.value.span.end.min(doc.text.len())];
-        for service in services {
-            let needle = names::url_variable(service);
-            let mut from = 0;
-            while let Some(i) = text[from..].find(&needle) {
-                let start = from + i;
-                let end = start + needle.len();
-                // Whole identifier only: NANOKIT_URL_API must not match inside NANOKIT_URL_API_V2.
-                let next = text[end..].chars().next();
-                if !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    let base = var.value.span.start;
-                    out.push(Occurrence {
-                        kind: SymbolKind::Service,
-                        name: service.clone(),
-                        role: Role::UrlVariable,
-                        span: Span::new(base + start, base + end),
-                    });
-                }
-                from = end;
+        let base = var.value.span.start;
+        let text = &doc.text[base..var.value.span.end.min(doc.text.len())];
+        let mut from = 0;
+        while let Some(i) = text[from..].find(PREFIX) {
+            let start = from + i;
+            let end = text[start..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(text.len(), |e| start + e);
+            if let Some(service) = urls.get(&text[start..end]) {
+                out.push(Occurrence {
+                    kind: SymbolKind::Service,
+                    name: service.clone(),
+                    role: Role::UrlVariable,
+                    span: Span::new(base + start, base + end),
+                });
             }
+            from = end.max(start + PREFIX.len());
         }
     }
 }
+
+type UrlNames = rustc_hash::FxHashMap<String, String>;
 
 /// The span of the name itself, without the quotes of a quoted scalar.
 fn occurrence(doc: &Document, kind: SymbolKind, node: &Node, role: Role) -> Occurrence {

@@ -7,8 +7,8 @@
 //! end in an error, not in memory exhaustion.
 
 use crate::source::Span;
+use rustc_hash::FxHashMap as HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle};
-use std::collections::HashMap;
 
 /// Deeper nesting than this is an error; no real nanokit.yml gets close.
 pub const MAX_DEPTH: usize = 64;
@@ -112,7 +112,7 @@ pub fn parse(text: &str) -> Parsed {
     let mut builder = Builder {
         offsets: &offsets,
         stack: Vec::new(),
-        anchors: HashMap::new(),
+        anchors: HashMap::default(),
         alias_nodes: 0,
         root: None,
         problems: Vec::new(),
@@ -230,7 +230,7 @@ impl Builder<'_> {
                     key: None,
                     anchor,
                     merged: Vec::new(),
-                    seen: HashMap::new(),
+                    seen: HashMap::default(),
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => {

@@ -11,8 +11,16 @@ use std::time::{Duration, Instant};
 /// Generous: only reached when the server is broken, never a performance assertion.
 const WAIT: Duration = Duration::from_secs(20);
 
+/// The server under test: Cargo names it for tests; examples (benchmarks) find it beside themselves.
+pub fn server_binary() -> std::path::PathBuf {
+    match option_env!("CARGO_BIN_EXE_nanokit-lsp") {
+        Some(p) => p.into(),
+        None => std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("nanokit-lsp"),
+    }
+}
+
 pub struct Client {
-    child: Child,
+    pub child: Child,
     stdin: ChildStdin,
     incoming: Receiver<Value>,
     backlog: Vec<Value>,
@@ -30,7 +38,7 @@ impl Client {
     }
 
     pub fn start_full(capabilities: Value, options: Value, folders: Option<Vec<String>>) -> Client {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nanokit-lsp"))
+        let mut child = Command::new(server_binary())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
