@@ -43,6 +43,11 @@ if [ ! -x "$tools/venv/bin/pre-commit" ]; then
   python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install -q pre-commit
 fi
+# moto_server (PyPI moto[server]) stands in for AWS in the AWS provider tests.
+if [ ! -x "$tools/venv/bin/moto_server" ]; then
+  "$tools/venv/bin/pip" install -q 'moto[server]'
+fi
+echo "test-deps: moto $("$tools/venv/bin/python" -c 'import moto; print(moto.__version__)')"
 echo "test-deps: $("$tools/venv/bin/pre-commit" --version)"
 echo "test-deps: docker engine API $(docker version --format '{{.Server.APIVersion}}')"
 "$here/build-test-images.sh"

@@ -2,6 +2,8 @@
 //! from nanokit-core; this crate renders them and owns the deploy providers.
 
 pub mod args;
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod commands;
 pub mod deploy;
 #[cfg(feature = "docker")]

@@ -57,9 +57,6 @@ fn target(common: &FileArgs) -> Result<Target> {
             list.join(", ")
         );
     }
-    if provider != ProviderId::Docker {
-        bail!("provider `{}` is not implemented yet", provider.as_str());
-    }
     let project_dir =
         loaded.path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p }).unwrap_or(Path::new(".")).to_path_buf();
     Ok(Target { resolved: with_graph.resolved.clone(), graph: with_graph.graph.clone(), project_dir })
@@ -79,9 +76,75 @@ fn print_plan(plan: &Plan, desired: &Desired) {
     }
 }
 
-fn cluster_lock(resolved: &ResolvedEnvironment, command: &str) -> Result<lock::ClusterLock> {
+/// The cluster lock: a file on this machine for Docker, an SSM parameter on AWS itself.
+enum HeldLock {
+    File(#[allow(dead_code)] lock::ClusterLock),
+    #[cfg(feature = "aws")]
+    Ssm(crate::aws::lock::SsmLock),
+}
+
+impl HeldLock {
+    async fn release(self) {
+        match self {
+            HeldLock::File(l) => drop(l),
+            #[cfg(feature = "aws")]
+            HeldLock::Ssm(l) => l.release().await,
+        }
+    }
+}
+
+fn cluster_lock(resolved: &ResolvedEnvironment, command: &str) -> Result<HeldLock> {
     let dir = state::cluster_dir(resolved.provider.as_str(), &resolved.project, &resolved.env);
-    lock::acquire(&dir, &LockInfo::current(&resolved.component, command)).map_err(|e| anyhow!(e))
+    lock::acquire(&dir, &LockInfo::current(&resolved.component, command)).map(HeldLock::File).map_err(|e| anyhow!(e))
+}
+
+/// One connected provider of either kind, so commands are written once, generically.
+enum Backend {
+    Docker(DockerProvider),
+    #[cfg(feature = "aws")]
+    Aws(Box<crate::aws::AwsProvider>),
+}
+
+async fn connect(t: &Target, desired: &Desired, args: &DeployArgs) -> Result<Backend> {
+    match t.resolved.provider {
+        #[cfg(feature = "aws")]
+        ProviderId::Aws => {
+            let region = t.resolved.infra.region.clone().ok_or_else(|| anyhow!("`provider: aws` needs a `region`"))?;
+            crate::aws::AwsProvider::check(desired, &t.resolved)?;
+            Ok(Backend::Aws(Box::new(
+                crate::aws::AwsProvider::connect(&region, t.resolved.infra.clone(), Duration::from_secs(args.timeout)).await?,
+            )))
+        }
+        _ => Ok(Backend::Docker(DockerProvider::connect(settings(args)).await?)),
+    }
+}
+
+impl Backend {
+    async fn lock(&self, t: &Target, command: &str) -> Result<HeldLock> {
+        match self {
+            Backend::Docker(_) => cluster_lock(&t.resolved, command),
+            #[cfg(feature = "aws")]
+            Backend::Aws(p) => {
+                let name = crate::aws::names::lock_parameter(&t.resolved.project, &t.resolved.env);
+                crate::aws::lock::acquire(&p.ssm, &name, &LockInfo::current(&t.resolved.component, command)).await.map(HeldLock::Ssm)
+            }
+        }
+    }
+}
+
+/// Run `body` with the provider inside the cluster lock; the lock is released on success,
+/// on error and on Ctrl-C.
+macro_rules! with_provider {
+    ($backend:expr, $p:ident => $body:expr) => {
+        match $backend {
+            Backend::Docker($p) => $body,
+            #[cfg(feature = "aws")]
+            Backend::Aws($p) => {
+                let $p = &**$p;
+                $body
+            }
+        }
+    };
 }
 
 /// Run a deploy future; Ctrl-C stops it and returns an error, so the lock is released.
@@ -96,44 +159,63 @@ pub fn up(services: &[String], dry_run: bool, args: &DeployArgs, common: &FileAr
     let t = target(common)?;
     let desired = plan::desired(&t.resolved, &t.graph, services, &t.project_dir).map_err(|e| anyhow!(e))?;
     let reporter = progress(args);
-    runtime()?.block_on(interruptible(async {
-        let provider = DockerProvider::connect(settings(args)).await?;
-        let _lock = if dry_run { None } else { Some(cluster_lock(&t.resolved, format!("nkdev up {}", services.join(" ")).trim())?) };
-        let observed = provider.observe(&desired).await?;
-        let plan = plan::plan(&desired, &observed).map_err(|e| anyhow!(e))?;
-        if args.progress == ProgressFormat::Json {
-            reporter.event(serde_json::json!({"event": "plan", "plan": plan, "dry_run": dry_run}));
-        } else {
-            print_plan(&plan, &desired);
+    runtime()?.block_on(async {
+        let backend = connect(&t, &desired, args).await?;
+        let command = format!("nkdev up {}", services.join(" ")).trim().to_string();
+        let lock = if dry_run { None } else { Some(backend.lock(&t, &command).await?) };
+        let result = with_provider!(&backend, p => interruptible(run_up(p, &desired, &t, dry_run, args, &reporter)).await);
+        if let Some(lock) = lock {
+            lock.release().await;
         }
-        if dry_run {
-            return Ok(crate::exit::OK);
-        }
-        if plan.is_noop() {
-            reporter.note(&format!(
-                "nothing to do: {} service{} up to date",
-                desired.services.len(),
-                if desired.services.len() == 1 { "" } else { "s" }
-            ));
-            return Ok(crate::exit::OK);
-        }
-        if let Err(e) = executor::apply(&provider, &plan, &desired, &reporter).await {
-            // Record what did get deployed, so the next run's plan is accurate.
-            save_state(&provider, &desired, &t, false).await?;
-            return Err(anyhow!(e));
-        }
-        save_state(&provider, &desired, &t, false).await?;
+        result
+    })
+}
+
+async fn run_up<P: Provider>(
+    provider: &P,
+    desired: &Desired,
+    t: &Target,
+    dry_run: bool,
+    args: &DeployArgs,
+    reporter: &Progress,
+) -> Result<u8> {
+    let observed = provider.observe(desired).await?;
+    let plan = plan::plan(desired, &observed).map_err(|e| anyhow!(e))?;
+    if args.progress == ProgressFormat::Json {
+        reporter.event(serde_json::json!({"event": "plan", "plan": plan, "dry_run": dry_run}));
+    } else {
+        print_plan(&plan, desired);
+    }
+    if dry_run {
+        return Ok(crate::exit::OK);
+    }
+    if plan.is_noop() {
+        reporter.note(&format!(
+            "nothing to do: {} service{} up to date",
+            desired.services.len(),
+            if desired.services.len() == 1 { "" } else { "s" }
+        ));
+        return Ok(crate::exit::OK);
+    }
+    if let Err(e) = executor::apply(provider, &plan, desired, reporter).await {
+        // Record what did get deployed, so the next run's plan is accurate.
+        save_state(provider, desired, t, false).await?;
+        return Err(anyhow!(e));
+    }
+    save_state(provider, desired, t, false).await?;
+    if t.resolved.provider == ProviderId::Docker {
         for s in desired.services.iter().filter(|s| s.host.is_some()) {
             let port = if args.gateway_port == 80 { String::new() } else { format!(":{}", args.gateway_port) };
             reporter.note(&format!("{} → http://{}{port}", s.name, s.host.as_deref().unwrap_or_default()));
         }
-        Ok(crate::exit::OK)
-    }))
+    }
+    Ok(crate::exit::OK)
 }
 
 /// Write this component's entry of the state file from what the platform now has.
-async fn save_state(provider: &DockerProvider, desired: &Desired, t: &Target, removed: bool) -> Result<()> {
-    let dir = state::state_dir("docker", &t.resolved.project, &t.resolved.env, t.resolved.shared, &t.project_dir);
+async fn save_state<P: Provider>(provider: &P, desired: &Desired, t: &Target, removed: bool) -> Result<()> {
+    let kind = t.resolved.provider.as_str();
+    let dir = state::state_dir(kind, &t.resolved.project, &t.resolved.env, t.resolved.shared, &t.project_dir);
     let mut st = state::load(&dir, &t.resolved.env)?.unwrap_or_else(|| state::State {
         project: t.resolved.project.clone(),
         env: t.resolved.env.clone(),
@@ -161,31 +243,39 @@ pub fn destroy(dry_run: bool, volumes: bool, args: &DeployArgs, common: &FileArg
     let t = target(common)?;
     let desired = plan::desired(&t.resolved, &t.graph, &[], &t.project_dir).map_err(|e| anyhow!(e))?;
     let reporter = progress(args);
-    runtime()?.block_on(interruptible(async {
-        let provider = DockerProvider::connect(settings(args)).await?;
-        let _lock = if dry_run { None } else { Some(cluster_lock(&t.resolved, "nkdev destroy")?) };
-        let observed = provider.observe(&desired).await?;
-        let (plan, notes) = plan::destroy(&desired.cluster, &observed);
-        print_plan(&plan, &desired);
-        for n in &notes {
-            reporter.note(n);
+    runtime()?.block_on(async {
+        let backend = connect(&t, &desired, args).await?;
+        let lock = if dry_run { None } else { Some(backend.lock(&t, "nkdev destroy").await?) };
+        let result = with_provider!(&backend, p => interruptible(run_destroy(p, &desired, &t, dry_run, &reporter)).await);
+        if let (Ok(_), true, Backend::Docker(p)) = (&result, volumes && !dry_run, &backend) {
+            remove_volumes(p, &desired, &reporter).await?;
         }
-        if dry_run {
-            return Ok(crate::exit::OK);
+        if let Some(lock) = lock {
+            lock.release().await;
         }
-        // Removals run in plan order: services, then routes, then gateway and network.
-        for step in &plan.steps {
-            reporter.step_started(step);
-            let result = provider.apply(step, &desired).await;
-            reporter.step_finished(step, &result);
-            result?;
-        }
-        if volumes {
-            remove_volumes(&provider, &desired, &reporter).await?;
-        }
-        save_state(&provider, &desired, &t, true).await?;
-        Ok(crate::exit::OK)
-    }))
+        result
+    })
+}
+
+async fn run_destroy<P: Provider>(provider: &P, desired: &Desired, t: &Target, dry_run: bool, reporter: &Progress) -> Result<u8> {
+    let observed = provider.observe(desired).await?;
+    let (plan, notes) = plan::destroy(&desired.cluster, &observed);
+    print_plan(&plan, desired);
+    for n in &notes {
+        reporter.note(n);
+    }
+    if dry_run {
+        return Ok(crate::exit::OK);
+    }
+    // Removals run in plan order: services, then routes, then gateway and network.
+    for step in &plan.steps {
+        reporter.step_started(step);
+        let result = provider.apply(step, desired).await;
+        reporter.step_finished(step, &result);
+        result?;
+    }
+    save_state(provider, desired, t, true).await?;
+    Ok(crate::exit::OK)
 }
 
 async fn remove_volumes(provider: &DockerProvider, desired: &Desired, reporter: &dyn Reporter) -> Result<()> {
@@ -211,7 +301,11 @@ pub fn status(format: OutputFormat, args: &DeployArgs, common: &FileArgs) -> Res
     let t = target(common)?;
     let desired = plan::desired(&t.resolved, &t.graph, &[], &t.project_dir).map_err(|e| anyhow!(e))?;
     runtime()?.block_on(async {
-        let provider = DockerProvider::connect(settings(args)).await?;
+        let provider = match connect(&t, &desired, args).await? {
+            Backend::Docker(p) => p,
+            #[cfg(feature = "aws")]
+            Backend::Aws(p) => return status_from_observe(&*p, &desired, format).await,
+        };
         let containers = provider.containers(&desired).await?;
         let mut rows = Vec::new();
         for c in &containers {
@@ -267,9 +361,47 @@ pub fn status(format: OutputFormat, args: &DeployArgs, common: &FileArgs) -> Res
     })
 }
 
+/// Status from any provider's view: service, component, running, host.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+async fn status_from_observe<P: Provider>(provider: &P, desired: &Desired, format: OutputFormat) -> Result<u8> {
+    let observed = provider.observe(desired).await?;
+    let mut rows: Vec<serde_json::Value> = observed
+        .services
+        .iter()
+        .map(|o| serde_json::json!({"service": o.service, "component": o.component, "state": if o.running { "running" } else { "stopped" }, "host": o.host, "instance": o.name}))
+        .collect();
+    rows.sort_by_key(|r| (r["component"].as_str().unwrap_or_default().to_string(), r["service"].as_str().unwrap_or_default().to_string()));
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        OutputFormat::Text => {
+            let s = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+            println!("{:<20} {:<14} {:<9} {:<36} INSTANCE", "SERVICE", "COMPONENT", "STATE", "HOST");
+            for r in &rows {
+                println!(
+                    "{:<20} {:<14} {:<9} {:<36} {}",
+                    s(&r["service"]),
+                    s(&r["component"]),
+                    s(&r["state"]),
+                    s(&r["host"]),
+                    s(&r["instance"])
+                );
+            }
+        }
+    }
+    Ok(crate::exit::OK)
+}
+
 pub fn logs(services: &[String], follow: bool, tail: Option<usize>, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
     use futures_util::StreamExt;
     let t = target(common)?;
+    if t.resolved.provider != ProviderId::Docker {
+        bail!(
+            "`nkdev logs` reads Docker containers; on {} the services log to CloudWatch log group /nanokit/{}/{}",
+            t.resolved.provider.as_str(),
+            t.resolved.project,
+            t.resolved.env
+        );
+    }
     for s in services {
         if !t.resolved.services.contains_key(s) {
             return Err(crate::load::UsageError(format!("no service `{s}` in this file")).into());

@@ -18,6 +18,9 @@ pub fn deployable_providers() -> Vec<ProviderId> {
     if cfg!(feature = "docker") {
         providers.push(ProviderId::Docker);
     }
+    if cfg!(feature = "aws") {
+        providers.push(ProviderId::Aws);
+    }
     providers
 }
 
@@ -66,6 +69,21 @@ fn infra_unlock(common: &crate::args::FileArgs) -> Result<u8> {
     let loaded = load_valid(common)?;
     let env = common.env();
     let resolved = &loaded.analysis.environment(env).ok_or_else(|| anyhow::anyhow!("environment `{env}` is not defined"))?.resolved;
+    #[cfg(feature = "aws")]
+    if resolved.provider == ProviderId::Aws {
+        let region = resolved.infra.region.clone().unwrap_or_default();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let name = crate::aws::names::lock_parameter(&resolved.project, env);
+        let held = runtime.block_on(async {
+            let p = crate::aws::AwsProvider::connect(&region, resolved.infra.clone(), std::time::Duration::from_secs(1)).await?;
+            crate::aws::lock::unlock(&p.ssm, &name).await
+        })?;
+        match held {
+            None => println!("no lock on cluster {}/{env} (SSM parameter {name})", resolved.project),
+            Some(info) => println!("removed the lock of cluster {}/{env}: it was {}", resolved.project, info.describe()),
+        }
+        return Ok(crate::exit::OK);
+    }
     let dir = crate::deploy::state::cluster_dir(resolved.provider.as_str(), &resolved.project, env);
     match crate::deploy::lock::unlock(&dir)? {
         None => println!("no lock on cluster {}/{env} ({})", resolved.project, dir.display()),

@@ -1,0 +1,812 @@
+//! `provider: aws`: a VPC (or an adopted one) with two public subnets, an internet gateway and
+//! a security group; a Network Load Balancer with a TCP listener and IP target group per
+//! exposed service; an ECS cluster running each service on Fargate; a CloudWatch log group
+//! and a task execution role. Every resource is tagged nk-project / nk-env / nk-component
+//! (and nk-service), and only this component's are ever changed (SPEC §6).
+//!
+//! Clients come from the standard aws-config chain, so `AWS_ENDPOINT_URL` (moto in the tests),
+//! profiles and regions work as with the AWS CLI.
+
+pub mod lock;
+pub mod names;
+
+use nanokit_core::model::{Infra, Scaling};
+use nanokit_core::plan::{Action, Desired, DesiredService, Route, Step};
+use nanokit_core::provider::{labels, Observed, ObservedResource, ObservedService, Provider, ProviderError};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::types as ec2t;
+use aws_sdk_ecs::types as ecst;
+use aws_sdk_elasticloadbalancingv2::types as elbt;
+
+/// What a Fargate task execution role needs: pull images, write logs. Inline rather than the
+/// AWS-managed policy, so the role is self-contained in every partition (and in moto).
+const EXECUTION_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecr:GetAuthorizationToken","ecr:BatchCheckLayerAvailability","ecr:GetDownloadUrlForLayer","ecr:BatchGetImage","logs:CreateLogStream","logs:PutLogEvents"],"Resource":"*"}]}"#;
+const EXECUTION_POLICY_NAME: &str = "nanokit-task-execution";
+
+pub struct AwsProvider {
+    pub ec2: aws_sdk_ec2::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub scaling: aws_sdk_applicationautoscaling::Client,
+    pub region: String,
+    infra: Infra,
+    ready_timeout: Duration,
+}
+
+/// An SDK error as one line: the service's code and message when it answered, else the
+/// whole error chain (connection refused, no credentials…).
+fn err<E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static>(context: impl std::fmt::Display, e: E) -> ProviderError {
+    match (e.code(), e.message()) {
+        (Some(code), Some(message)) => ProviderError::new(format!("{context}: {code}: {message}")),
+        _ => ProviderError::new(format!("{context}: {}", aws_sdk_ec2::error::DisplayErrorContext(e))),
+    }
+}
+
+fn build_err(context: &str, e: aws_smithy_types::error::operation::BuildError) -> ProviderError {
+    ProviderError::new(format!("{context}: {e}"))
+}
+
+fn code<E: aws_sdk_ec2::error::ProvideErrorMetadata>(e: &E) -> Option<String> {
+    e.code().map(str::to_string)
+}
+
+/// The tags of everything this component creates.
+fn tags(desired: &Desired, role: &str, service: Option<&str>) -> Vec<(String, String)> {
+    let c = &desired.cluster;
+    let mut t = vec![
+        (labels::PROJECT.to_string(), c.project.clone()),
+        (labels::ENV.to_string(), c.env.clone()),
+        (labels::COMPONENT.to_string(), c.component.clone()),
+        (labels::ROLE.to_string(), role.to_string()),
+        ("Name".to_string(), service.map_or_else(|| c.network.clone(), |s| format!("{}-{s}", c.network))),
+    ];
+    if let Some(s) = service {
+        t.push((labels::SERVICE.to_string(), s.to_string()));
+    }
+    t
+}
+
+fn ec2_tags(desired: &Desired, kind: ec2t::ResourceType, role: &str) -> ec2t::TagSpecification {
+    let mut spec = ec2t::TagSpecification::builder().resource_type(kind);
+    for (k, v) in tags(desired, role, None) {
+        spec = spec.tags(ec2t::Tag::builder().key(k).value(v).build());
+    }
+    spec.build()
+}
+
+fn filter(name: &str, value: &str) -> ec2t::Filter {
+    ec2t::Filter::builder().name(name).values(value).build()
+}
+
+impl AwsProvider {
+    pub async fn connect(region: &str, infra: Infra, ready_timeout: Duration) -> Result<Self, ProviderError> {
+        let config =
+            aws_config::defaults(aws_config::BehaviorVersion::latest()).region(aws_config::Region::new(region.to_string())).load().await;
+        Ok(AwsProvider {
+            ec2: aws_sdk_ec2::Client::new(&config),
+            ecs: aws_sdk_ecs::Client::new(&config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+            scaling: aws_sdk_applicationautoscaling::Client::new(&config),
+            region: region.to_string(),
+            infra,
+            ready_timeout,
+        })
+    }
+
+    /// Fargate runs images, not folders: a service whose image is only a runtime default for
+    /// its local `path` has nothing it could run there.
+    pub fn check(desired: &Desired, resolved: &nanokit_core::resolve::ResolvedEnvironment) -> Result<(), ProviderError> {
+        use nanokit_core::resolve::Origin;
+        for s in &desired.services {
+            let r = &resolved.services[&s.name];
+            let own_image =
+                r.image.as_ref().is_some_and(|i| matches!(i.origin, Origin::Service | Origin::EnvOverride { .. } | Origin::Runtime { .. }));
+            if r.path.is_some() && !own_image {
+                return Err(ProviderError::new(format!(
+                    "service `{}` has only a local `path` ({}); on aws it needs an `image:` it can pull (build and push one, then set `image:` on the service or in an environment override)",
+                    s.name,
+                    r.path.as_ref().map(|p| p.value.as_str()).unwrap_or_default()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn desired_count(&self) -> i32 {
+        self.infra.min.map_or(1, |m| m.max(1) as i32)
+    }
+
+    async fn vpc(&self, desired: &Desired) -> Result<Option<(String, Option<String>)>, ProviderError> {
+        let request = match &self.infra.vpc {
+            Some(id) => self.ec2.describe_vpcs().vpc_ids(id),
+            None => self
+                .ec2
+                .describe_vpcs()
+                .filters(filter(&format!("tag:{}", labels::PROJECT), &desired.cluster.project))
+                .filters(filter(&format!("tag:{}", labels::ENV), &desired.cluster.env))
+                .filters(filter(&format!("tag:{}", labels::ROLE), "network")),
+        };
+        let out = match request.send().await {
+            Ok(o) => o,
+            Err(e) if code(&e).as_deref() == Some("InvalidVpcID.NotFound") => return Ok(None),
+            Err(e) => return Err(err("cannot describe VPCs", e)),
+        };
+        Ok(out.vpcs().first().map(|v| {
+            let owner = v.tags().iter().find(|t| t.key() == Some(labels::COMPONENT)).and_then(|t| t.value()).map(str::to_string);
+            (v.vpc_id().unwrap_or_default().to_string(), owner)
+        }))
+    }
+
+    async fn subnets_and_group(&self, vpc: &str) -> Result<(Vec<String>, Option<String>), ProviderError> {
+        let subnets =
+            self.ec2.describe_subnets().filters(filter("vpc-id", vpc)).send().await.map_err(|e| err("cannot describe subnets", e))?;
+        let mut ids: Vec<String> = subnets.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_string)).collect();
+        ids.sort();
+        let groups = self
+            .ec2
+            .describe_security_groups()
+            .filters(filter("vpc-id", vpc))
+            .filters(filter("group-name", "nanokit"))
+            .send()
+            .await
+            .map_err(|e| err("cannot describe security groups", e))?;
+        Ok((ids, groups.security_groups().first().and_then(|g| g.group_id()).map(str::to_string)))
+    }
+
+    async fn load_balancer(&self, desired: &Desired) -> Result<Option<(String, Option<String>)>, ProviderError> {
+        let name = names::load_balancer(&desired.cluster.project, &desired.cluster.env);
+        let out = match self.elb.describe_load_balancers().names(&name).send().await {
+            Ok(o) => o,
+            Err(e) if code(&e).as_deref() == Some("LoadBalancerNotFound") => return Ok(None),
+            Err(e) => return Err(err("cannot describe load balancers", e)),
+        };
+        let Some(arn) = out.load_balancers().first().and_then(|l| l.load_balancer_arn()).map(str::to_string) else { return Ok(None) };
+        let owner = self.elb_tags(&arn).await?.remove(labels::COMPONENT);
+        Ok(Some((arn, owner)))
+    }
+
+    async fn elb_tags(&self, arn: &str) -> Result<HashMap<String, String>, ProviderError> {
+        let out = self.elb.describe_tags().resource_arns(arn).send().await.map_err(|e| err("cannot read load balancer tags", e))?;
+        Ok(out
+            .tag_descriptions()
+            .iter()
+            .flat_map(|d| d.tags())
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect())
+    }
+
+    async fn cluster_exists(&self, name: &str) -> Result<bool, ProviderError> {
+        let out = self.ecs.describe_clusters().clusters(name).send().await.map_err(|e| err("cannot describe ECS clusters", e))?;
+        Ok(out.clusters().iter().any(|c| c.status() == Some("ACTIVE")))
+    }
+
+    async fn create_network(&self, desired: &Desired) -> Result<(), ProviderError> {
+        if let Some(id) = &self.infra.vpc {
+            return Err(ProviderError::new(format!("VPC `{id}` (infra.vpc) does not exist in {}", self.region)));
+        }
+        let cidr = self.infra.cidr.clone().unwrap_or_else(|| "10.0.0.0/16".into());
+        let vpc = self
+            .ec2
+            .create_vpc()
+            .cidr_block(&cidr)
+            .tag_specifications(ec2_tags(desired, ec2t::ResourceType::Vpc, "network"))
+            .send()
+            .await
+            .map_err(|e| err("cannot create the VPC", e))?;
+        let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string();
+        let zones = self.ec2.describe_availability_zones().send().await.map_err(|e| err("cannot list availability zones", e))?;
+        let zones: Vec<String> = zones.availability_zones().iter().filter_map(|z| z.zone_name().map(str::to_string)).take(2).collect();
+        let base: Vec<u8> = cidr.split('/').next().unwrap_or("10.0.0.0").split('.').filter_map(|o| o.parse().ok()).collect();
+        let igw = self
+            .ec2
+            .create_internet_gateway()
+            .tag_specifications(ec2_tags(desired, ec2t::ResourceType::InternetGateway, "network"))
+            .send()
+            .await
+            .map_err(|e| err("cannot create the internet gateway", e))?;
+        let igw_id = igw.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string();
+        self.ec2
+            .attach_internet_gateway()
+            .internet_gateway_id(&igw_id)
+            .vpc_id(&vpc_id)
+            .send()
+            .await
+            .map_err(|e| err("cannot attach the internet gateway", e))?;
+        let table = self
+            .ec2
+            .create_route_table()
+            .vpc_id(&vpc_id)
+            .tag_specifications(ec2_tags(desired, ec2t::ResourceType::RouteTable, "network"))
+            .send()
+            .await
+            .map_err(|e| err("cannot create the route table", e))?;
+        let table_id = table.route_table().and_then(|t| t.route_table_id()).unwrap_or_default().to_string();
+        self.ec2
+            .create_route()
+            .route_table_id(&table_id)
+            .destination_cidr_block("0.0.0.0/0")
+            .gateway_id(&igw_id)
+            .send()
+            .await
+            .map_err(|e| err("cannot create the default route", e))?;
+        for (i, zone) in zones.iter().enumerate() {
+            let subnet_cidr = format!("{}.{}.{}.0/24", base.first().unwrap_or(&10), base.get(1).unwrap_or(&0), i);
+            let subnet = self
+                .ec2
+                .create_subnet()
+                .vpc_id(&vpc_id)
+                .cidr_block(subnet_cidr)
+                .availability_zone(zone)
+                .tag_specifications(ec2_tags(desired, ec2t::ResourceType::Subnet, "network"))
+                .send()
+                .await
+                .map_err(|e| err("cannot create a subnet", e))?;
+            let subnet_id = subnet.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_string();
+            self.ec2
+                .associate_route_table()
+                .route_table_id(&table_id)
+                .subnet_id(&subnet_id)
+                .send()
+                .await
+                .map_err(|e| err("cannot associate the route table", e))?;
+        }
+        let group = self
+            .ec2
+            .create_security_group()
+            .group_name("nanokit")
+            .description("nanokit services")
+            .vpc_id(&vpc_id)
+            .tag_specifications(ec2_tags(desired, ec2t::ResourceType::SecurityGroup, "network"))
+            .send()
+            .await
+            .map_err(|e| err("cannot create the security group", e))?;
+        let permission = ec2t::IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(1)
+            .to_port(65535)
+            .ip_ranges(ec2t::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .build();
+        self.ec2
+            .authorize_security_group_ingress()
+            .group_id(group.group_id().unwrap_or_default())
+            .ip_permissions(permission)
+            .send()
+            .await
+            .map_err(|e| err("cannot open the service ports", e))?;
+        Ok(())
+    }
+
+    async fn create_gateway(&self, desired: &Desired) -> Result<(), ProviderError> {
+        let c = &desired.cluster;
+        let (vpc, _) = self.vpc(desired).await?.ok_or_else(|| ProviderError::new("the VPC is missing"))?;
+        let (subnets, _) = self.subnets_and_group(&vpc).await?;
+        let mut lb = self
+            .elb
+            .create_load_balancer()
+            .name(names::load_balancer(&c.project, &c.env))
+            .r#type(elbt::LoadBalancerTypeEnum::Network)
+            .scheme(elbt::LoadBalancerSchemeEnum::InternetFacing)
+            .set_subnets(Some(subnets));
+        for (k, v) in tags(desired, "gateway", None) {
+            lb = lb.tags(elbt::Tag::builder().key(k).value(v).build());
+        }
+        lb.send().await.map_err(|e| err("cannot create the network load balancer", e))?;
+        let mut cluster = self.ecs.create_cluster().cluster_name(&c.network);
+        for (k, v) in tags(desired, "gateway", None) {
+            cluster = cluster.tags(ecst::Tag::builder().key(k).value(v).build());
+        }
+        cluster.send().await.map_err(|e| err("cannot create the ECS cluster", e))?;
+        let mut group = self.logs.create_log_group().log_group_name(names::log_group(&c.project, &c.env));
+        for (k, v) in tags(desired, "gateway", None) {
+            group = group.tags(k, v);
+        }
+        if let Err(e) = group.send().await {
+            if code(&e).as_deref() != Some("ResourceAlreadyExistsException") {
+                return Err(err("cannot create the log group", e));
+            }
+        }
+        self.execution_role(desired).await.map(|_| ())
+    }
+
+    async fn execution_role(&self, desired: &Desired) -> Result<String, ProviderError> {
+        let name = names::execution_role(&desired.cluster.project, &desired.cluster.env);
+        if let Ok(found) = self.iam.get_role().role_name(&name).send().await {
+            return Ok(found.role().map(|r| r.arn().to_string()).unwrap_or_default());
+        }
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let mut role = self.iam.create_role().role_name(&name).assume_role_policy_document(trust);
+        for (k, v) in tags(desired, "gateway", None) {
+            if let Ok(tag) = aws_sdk_iam::types::Tag::builder().key(k).value(v).build() {
+                role = role.tags(tag);
+            }
+        }
+        let created = role.send().await.map_err(|e| err("cannot create the task execution role", e))?;
+        self.iam
+            .put_role_policy()
+            .role_name(&name)
+            .policy_name(EXECUTION_POLICY_NAME)
+            .policy_document(EXECUTION_POLICY)
+            .send()
+            .await
+            .map_err(|e| err("cannot attach the execution policy", e))?;
+        Ok(created.role().map(|r| r.arn().to_string()).unwrap_or_default())
+    }
+
+    async fn target_group(&self, s: &DesiredService, port: u16, vpc: &str, desired: &Desired) -> Result<String, ProviderError> {
+        let name = names::target_group(&s.instance);
+        if let Ok(found) = self.elb.describe_target_groups().names(&name).send().await {
+            if let Some(arn) = found.target_groups().first().and_then(|t| t.target_group_arn()) {
+                return Ok(arn.to_string());
+            }
+        }
+        let mut tg = self
+            .elb
+            .create_target_group()
+            .name(&name)
+            .protocol(elbt::ProtocolEnum::Tcp)
+            .port(i32::from(port))
+            .vpc_id(vpc)
+            .target_type(elbt::TargetTypeEnum::Ip);
+        for (k, v) in tags(desired, "service", Some(&s.name))
+            .into_iter()
+            .chain(s.host.clone().map(|h| (labels::HOST.to_string(), h)))
+            .chain([(labels::PORT.to_string(), port.to_string())])
+        {
+            tg = tg.tags(elbt::Tag::builder().key(k).value(v).build());
+        }
+        let out = tg.send().await.map_err(|e| err(format!("cannot create target group `{name}`"), e))?;
+        Ok(out.target_groups().first().and_then(|t| t.target_group_arn()).unwrap_or_default().to_string())
+    }
+
+    async fn listeners(&self, lb: &str) -> Result<Vec<(String, i32, String)>, ProviderError> {
+        let out = self.elb.describe_listeners().load_balancer_arn(lb).send().await.map_err(|e| err("cannot describe listeners", e))?;
+        Ok(out
+            .listeners()
+            .iter()
+            .map(|l| {
+                let tg = l.default_actions().first().and_then(|a| a.target_group_arn()).unwrap_or_default().to_string();
+                (l.listener_arn().unwrap_or_default().to_string(), l.port().unwrap_or(0), tg)
+            })
+            .collect())
+    }
+
+    async fn ensure_listener(&self, lb: &str, port: u16, tg: &str) -> Result<(), ProviderError> {
+        let existing = self.listeners(lb).await?;
+        if let Some((arn, _, current)) = existing.iter().find(|(_, p, _)| *p == i32::from(port)) {
+            if current == tg {
+                return Ok(());
+            }
+            self.elb.delete_listener().listener_arn(arn).send().await.map_err(|e| err("cannot replace a listener", e))?;
+        }
+        let forward = elbt::Action::builder().r#type(elbt::ActionTypeEnum::Forward).target_group_arn(tg).build();
+        self.elb
+            .create_listener()
+            .load_balancer_arn(lb)
+            .protocol(elbt::ProtocolEnum::Tcp)
+            .port(i32::from(port))
+            .default_actions(forward)
+            .send()
+            .await
+            .map_err(|e| err(format!("cannot create the listener on port {port}"), e))?;
+        Ok(())
+    }
+
+    async fn create_service(&self, s: &DesiredService, desired: &Desired, replace: bool) -> Result<(), ProviderError> {
+        let c = &desired.cluster;
+        let (vpc, _) = self.vpc(desired).await?.ok_or_else(|| ProviderError::new("the VPC is missing"))?;
+        let (subnets, group) = self.subnets_and_group(&vpc).await?;
+        let role = self.execution_role(desired).await?;
+        let mut env: Vec<ecst::KeyValuePair> = s.env.iter().map(|(k, v)| ecst::KeyValuePair::builder().name(k).value(v).build()).collect();
+        // Transparent metadata (seed 003): where the service runs.
+        for (k, v) in
+            [("NANOKIT_PROVIDER", "aws".to_string()), ("NANOKIT_CLUSTER", c.network.clone()), ("NANOKIT_REGION", self.region.clone())]
+        {
+            env.push(ecst::KeyValuePair::builder().name(k).value(v).build());
+        }
+        let logging = ecst::LogConfiguration::builder()
+            .log_driver(ecst::LogDriver::Awslogs)
+            .options("awslogs-group", names::log_group(&c.project, &c.env))
+            .options("awslogs-region", &self.region)
+            .options("awslogs-stream-prefix", &s.name)
+            .build()
+            .map_err(|e| build_err("invalid log configuration", e))?;
+        let mut container = ecst::ContainerDefinition::builder()
+            .name(&s.name)
+            .image(&s.image)
+            .essential(true)
+            .set_environment(Some(env))
+            .log_configuration(logging);
+        if let Some(port) = s.expose {
+            container = container
+                .port_mappings(ecst::PortMapping::builder().container_port(i32::from(port)).protocol(ecst::TransportProtocol::Tcp).build());
+        }
+        if let Some(cmd) = &s.command {
+            container = container.command("sh").command("-c").command(cmd);
+        }
+        let task = self
+            .ecs
+            .register_task_definition()
+            .family(&s.instance)
+            .requires_compatibilities(ecst::Compatibility::Fargate)
+            .network_mode(ecst::NetworkMode::Awsvpc)
+            .cpu("256")
+            .memory("512")
+            .execution_role_arn(role)
+            .container_definitions(container.build())
+            .send()
+            .await
+            .map_err(|e| err(format!("cannot register the task definition of `{}`", s.name), e))?;
+        let task_arn = task.task_definition().and_then(|t| t.task_definition_arn()).unwrap_or_default().to_string();
+        let service_tags: Vec<ecst::Tag> = tags(desired, "service", Some(&s.name))
+            .into_iter()
+            .chain([(labels::CONFIG_HASH.to_string(), s.config_hash.clone())])
+            .chain(s.host.clone().map(|h| (labels::HOST.to_string(), h)))
+            .chain(s.expose.map(|p| (labels::PORT.to_string(), p.to_string())))
+            .map(|(k, v)| ecst::Tag::builder().key(k).value(v).build())
+            .collect();
+        if replace {
+            let out = self
+                .ecs
+                .update_service()
+                .cluster(&c.network)
+                .service(&s.instance)
+                .task_definition(&task_arn)
+                .desired_count(self.desired_count())
+                .send()
+                .await
+                .map_err(|e| err(format!("cannot update service `{}`", s.name), e))?;
+            let arn = out.service().and_then(|x| x.service_arn()).unwrap_or_default().to_string();
+            self.ecs
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(service_tags))
+                .send()
+                .await
+                .map_err(|e| err("cannot tag the service", e))?;
+        } else {
+            let network = ecst::NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    ecst::AwsVpcConfiguration::builder()
+                        .set_subnets(Some(subnets))
+                        .set_security_groups(group.map(|g| vec![g]))
+                        .assign_public_ip(ecst::AssignPublicIp::Enabled)
+                        .build()
+                        .map_err(|e| build_err("invalid network configuration", e))?,
+                )
+                .build();
+            let mut create = self
+                .ecs
+                .create_service()
+                .cluster(&c.network)
+                .service_name(&s.instance)
+                .task_definition(&task_arn)
+                .desired_count(self.desired_count())
+                .launch_type(ecst::LaunchType::Fargate)
+                .network_configuration(network)
+                .set_tags(Some(service_tags));
+            if let Some(port) = s.expose {
+                let tg = self.target_group(s, port, &vpc, desired).await?;
+                if let Some((lb, _)) = self.load_balancer(desired).await? {
+                    self.ensure_listener(&lb, port, &tg).await?;
+                }
+                create = create.load_balancers(
+                    ecst::LoadBalancer::builder().target_group_arn(tg).container_name(&s.name).container_port(i32::from(port)).build(),
+                );
+            }
+            create.send().await.map_err(|e| err(format!("cannot create service `{}`", s.name), e))?;
+        }
+        if self.infra.scaling == Some(Scaling::Auto) {
+            self.autoscale(s, desired).await?;
+        }
+        Ok(())
+    }
+
+    /// `scaling: auto`: target tracking on CPU between `min` and `max` tasks.
+    async fn autoscale(&self, s: &DesiredService, desired: &Desired) -> Result<(), ProviderError> {
+        use aws_sdk_applicationautoscaling::types as ast;
+        let resource = format!("service/{}/{}", desired.cluster.network, s.instance);
+        let min = self.infra.min.unwrap_or(1) as i32;
+        let max = self.infra.max.map_or(min.max(1), |m| m as i32);
+        self.scaling
+            .register_scalable_target()
+            .service_namespace(ast::ServiceNamespace::Ecs)
+            .resource_id(&resource)
+            .scalable_dimension(ast::ScalableDimension::EcsServiceDesiredCount)
+            .min_capacity(min)
+            .max_capacity(max)
+            .send()
+            .await
+            .map_err(|e| err(format!("cannot register `{}` for auto scaling", s.name), e))?;
+        let metric = ast::PredefinedMetricSpecification::builder()
+            .predefined_metric_type(ast::MetricType::EcsServiceAverageCpuUtilization)
+            .build()
+            .map_err(|e| build_err("invalid scaling metric", e))?;
+        let policy = ast::TargetTrackingScalingPolicyConfiguration::builder()
+            .target_value(60.0)
+            .predefined_metric_specification(metric)
+            .build()
+            .map_err(|e| build_err("invalid scaling policy", e))?;
+        self.scaling
+            .put_scaling_policy()
+            .policy_name(format!("{}-cpu", s.instance))
+            .service_namespace(ast::ServiceNamespace::Ecs)
+            .resource_id(&resource)
+            .scalable_dimension(ast::ScalableDimension::EcsServiceDesiredCount)
+            .policy_type(ast::PolicyType::TargetTrackingScaling)
+            .target_tracking_scaling_policy_configuration(policy)
+            .send()
+            .await
+            .map_err(|e| err(format!("cannot set the scaling policy of `{}`", s.name), e))?;
+        Ok(())
+    }
+
+    async fn remove_service(&self, desired: &Desired, instance: &str) -> Result<(), ProviderError> {
+        let c = &desired.cluster;
+        match self.ecs.delete_service().cluster(&c.network).service(instance).force(true).send().await {
+            Ok(_) => {}
+            Err(e) if matches!(code(&e).as_deref(), Some("ServiceNotFoundException") | Some("ClusterNotFoundException")) => {}
+            Err(e) => return Err(err(format!("cannot delete service `{instance}`"), e)),
+        }
+        let name = names::target_group(instance);
+        if let Ok(found) = self.elb.describe_target_groups().names(&name).send().await {
+            for tg in found.target_groups() {
+                let arn = tg.target_group_arn().unwrap_or_default();
+                if let Some((lb, _)) = self.load_balancer(desired).await? {
+                    for (listener, _, target) in self.listeners(&lb).await? {
+                        if target == arn {
+                            self.elb
+                                .delete_listener()
+                                .listener_arn(listener)
+                                .send()
+                                .await
+                                .map_err(|e| err("cannot delete a listener", e))?;
+                        }
+                    }
+                }
+                self.elb
+                    .delete_target_group()
+                    .target_group_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| err(format!("cannot delete target group `{name}`"), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn update_routes(&self, desired: &Desired, routes: &[Route]) -> Result<(), ProviderError> {
+        let Some((lb, _)) = self.load_balancer(desired).await? else { return Ok(()) };
+        let wanted: Vec<i32> = routes.iter().map(|r| i32::from(r.port)).collect();
+        // Listeners of services that are gone are dropped; the others were made with their service.
+        for (arn, port, _) in self.listeners(&lb).await? {
+            if !wanted.contains(&port) {
+                self.elb.delete_listener().listener_arn(arn).send().await.map_err(|e| err("cannot delete a stale listener", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove_gateway(&self, desired: &Desired) -> Result<(), ProviderError> {
+        let c = &desired.cluster;
+        if let Some((lb, _)) = self.load_balancer(desired).await? {
+            self.elb.delete_load_balancer().load_balancer_arn(lb).send().await.map_err(|e| err("cannot delete the load balancer", e))?;
+        }
+        if self.cluster_exists(&c.network).await? {
+            self.ecs.delete_cluster().cluster(&c.network).send().await.map_err(|e| err("cannot delete the ECS cluster", e))?;
+        }
+        let _ = self.logs.delete_log_group().log_group_name(names::log_group(&c.project, &c.env)).send().await;
+        let role = names::execution_role(&c.project, &c.env);
+        let _ = self.iam.delete_role_policy().role_name(&role).policy_name(EXECUTION_POLICY_NAME).send().await;
+        let _ = self.iam.delete_role().role_name(&role).send().await;
+        Ok(())
+    }
+
+    async fn remove_network(&self, desired: &Desired) -> Result<(), ProviderError> {
+        if self.infra.vpc.is_some() {
+            return Ok(()); // adopted, never ours to delete
+        }
+        let Some((vpc, _)) = self.vpc(desired).await? else { return Ok(()) };
+        let (subnets, group) = self.subnets_and_group(&vpc).await?;
+        if let Some(g) = group {
+            self.ec2.delete_security_group().group_id(g).send().await.map_err(|e| err("cannot delete the security group", e))?;
+        }
+        for s in subnets {
+            self.ec2.delete_subnet().subnet_id(s).send().await.map_err(|e| err("cannot delete a subnet", e))?;
+        }
+        let igws = self
+            .ec2
+            .describe_internet_gateways()
+            .filters(filter("attachment.vpc-id", &vpc))
+            .send()
+            .await
+            .map_err(|e| err("cannot describe internet gateways", e))?;
+        for igw in igws.internet_gateways() {
+            let id = igw.internet_gateway_id().unwrap_or_default();
+            self.ec2
+                .detach_internet_gateway()
+                .internet_gateway_id(id)
+                .vpc_id(&vpc)
+                .send()
+                .await
+                .map_err(|e| err("cannot detach the internet gateway", e))?;
+            self.ec2
+                .delete_internet_gateway()
+                .internet_gateway_id(id)
+                .send()
+                .await
+                .map_err(|e| err("cannot delete the internet gateway", e))?;
+        }
+        let tables = self
+            .ec2
+            .describe_route_tables()
+            .filters(filter("vpc-id", &vpc))
+            .send()
+            .await
+            .map_err(|e| err("cannot describe route tables", e))?;
+        for t in tables.route_tables() {
+            let main = t.associations().iter().any(|a| a.main() == Some(true));
+            for a in t.associations().iter().filter(|a| a.main() != Some(true)) {
+                if let Some(id) = a.route_table_association_id() {
+                    self.ec2
+                        .disassociate_route_table()
+                        .association_id(id)
+                        .send()
+                        .await
+                        .map_err(|e| err("cannot disassociate a route table", e))?;
+                }
+            }
+            if !main {
+                self.ec2
+                    .delete_route_table()
+                    .route_table_id(t.route_table_id().unwrap_or_default())
+                    .send()
+                    .await
+                    .map_err(|e| err("cannot delete a route table", e))?;
+            }
+        }
+        self.ec2.delete_vpc().vpc_id(&vpc).send().await.map_err(|e| err("cannot delete the VPC", e))?;
+        Ok(())
+    }
+
+    /// ECS services of the cluster with their tags.
+    pub async fn services(&self, cluster: &str) -> Result<Vec<ecst::Service>, ProviderError> {
+        let mut arns = Vec::new();
+        let mut pages = self.ecs.list_services().cluster(cluster).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(p) => arns.extend(p.service_arns().iter().cloned()),
+                Err(e) if code(&e).as_deref() == Some("ClusterNotFoundException") => return Ok(Vec::new()),
+                Err(e) => return Err(err("cannot list ECS services", e)),
+            }
+        }
+        let mut out = Vec::new();
+        for chunk in arns.chunks(10) {
+            let described = self
+                .ecs
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(chunk.to_vec()))
+                .include(ecst::ServiceField::Tags)
+                .send()
+                .await
+                .map_err(|e| err("cannot describe ECS services", e))?;
+            out.extend(described.services().iter().filter(|s| s.status() != Some("INACTIVE")).cloned());
+        }
+        Ok(out)
+    }
+}
+
+fn ecs_tag<'a>(s: &'a ecst::Service, key: &str) -> Option<&'a str> {
+    s.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
+}
+
+impl Provider for AwsProvider {
+    async fn observe(&self, desired: &Desired) -> Result<Observed, ProviderError> {
+        let c = &desired.cluster;
+        let mut observed = Observed::default();
+        if let Some((vpc, owner)) = self.vpc(desired).await? {
+            observed.network = Some(ObservedResource { name: vpc, component: owner });
+        }
+        let lb = self.load_balancer(desired).await?;
+        if let Some((_, owner)) = &lb {
+            if self.cluster_exists(&c.network).await? {
+                observed.gateway = Some(ObservedResource { name: c.network.clone(), component: owner.clone() });
+            }
+        }
+        for s in self.services(&c.network).await? {
+            if ecs_tag(&s, labels::PROJECT) != Some(c.project.as_str()) {
+                continue;
+            }
+            observed.services.push(ObservedService {
+                service: ecs_tag(&s, labels::SERVICE).unwrap_or_default().to_string(),
+                name: s.service_name().unwrap_or_default().to_string(),
+                component: ecs_tag(&s, labels::COMPONENT).unwrap_or_default().to_string(),
+                config_hash: ecs_tag(&s, labels::CONFIG_HASH).unwrap_or_default().to_string(),
+                running: s.desired_count() > 0,
+                host: ecs_tag(&s, labels::HOST).map(str::to_string),
+                port: ecs_tag(&s, labels::PORT).and_then(|p| p.parse().ok()),
+            });
+        }
+        // The NLB routes by port: its listeners, matched to services through target groups.
+        if let Some((lb, _)) = &lb {
+            let mut routes = Vec::new();
+            for (_, port, tg) in self.listeners(lb).await? {
+                let t = self.elb_tags(&tg).await?;
+                if let (Some(host), Some(service)) = (t.get(labels::HOST), t.get(labels::SERVICE)) {
+                    routes.push(Route { host: host.clone(), upstream: format!("{}-{service}", c.network), port: port as u16 });
+                }
+            }
+            routes.sort();
+            observed.routes = Some(routes);
+        }
+        Ok(observed)
+    }
+
+    async fn apply(&self, step: &Step, desired: &Desired) -> Result<(), ProviderError> {
+        match &step.action {
+            Action::CreateNetwork => self.create_network(desired).await,
+            Action::CreateGateway => self.create_gateway(desired).await,
+            Action::CreateVolume { name } => {
+                Err(ProviderError::new(format!("volume `{name}`: named volumes are not supported on aws (use EFS or S3 from the service)")))
+            }
+            Action::Create { service } | Action::Recreate { service } => {
+                let s = desired.service(service).ok_or_else(|| ProviderError::new(format!("no desired service `{service}`")))?;
+                let exists = self.services(&desired.cluster.network).await?.iter().any(|x| x.service_name() == Some(s.instance.as_str()));
+                self.create_service(s, desired, exists).await
+            }
+            Action::Start { service } => {
+                let s = desired.service(service).ok_or_else(|| ProviderError::new(format!("no desired service `{service}`")))?;
+                self.ecs
+                    .update_service()
+                    .cluster(&desired.cluster.network)
+                    .service(&s.instance)
+                    .desired_count(self.desired_count())
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| err(format!("cannot start `{}`", s.name), e))
+            }
+            Action::Keep { .. } => Ok(()),
+            Action::Remove { instance, .. } => self.remove_service(desired, instance).await,
+            Action::UpdateRoutes { routes } => self.update_routes(desired, routes).await,
+            Action::RemoveGateway => self.remove_gateway(desired).await,
+            Action::RemoveNetwork => self.remove_network(desired).await,
+        }
+    }
+
+    async fn wait_ready(&self, s: &DesiredService, desired: &Desired) -> Result<(), ProviderError> {
+        let deadline = Instant::now() + self.ready_timeout;
+        let mut last = String::from("not found");
+        while Instant::now() < deadline {
+            let described = self
+                .ecs
+                .describe_services()
+                .cluster(&desired.cluster.network)
+                .services(&s.instance)
+                .send()
+                .await
+                .map_err(|e| err("cannot describe the service", e))?;
+            if let Some(svc) = described.services().first() {
+                if svc.running_count() >= svc.desired_count() && svc.desired_count() > 0 {
+                    return Ok(());
+                }
+                last = format!("{} of {} tasks running", svc.running_count(), svc.desired_count());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(ProviderError::new(format!(
+            "service `{}` was not running after {}s ({last}); see the log group {}",
+            s.name,
+            self.ready_timeout.as_secs(),
+            names::log_group(&desired.cluster.project, &desired.cluster.env)
+        )))
+    }
+}

@@ -1,0 +1,283 @@
+//! The seed's "Multi-Repo on AWS" scenario against moto_server (PyPI moto[server], installed by
+//! scripts/test-deps.sh) through the real AWS SDK clients: VPC, NLB and ECS created by the
+//! owner, adopted by the secondary, tags on everything, idempotent re-runs, scoped destroy,
+//! and the lock held on AWS. Without moto these tests fail with that instruction.
+#![cfg(feature = "aws")]
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto() -> Moto {
+    let tools = std::env::var_os("NANOKIT_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/nanokit-tools"));
+    let bin = tools.join("venv/bin/moto_server");
+    assert!(bin.is_file(), "moto_server is not installed at {}; run scripts/test-deps.sh", bin.display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = std::process::Command::new(bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_ECS_SERVICE_RUNNING", "5")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto_server did not start on port {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Moto { child, url }
+}
+
+struct Setup {
+    moto: Moto,
+    home: tempfile::TempDir,
+    root: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        Setup { moto: moto(), home: tempfile::tempdir().unwrap(), root: tempfile::tempdir().unwrap() }
+    }
+
+    fn repo(&self, dir: &str, yaml: &str) -> PathBuf {
+        let repo = self.root.path().join(dir);
+        std::fs::create_dir_all(&repo).unwrap();
+        std::fs::write(repo.join("nanokit.yml"), yaml).unwrap();
+        repo
+    }
+
+    fn nkdev(&self, repo: &Path, args: &[&str]) -> (bool, String) {
+        let out = Command::cargo_bin("nkdev")
+            .unwrap()
+            .current_dir(repo)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("NANOKIT_HOME", self.home.path())
+            .env("AWS_ENDPOINT_URL", &self.moto.url)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
+    }
+
+    async fn config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.moto.url)
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new("testing", "testing", None, None, "test"))
+            .load()
+            .await
+    }
+}
+
+const AUTH: &str = "name: my-platform\ncomponent: auth\nservices:\n  auth:\n    image: nginx:1.27\n    expose: 3001\n    host: auth.my-platform.example.com\nenvironments:\n  prod:\n    infra:\n      provider: aws\n      region: us-east-1\n";
+const BILLING: &str = "name: my-platform\ncomponent: billing\nservices:\n  billing:\n    image: nginx:1.27\n    expose: 3002\n    host: billing.my-platform.example.com\nenvironments:\n  prod:\n    infra:\n      provider: aws\n      region: us-east-1\n      shared: true\n";
+
+/// Names of the cluster's services that are not deleted (ECS keeps INACTIVE ones listed).
+async fn active_services(ecs: &aws_sdk_ecs::Client) -> Vec<String> {
+    let arns = ecs.list_services().cluster("nk-my-platform-prod").send().await.unwrap().service_arns().to_vec();
+    if arns.is_empty() {
+        return Vec::new();
+    }
+    let described = ecs.describe_services().cluster("nk-my-platform-prod").set_services(Some(arns)).send().await.unwrap();
+    let mut names: Vec<String> =
+        described.services().iter().filter(|s| s.status() == Some("ACTIVE")).filter_map(|s| s.service_name().map(str::to_string)).collect();
+    names.sort();
+    names
+}
+
+fn tag<'a>(tags: &'a [aws_sdk_ecs::types::Tag], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_repo_on_aws_owner_creates_secondary_adopts_destroy_is_scoped() {
+    let s = Setup::new();
+    let auth = s.repo("repo-auth", AUTH);
+    let billing = s.repo("repo-billing", BILLING);
+    let env = ["--env", "prod"];
+
+    // the secondary cannot go first
+    let (ok, out) = s.nkdev(&billing, &["up", "--env", "prod"]);
+    assert!(!ok && out.contains("run `nkdev up` in the infra-owner repository first"), "{out}");
+
+    let (ok, out) = s.nkdev(&auth, &["up", "--env", "prod"]);
+    assert!(ok, "{out}");
+    let config = s.config().await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:nk-project").values("my-platform").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vpcs.vpcs().len(), 1, "one VPC, tagged");
+    let vpc_tags = vpcs.vpcs()[0].tags();
+    assert!(vpc_tags.iter().any(|t| t.key() == Some("nk-component") && t.value() == Some("auth")));
+    let subnets = ec2
+        .describe_subnets()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(vpcs.vpcs()[0].vpc_id().unwrap()).build())
+        .send()
+        .await
+        .unwrap();
+    let zones: std::collections::HashSet<_> = subnets.subnets().iter().filter_map(|s| s.availability_zone()).collect();
+    assert_eq!(zones.len(), 2, "subnets in two availability zones");
+    let lbs = elb.describe_load_balancers().names("nk-my-platform-prod").send().await.unwrap();
+    assert_eq!(lbs.load_balancers()[0].r#type().map(|t| t.as_str()), Some("network"));
+    let listeners = elb.describe_listeners().load_balancer_arn(lbs.load_balancers()[0].load_balancer_arn().unwrap()).send().await.unwrap();
+    assert_eq!(listeners.listeners().iter().map(|l| l.port().unwrap()).collect::<Vec<_>>(), vec![3001]);
+    let services = ecs
+        .describe_services()
+        .cluster("nk-my-platform-prod")
+        .services("nk-my-platform-prod-auth")
+        .include(aws_sdk_ecs::types::ServiceField::Tags)
+        .send()
+        .await
+        .unwrap();
+    let svc = &services.services()[0];
+    assert_eq!(svc.launch_type().map(|l| l.as_str()), Some("FARGATE"));
+    assert_eq!(tag(svc.tags(), "nk-component"), Some("auth"));
+    assert_eq!(tag(svc.tags(), "nk-service"), Some("auth"));
+    assert!(tag(svc.tags(), "nk-config-hash").is_some());
+    let task = ecs.describe_task_definition().task_definition(svc.task_definition().unwrap()).send().await.unwrap();
+    let container = &task.task_definition().unwrap().container_definitions()[0];
+    let env_of = |k: &str| container.environment().iter().find(|e| e.name() == Some(k)).and_then(|e| e.value()).map(str::to_string);
+    assert_eq!(env_of("NANOKIT_SERVICE").as_deref(), Some("auth"));
+    assert_eq!(env_of("NANOKIT_REGION").as_deref(), Some("us-east-1"));
+    assert_eq!(env_of("NANOKIT_CLUSTER").as_deref(), Some("nk-my-platform-prod"));
+    assert!(Path::new(s.home.path()).join("clusters/aws_my-platform_prod/state-prod.json").is_file(), "state in the cluster directory");
+
+    // idempotent
+    let (ok, out) = s.nkdev(&auth, &["up", "--env", "prod"]);
+    assert!(ok && out.contains("nothing to do"), "{out}");
+
+    // the secondary adopts VPC, NLB and cluster and creates none
+    let (ok, out) = s.nkdev(&billing, &["up", "--env", "prod"]);
+    assert!(ok, "{out}");
+    assert!(!out.contains("create network") && !out.contains("create gateway"), "{out}");
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:nk-project").values("my-platform").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vpcs.vpcs().len(), 1, "still one VPC");
+    assert_eq!(active_services(&ecs).await, vec!["nk-my-platform-prod-auth", "nk-my-platform-prod-billing"]);
+
+    // the owner's destroy keeps the shared infrastructure while billing remains
+    let (ok, out) = s.nkdev(&auth, &["destroy", "--env", "prod"]);
+    assert!(ok && out.contains("keeping network and gateway: components billing still have services"), "{out}");
+    assert_eq!(active_services(&ecs).await, vec!["nk-my-platform-prod-billing"]);
+    assert_eq!(elb.describe_load_balancers().names("nk-my-platform-prod").send().await.unwrap().load_balancers().len(), 1);
+
+    // the secondary's destroy removes only its service; the shared infra is never touched
+    let (ok, out) = s.nkdev(&billing, &["destroy", "--env", "prod"]);
+    assert!(ok && out.contains("never touched from a repository with `shared: true`"), "{out}");
+    assert!(active_services(&ecs).await.is_empty());
+    assert_eq!(
+        ec2.describe_vpcs()
+            .filters(aws_sdk_ec2::types::Filter::builder().name("tag:nk-project").values("my-platform").build())
+            .send()
+            .await
+            .unwrap()
+            .vpcs()
+            .len(),
+        1
+    );
+
+    // with no component left, the owner's destroy removes the infrastructure
+    let (ok, out) = s.nkdev(&auth, &["destroy", "--env", "prod"]);
+    assert!(ok && out.contains("remove network"), "{out}");
+    assert!(ec2
+        .describe_vpcs()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("tag:nk-project").values("my-platform").build())
+        .send()
+        .await
+        .unwrap()
+        .vpcs()
+        .is_empty());
+    let _ = env;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lock_lives_on_aws_and_infra_unlock_clears_it() {
+    let s = Setup::new();
+    let auth = s.repo("repo-auth", AUTH);
+    let config = s.config().await;
+    let ssm = aws_sdk_ssm::Client::new(&config);
+    // another machine holds the lock
+    let holder = r#"{"pid":4242,"host":"build-agent-7","user":"ci","component":"billing","command":"nkdev up","since":1795500000}"#;
+    ssm.put_parameter()
+        .name("/nanokit/locks/my-platform/prod")
+        .value(holder)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    let (ok, out) = s.nkdev(&auth, &["up", "--env", "prod"]);
+    assert!(
+        !ok && out.contains("Shared modules are being initialized…")
+            && out.contains("build-agent-7")
+            && out.contains("component `billing`"),
+        "{out}"
+    );
+    let (ok, out) = s.nkdev(&auth, &["infra", "unlock", "--env", "prod"]);
+    assert!(ok && out.contains("removed the lock") && out.contains("build-agent-7"), "{out}");
+    let (ok, out) = s.nkdev(&auth, &["up", "--env", "prod"]);
+    assert!(ok, "{out}");
+    // released after the deploy
+    assert!(ssm.get_parameter().name("/nanokit/locks/my-platform/prod").send().await.is_err());
+}
+
+#[test]
+fn a_local_path_without_an_image_is_refused_on_aws() {
+    let s = Setup::new();
+    let repo = s.repo("repo", "name: web\nservices:\n  site:\n    path: ./site\n    expose: 80\nenvironments:\n  prod:\n    infra:\n      provider: aws\n      region: eu-west-1\n");
+    std::fs::create_dir_all(repo.join("site")).unwrap();
+    std::fs::write(repo.join("site/index.html"), "hi").unwrap();
+    let (ok, out) = s.nkdev(&repo, &["up", "--env", "prod"]);
+    assert!(!ok && out.contains("service `site` has only a local `path`") && out.contains("needs an `image:`"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_auto_registers_min_and_max_with_application_auto_scaling() {
+    let s = Setup::new();
+    let yaml = AUTH.replace("      region: us-east-1\n", "      region: us-east-1\n      scaling: auto\n      min: 2\n      max: 5\n");
+    let repo = s.repo("repo-auth", &yaml);
+    let (ok, out) = s.nkdev(&repo, &["up", "--env", "prod"]);
+    assert!(ok, "{out}");
+    let config = s.config().await;
+    let scaling = aws_sdk_applicationautoscaling::Client::new(&config);
+    let targets = scaling
+        .describe_scalable_targets()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .send()
+        .await
+        .unwrap();
+    let target = &targets.scalable_targets()[0];
+    assert_eq!(target.resource_id(), "service/nk-my-platform-prod/nk-my-platform-prod-auth");
+    assert_eq!((target.min_capacity(), target.max_capacity()), (2, 5));
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let svc = ecs.describe_services().cluster("nk-my-platform-prod").services("nk-my-platform-prod-auth").send().await.unwrap();
+    assert_eq!(svc.services()[0].desired_count(), 2, "starts at min");
+}
