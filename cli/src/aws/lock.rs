@@ -46,14 +46,7 @@ impl SsmLock {
 pub async fn unlock(client: &aws_sdk_ssm::Client, name: &str) -> anyhow::Result<Option<LockInfo>> {
     let held = read(client, name).await;
     match client.delete_parameter().name(name).send().await {
-        Ok(_) => Ok(held.or(Some(LockInfo {
-            pid: 0,
-            host: "?".into(),
-            user: "?".into(),
-            component: "?".into(),
-            command: "unreadable lock".into(),
-            since: 0,
-        }))),
+        Ok(_) => Ok(Some(held.unwrap_or_else(LockInfo::unreadable))),
         Err(e) if e.code() == Some("ParameterNotFound") => Ok(None),
         Err(e) => Err(anyhow::anyhow!("cannot remove the lock {name}: {}", aws_sdk_ssm::error::DisplayErrorContext(e))),
     }

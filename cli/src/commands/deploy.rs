@@ -336,29 +336,39 @@ pub fn status(format: OutputFormat, args: &DeployArgs, common: &FileArgs) -> Res
         rows.sort_by_key(|r| {
             (r["component"].as_str().unwrap_or_default().to_string(), r["service"].as_str().unwrap_or_default().to_string())
         });
-        match format {
-            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
-            OutputFormat::Text => {
-                if rows.is_empty() {
-                    println!("no services deployed in {}/{}", desired.cluster.project, desired.cluster.env);
-                }
-                let s = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
-                println!("{:<20} {:<14} {:<9} {:<10} {:<36} CONTAINER", "SERVICE", "COMPONENT", "STATE", "HEALTH", "HOST");
-                for r in &rows {
-                    println!(
-                        "{:<20} {:<14} {:<9} {:<10} {:<36} {}",
-                        s(&r["service"]),
-                        s(&r["component"]),
-                        s(&r["state"]),
-                        s(&r["health"]),
-                        s(&r["host"]),
-                        s(&r["container"])
-                    );
-                }
-            }
+        if rows.is_empty() && format == OutputFormat::Text {
+            println!("no services deployed in {}/{}", desired.cluster.project, desired.cluster.env);
         }
+        print_rows(
+            &rows,
+            &[
+                ("SERVICE", "service", 20),
+                ("COMPONENT", "component", 14),
+                ("STATE", "state", 9),
+                ("HEALTH", "health", 10),
+                ("HOST", "host", 36),
+                ("CONTAINER", "container", 0),
+            ],
+            format,
+        )?;
         Ok(crate::exit::OK)
     })
+}
+
+/// A status table: JSON as is, or text columns of (title, key, width); width 0 is the last column.
+fn print_rows(rows: &[serde_json::Value], columns: &[(&str, &str, usize)], format: OutputFormat) -> Result<()> {
+    if format == OutputFormat::Json {
+        println!("{}", serde_json::to_string_pretty(rows)?);
+        return Ok(());
+    }
+    let line = |cells: Vec<String>| {
+        cells.iter().zip(columns).map(|(c, (_, _, w))| format!("{c:<w$}", w = *w)).collect::<Vec<_>>().join(" ").trim_end().to_string()
+    };
+    println!("{}", line(columns.iter().map(|(title, _, _)| title.to_string()).collect()));
+    for r in rows {
+        println!("{}", line(columns.iter().map(|(_, key, _)| r[*key].as_str().unwrap_or("-").to_string()).collect()));
+    }
+    Ok(())
 }
 
 /// Status from any provider's view: service, component, running, host.
@@ -371,23 +381,17 @@ async fn status_from_observe<P: Provider>(provider: &P, desired: &Desired, forma
         .map(|o| serde_json::json!({"service": o.service, "component": o.component, "state": if o.running { "running" } else { "stopped" }, "host": o.host, "instance": o.name}))
         .collect();
     rows.sort_by_key(|r| (r["component"].as_str().unwrap_or_default().to_string(), r["service"].as_str().unwrap_or_default().to_string()));
-    match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
-        OutputFormat::Text => {
-            let s = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
-            println!("{:<20} {:<14} {:<9} {:<36} INSTANCE", "SERVICE", "COMPONENT", "STATE", "HOST");
-            for r in &rows {
-                println!(
-                    "{:<20} {:<14} {:<9} {:<36} {}",
-                    s(&r["service"]),
-                    s(&r["component"]),
-                    s(&r["state"]),
-                    s(&r["host"]),
-                    s(&r["instance"])
-                );
-            }
-        }
-    }
+    print_rows(
+        &rows,
+        &[
+            ("SERVICE", "service", 20),
+            ("COMPONENT", "component", 14),
+            ("STATE", "state", 9),
+            ("HOST", "host", 36),
+            ("INSTANCE", "instance", 0),
+        ],
+        format,
+    )?;
     Ok(crate::exit::OK)
 }
 

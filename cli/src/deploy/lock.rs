@@ -33,6 +33,11 @@ impl LockInfo {
         }
     }
 
+    /// Stands in for a lock whose content cannot be read (written by another tool, or truncated).
+    pub fn unreadable() -> Self {
+        LockInfo { pid: 0, host: "?".into(), user: "?".into(), component: "?".into(), command: "unreadable lock".into(), since: 0 }
+    }
+
     /// A lock whose process is gone. Only decidable for locks taken on this host.
     pub fn is_stale(&self) -> bool {
         self.host == hostname() && !Path::new(&format!("/proc/{}", self.pid)).exists()
@@ -101,14 +106,7 @@ pub fn acquire(cluster_dir: &Path, info: &LockInfo) -> Result<ClusterLock, LockE
             Ok(ClusterLock { path })
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let info = read(&path).unwrap_or(LockInfo {
-                pid: 0,
-                host: "?".into(),
-                user: "?".into(),
-                component: "?".into(),
-                command: "?".into(),
-                since: 0,
-            });
+            let info = read(&path).unwrap_or_else(LockInfo::unreadable);
             Err(LockError::Held { info: Box::new(info), path })
         }
         Err(e) => Err(LockError::Io(e, path)),
@@ -127,14 +125,7 @@ pub fn unlock(cluster_dir: &Path) -> std::io::Result<Option<LockInfo>> {
     }
     let info = read(&path);
     std::fs::remove_file(&path)?;
-    Ok(info.or(Some(LockInfo {
-        pid: 0,
-        host: "?".into(),
-        user: "?".into(),
-        component: "?".into(),
-        command: "unreadable lock".into(),
-        since: 0,
-    })))
+    Ok(Some(info.unwrap_or_else(LockInfo::unreadable)))
 }
 
 fn hostname() -> String {
