@@ -16,6 +16,7 @@ command -v caddy >/dev/null || need+=(caddy)
 command -v file >/dev/null || need+=(file)
 command -v curl >/dev/null || need+=(curl)
 command -v unzip >/dev/null || need+=(unzip)
+command -v cc >/dev/null || need+=(build-essential)
 command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test-deps: installing ${need[*]}"
