@@ -281,3 +281,30 @@ async fn scaling_auto_registers_min_and_max_with_application_auto_scaling() {
     let svc = ecs.describe_services().cluster("nk-my-platform-prod").services("nk-my-platform-prod-auth").send().await.unwrap();
     assert_eq!(svc.services()[0].desired_count(), 2, "starts at min");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_aws_points_each_host_at_the_load_balancer() {
+    let s = Setup::new();
+    let yaml = AUTH.replace("      region: us-east-1\n", "      region: us-east-1\n      dns: aws\n      autoCreateDomain: true\n");
+    let repo = s.repo("repo-auth", &yaml);
+    let (ok, out) = s.nkdev(&repo, &["up", "--env", "prod"]);
+    assert!(ok, "{out}");
+    let config = s.config().await;
+    let route53 = aws_sdk_route53::Client::new(&config);
+    let zones = route53.list_hosted_zones().send().await.unwrap();
+    let zone = zones.hosted_zones().iter().find(|z| z.name() == "example.com.").expect("autoCreateDomain created the zone");
+    let records = route53.list_resource_record_sets().hosted_zone_id(zone.id()).send().await.unwrap();
+    let cname = records
+        .resource_record_sets()
+        .iter()
+        .find(|r| r.name().trim_end_matches('.') == "auth.my-platform.example.com")
+        .expect("a record for the host");
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let lb = elb.describe_load_balancers().names("nk-my-platform-prod").send().await.unwrap();
+    assert_eq!(cname.resource_records()[0].value(), lb.load_balancers()[0].dns_name().unwrap());
+    // destroy removes the record with the service
+    let (ok, out) = s.nkdev(&repo, &["destroy", "--env", "prod"]);
+    assert!(ok, "{out}");
+    let records = route53.list_resource_record_sets().hosted_zone_id(zone.id()).send().await.unwrap();
+    assert!(!records.resource_record_sets().iter().any(|r| r.name().trim_end_matches('.') == "auth.my-platform.example.com"));
+}

@@ -7,10 +7,11 @@
 //! Clients come from the standard aws-config chain, so `AWS_ENDPOINT_URL` (moto in the tests),
 //! profiles and regions work as with the AWS CLI.
 
+pub mod dns;
 pub mod lock;
 pub mod names;
 
-use nanokit_core::model::{Infra, Scaling};
+use nanokit_core::model::{DnsProvider, Infra, Scaling};
 use nanokit_core::plan::{Action, Desired, DesiredService, Route, Step};
 use nanokit_core::provider::{labels, Observed, ObservedResource, ObservedService, Provider, ProviderError};
 use std::collections::HashMap;
@@ -33,6 +34,7 @@ pub struct AwsProvider {
     pub iam: aws_sdk_iam::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub scaling: aws_sdk_applicationautoscaling::Client,
+    pub route53: aws_sdk_route53::Client,
     pub region: String,
     infra: Infra,
     ready_timeout: Duration,
@@ -95,6 +97,7 @@ impl AwsProvider {
             iam: aws_sdk_iam::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
             scaling: aws_sdk_applicationautoscaling::Client::new(&config),
+            route53: aws_sdk_route53::Client::new(&config),
             region: region.to_string(),
             infra,
             ready_timeout,
@@ -506,7 +509,20 @@ impl AwsProvider {
         if self.infra.scaling == Some(Scaling::Auto) {
             self.autoscale(s, desired).await?;
         }
+        if let (Some(host), Some(target)) = (&s.host, self.dns_target(desired).await?) {
+            dns::upsert(&self.route53, host, &target, self.infra.auto_create_domain == Some(true)).await?;
+        }
         Ok(())
+    }
+
+    /// The load balancer's DNS name, when this environment manages records in Route 53.
+    async fn dns_target(&self, desired: &Desired) -> Result<Option<String>, ProviderError> {
+        if self.infra.dns != Some(DnsProvider::Aws) {
+            return Ok(None);
+        }
+        let name = names::load_balancer(&desired.cluster.project, &desired.cluster.env);
+        let out = self.elb.describe_load_balancers().names(&name).send().await.map_err(|e| err("cannot describe the load balancer", e))?;
+        Ok(out.load_balancers().first().and_then(|l| l.dns_name()).map(str::to_string))
     }
 
     /// `scaling: auto`: target tracking on CPU between `min` and `max` tasks.
@@ -550,6 +566,18 @@ impl AwsProvider {
 
     async fn remove_service(&self, desired: &Desired, instance: &str) -> Result<(), ProviderError> {
         let c = &desired.cluster;
+        if let Some(target) = self.dns_target(desired).await? {
+            let host = self
+                .services(&c.network)
+                .await?
+                .iter()
+                .find(|s| s.service_name() == Some(instance))
+                .and_then(|s| ecs_tag(s, labels::HOST))
+                .map(str::to_string);
+            if let Some(host) = host {
+                dns::delete(&self.route53, &host, &target).await?;
+            }
+        }
         match self.ecs.delete_service().cluster(&c.network).service(instance).force(true).send().await {
             Ok(_) => {}
             Err(e) if matches!(code(&e).as_deref(), Some("ServiceNotFoundException") | Some("ClusterNotFoundException")) => {}
