@@ -308,3 +308,28 @@ async fn dns_aws_points_each_host_at_the_load_balancer() {
     let records = route53.list_resource_record_sets().hosted_zone_id(zone.id()).send().await.unwrap();
     assert!(!records.resource_record_sets().iter().any(|r| r.name().trim_end_matches('.') == "auth.my-platform.example.com"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_load_balancer_port_serves_one_service_only() {
+    let s = Setup::new();
+    let auth = s.repo("repo-auth", AUTH);
+    let (ok, out) = s.nkdev(&auth, &["up", "--env", "prod"]);
+    assert!(ok, "{out}");
+    // billing copied auth's port: the NLB listener on 3001 is auth's and stays auth's
+    let billing = s.repo("repo-billing", &BILLING.replace("expose: 3002", "expose: 3001"));
+    let (ok, out) = s.nkdev(&billing, &["up", "--env", "prod"]);
+    assert!(!ok && out.contains("port 3001 of the load balancer already routes to `auth` of component `auth`"), "{out}");
+    let config = s.config().await;
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let groups = elb.describe_target_groups().send().await.unwrap();
+    assert_eq!(groups.target_groups().len(), 1, "the refused deploy left no target group behind");
+    // and within one file
+    let twice = s.repo(
+        "repo-twice",
+        &AUTH
+            .replace("component: auth", "component: other")
+            .replace("services:\n", "services:\n  extra:\n    image: nginx:1.27\n    expose: 3001\n"),
+    );
+    let (ok, out) = s.nkdev(&twice, &["up", "--env", "prod"]);
+    assert!(!ok && out.contains("both expose port 3001"), "{out}");
+}

@@ -108,6 +108,16 @@ impl AwsProvider {
     /// its local `path` has nothing it could run there.
     pub fn check(desired: &Desired, resolved: &nanokit_core::resolve::ResolvedEnvironment) -> Result<(), ProviderError> {
         use nanokit_core::resolve::Origin;
+        let mut ports: HashMap<u16, &str> = HashMap::new();
+        for s in desired.services.iter().filter(|s| s.expose.is_some()) {
+            if let Some(other) = ports.insert(s.expose.unwrap_or_default(), &s.name) {
+                return Err(ProviderError::new(format!(
+                    "services `{other}` and `{}` both expose port {}; on aws the network load balancer routes by port, so each needs its own",
+                    s.name,
+                    s.expose.unwrap_or_default()
+                )));
+            }
+        }
         for s in &desired.services {
             let r = &resolved.services[&s.name];
             let own_image =
@@ -381,13 +391,36 @@ impl AwsProvider {
             .collect())
     }
 
+    async fn ensure_port_is_ours(&self, lb: &str, port: u16, s: &DesiredService, desired: &Desired) -> Result<(), ProviderError> {
+        for (_, p, tg) in self.listeners(lb).await? {
+            if p == i32::from(port) {
+                let owner = self.elb_tags(&tg).await?;
+                let ours = owner.get(labels::SERVICE) == Some(&s.name) && owner.get(labels::COMPONENT) == Some(&desired.cluster.component);
+                if !ours {
+                    return Err(ProviderError::new(format!(
+                        "port {port} of the load balancer already routes to `{}` of component `{}`; on aws each exposed service needs its own `expose` port",
+                        owner.get(labels::SERVICE).map_or("?", String::as_str),
+                        owner.get(labels::COMPONENT).map_or("?", String::as_str)
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn ensure_listener(&self, lb: &str, port: u16, tg: &str) -> Result<(), ProviderError> {
         let existing = self.listeners(lb).await?;
-        if let Some((arn, _, current)) = existing.iter().find(|(_, p, _)| *p == i32::from(port)) {
+        if let Some((_, _, current)) = existing.iter().find(|(_, p, _)| *p == i32::from(port)) {
             if current == tg {
                 return Ok(());
             }
-            self.elb.delete_listener().listener_arn(arn).send().await.map_err(|e| err("cannot replace a listener", e))?;
+            // A network load balancer routes by port: one port, one service. Never take another's.
+            let owner = self.elb_tags(current).await?;
+            return Err(ProviderError::new(format!(
+                "port {port} of the load balancer already routes to `{}` of component `{}`; on aws each exposed service needs its own `expose` port",
+                owner.get(labels::SERVICE).map_or("?", String::as_str),
+                owner.get(labels::COMPONENT).map_or("?", String::as_str)
+            )));
         }
         let forward = elbt::Action::builder().r#type(elbt::ActionTypeEnum::Forward).target_group_arn(tg).build();
         self.elb
@@ -496,6 +529,10 @@ impl AwsProvider {
                 .network_configuration(network)
                 .set_tags(Some(service_tags));
             if let Some(port) = s.expose {
+                // Refuse before creating anything: no orphan target group on a taken port.
+                if let Some((lb, _)) = self.load_balancer(desired).await? {
+                    self.ensure_port_is_ours(&lb, port, s, desired).await?;
+                }
                 let tg = self.target_group(s, port, &vpc, desired).await?;
                 if let Some((lb, _)) = self.load_balancer(desired).await? {
                     self.ensure_listener(&lb, port, &tg).await?;
