@@ -53,8 +53,24 @@ fn display_dir(dir: &Path) -> String {
 }
 
 /// Read the file as UTF-8; invalid bytes are an error that names line and column.
+///
+/// Reads a little past the core's size limit and no further: the core reports an oversized
+/// file at the point where the limit falls, and a runaway file (a log redirected into
+/// nanokit.yml) costs 4 MiB of memory, not its size.
 pub fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    use std::io::Read;
+    const READ_LIMIT: usize = nanokit_core::yaml::MAX_SOURCE_BYTES + 4;
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(READ_LIMIT as u64).read_to_end(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() == READ_LIMIT {
+        // The cut may split a character; what precedes it is all the core needs.
+        if let Err(e) = std::str::from_utf8(&bytes) {
+            if e.error_len().is_none() {
+                bytes.truncate(e.valid_up_to());
+            }
+        }
+    }
     match String::from_utf8(bytes) {
         Ok(text) => Ok(text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text)),
         Err(e) => {

@@ -111,8 +111,12 @@ fn yaml_problem(problem: &crate::yaml::YamlProblem) -> Diagnostic {
         YamlProblemKind::Syntax | YamlProblemKind::MultipleDocuments => Code::Syntax,
         YamlProblemKind::DuplicateKey => Code::DuplicateKey,
         YamlProblemKind::TooDeep | YamlProblemKind::AliasBomb => Code::InputTooComplex,
+        YamlProblemKind::TooLarge => Code::FileTooLarge,
     };
     let mut d = Diagnostic::new(code, problem.span, problem.message.clone());
+    if problem.kind == YamlProblemKind::TooLarge {
+        d = d.help("is this the right file? A large project splits into components, one nanokit.yml per repo");
+    }
     if let Some(first) = problem.first {
         d = d
             .related(first, "first defined here")

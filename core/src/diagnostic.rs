@@ -56,6 +56,7 @@ codes! {
     DuplicateKey = "NK008", Error, "The same key twice in one mapping.";
     UnquotedVersion = "NK009", Warning, "`version: 1` as a number; it is accepted, but write it as the string \"1\".";
     InputTooComplex = "NK010", Error, "Nesting or alias expansion beyond the safety limits.";
+    FileTooLarge = "NK011", Error, "A file larger than nanokit reads (4 MiB); nothing after the limit is read.";
     UnknownRuntime = "NK020", Error, "A runtime id that is neither declared under `runtimes` nor built in.";
     RuntimeNotDiscovered = "NK021", Error, "No runtime, no image, and nothing in `path` that auto-discovery recognises.";
     PathNotFound = "NK022", Error, "A service `path` that does not exist.";

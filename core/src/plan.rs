@@ -311,6 +311,9 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, PlanError> {
             Some(o) if o.config_hash != s.config_hash => {
                 Step::new(Action::Recreate { service }, format!("configuration changed ({} → {})", o.config_hash, s.config_hash))
             }
+            Some(_) if observed.unready.contains(&service) => {
+                Step::new(Action::Recreate { service }, "the last deploy did not see it ready")
+            }
             Some(o) if !o.running => Step::new(Action::Start { service }, "exists but is not running"),
             Some(_) => Step::new(Action::Keep { service }, "up to date"),
         };
@@ -415,6 +418,7 @@ mod tests {
             services,
             routes: None,
             volumes: d.services.iter().flat_map(|s| s.volumes.iter().map(|(n, _)| n.clone())).collect(),
+            unready: Vec::new(),
         };
         o.routes = Some(routes(d, &o));
         o
@@ -441,6 +445,16 @@ mod tests {
         let d = desired_for(MONO, &[]);
         let plan = plan(&d, &observed_from(&d, "auth")).unwrap();
         assert!(plan.is_noop(), "{:?}", plan.steps);
+    }
+
+    #[test]
+    fn a_service_the_last_deploy_left_unready_is_retried_not_kept() {
+        let d = desired_for(MONO, &[]);
+        let mut observed = observed_from(&d, "auth");
+        observed.unready = vec!["auth".into()];
+        let plan = plan(&d, &observed).unwrap();
+        let changed: Vec<String> = plan.changes().map(|s| s.describe()).collect();
+        assert_eq!(changed, vec!["recreate auth (the last deploy did not see it ready)"]);
     }
 
     #[test]

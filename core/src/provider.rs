@@ -49,6 +49,10 @@ pub struct Observed {
     pub routes: Option<Vec<Route>>,
     /// Names of the cluster's volumes.
     pub volumes: Vec<String>,
+    /// Services of this component that the last deploy changed but never saw ready (read
+    /// from the state file, not the platform): they are planned again even with an unchanged
+    /// configuration, so a re-run after a failure retries instead of reporting "up to date".
+    pub unready: Vec<String>,
 }
 
 /// Progress and results a provider reports while applying a step.

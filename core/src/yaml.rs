@@ -14,6 +14,10 @@ use saphyr_parser::{Event, Parser, ScalarStyle};
 pub const MAX_DEPTH: usize = 64;
 /// Upper bound on nodes materialised through aliases (the "billion laughs" guard).
 pub const MAX_ALIAS_NODES: usize = 10_000;
+/// Larger files are refused before parsing. A 1,000-service nanokit.yml is about 100 KiB, so
+/// this leaves forty times that; the bound keeps time and memory of every later stage (JSON
+/// view, pointer map, LSP index) proportional to something a person could have written.
+pub const MAX_SOURCE_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -98,6 +102,7 @@ pub enum YamlProblemKind {
     TooDeep,
     AliasBomb,
     MultipleDocuments,
+    TooLarge,
 }
 
 /// The result of reading a YAML text: a tree when the syntax allowed one, and every problem.
@@ -108,6 +113,9 @@ pub struct Parsed {
 }
 
 pub fn parse(text: &str) -> Parsed {
+    if text.len() > MAX_SOURCE_BYTES {
+        return Parsed { root: None, problems: vec![too_large(text)] };
+    }
     let offsets = CharToByte::new(text);
     let mut builder = Builder {
         offsets: &offsets,
@@ -130,11 +138,18 @@ pub fn parse(text: &str) -> Parsed {
                 }
             }
             Some(Err(err)) => {
-                let at = offsets.byte(err.marker().index());
+                let mut at = offsets.byte(err.marker().index());
+                // The reader flags a tab after reading it; point at the first tab of the run.
+                while err.info().contains("tab") && text[..at].ends_with('\t') {
+                    at -= 1;
+                }
                 let end = next_char_end(text, at);
+                // The reader has its own nesting limit for flow collections, which it can reach
+                // while scanning ahead of ours: the same problem, so the same code.
+                let too_deep = err.info().contains("recursion limit");
                 builder.problems.push(YamlProblem {
-                    kind: YamlProblemKind::Syntax,
-                    message: syntax_message(err.info()),
+                    kind: if too_deep { YamlProblemKind::TooDeep } else { YamlProblemKind::Syntax },
+                    message: if too_deep { "nesting too deep for the YAML reader".to_string() } else { syntax_message(err.info()) },
                     span: Span::new(at, end),
                     first: None,
                 });
@@ -143,6 +158,20 @@ pub fn parse(text: &str) -> Parsed {
         }
     }
     Parsed { root: builder.root, problems: builder.problems }
+}
+
+/// Reported where the limit falls, so the position tells how far past it the file goes.
+fn too_large(text: &str) -> YamlProblem {
+    let mut at = MAX_SOURCE_BYTES;
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    YamlProblem {
+        kind: YamlProblemKind::TooLarge,
+        message: format!("file is larger than the {} MiB nanokit reads; the limit falls here", MAX_SOURCE_BYTES / (1024 * 1024)),
+        span: Span::new(at, next_char_end(text, at)),
+        first: None,
+    }
 }
 
 fn next_char_end(text: &str, at: usize) -> usize {
@@ -502,6 +531,25 @@ mod tests {
         let text = "[".repeat(500);
         let parsed = parse(&text);
         assert!(parsed.problems.iter().any(|p| matches!(p.kind, YamlProblemKind::TooDeep | YamlProblemKind::Syntax)));
+    }
+
+    #[test]
+    fn oversized_file_is_refused_where_the_limit_falls_even_inside_a_character() {
+        // 'é' is two bytes; an odd prefix puts the limit in the middle of one.
+        let text = format!("x{}", "é".repeat(MAX_SOURCE_BYTES / 2 + 1));
+        let parsed = parse(&text);
+        assert!(parsed.root.is_none());
+        let [p] = parsed.problems.as_slice() else { panic!("{:?}", parsed.problems) };
+        assert_eq!(p.kind, YamlProblemKind::TooLarge);
+        assert_eq!(p.span, Span::new(MAX_SOURCE_BYTES - 1, MAX_SOURCE_BYTES + 1));
+        assert!(text.is_char_boundary(p.span.start) && text.is_char_boundary(p.span.end));
+    }
+
+    #[test]
+    fn a_file_at_the_limit_is_still_read() {
+        let text = format!("a: {}", "b".repeat(MAX_SOURCE_BYTES - 3));
+        assert_eq!(text.len(), MAX_SOURCE_BYTES);
+        assert!(parse(&text).problems.is_empty());
     }
 
     #[test]

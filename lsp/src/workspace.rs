@@ -34,7 +34,12 @@ pub fn discover(folders: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
+/// A sibling file the editor has not opened; one beyond the core's size limit is skipped
+/// rather than read whole (it gets its NK011 when opened).
 pub fn load(path: &Path) -> Option<Arc<Snapshot>> {
+    if std::fs::metadata(path).ok()?.len() > nanokit_core::yaml::MAX_SOURCE_BYTES as u64 {
+        return None;
+    }
     let text = std::fs::read_to_string(path).ok()?;
     Some(Arc::new(analyse(text, 0, path.parent().map(Path::to_path_buf), None)))
 }
