@@ -15,6 +15,7 @@ command -v nvim >/dev/null || need+=(neovim)
 command -v caddy >/dev/null || need+=(caddy)
 command -v file >/dev/null || need+=(file)
 command -v curl >/dev/null || need+=(curl)
+command -v pidof >/dev/null || need+=(procps)
 command -v unzip >/dev/null || need+=(unzip)
 command -v cc >/dev/null || need+=(build-essential)
 command -v npm >/dev/null || need+=(npm)
@@ -26,7 +27,9 @@ fi
 
 if ! docker info >/dev/null 2>&1; then
   echo "test-deps: starting dockerd"
-  $SUDO sh -c 'nohup dockerd >/tmp/nanokit-dockerd.log 2>&1 &'
+  # Its own session: the engine outlives the shell that started it, and the fault tests
+  # restart it the same way.
+  $SUDO setsid sh -c 'nohup dockerd >/tmp/nanokit-dockerd.log 2>&1 &'
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && break
     sleep 1

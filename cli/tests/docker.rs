@@ -2,121 +2,10 @@
 //! (scripts/test-deps.sh starts the engine and builds them). Without an engine these tests
 //! fail with that instruction; they never skip.
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod support;
 
-const BUSYBOX: &str = "nk-test/busybox:1";
-const CADDY: &str = "nk-test/caddy:1";
-
-fn docker(args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new("docker").args(args).output().expect("the `docker` CLI is installed (scripts/test-deps.sh)");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
-}
-
-fn require_engine() {
-    let (ok, out) = docker(&["info", "--format", "{{.ServerVersion}}"]);
-    assert!(ok, "no Docker engine answers ({out}); run scripts/test-deps.sh, which installs and starts one");
-    for image in [BUSYBOX, CADDY] {
-        assert!(docker(&["image", "inspect", image]).0, "test image {image} is missing; run scripts/build-test-images.sh");
-    }
-}
-
-/// One isolated project: its own name, NANOKIT_HOME, gateway port; everything removed on drop.
-struct Project {
-    name: String,
-    home: tempfile::TempDir,
-    root: tempfile::TempDir,
-    port: u16,
-}
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-impl Project {
-    fn new(tag: &str) -> Project {
-        require_engine();
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let name = format!("t{}-{tag}-{n}", std::process::id() % 100_000);
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        Project { name, home: tempfile::tempdir().unwrap(), root: tempfile::tempdir().unwrap(), port }
-    }
-
-    /// A repository folder holding `nanokit.yml` (with `{project}` replaced) and app folders.
-    fn repo(&self, dir: &str, yaml: &str, apps: &[&str]) -> PathBuf {
-        let repo = self.root.path().join(dir);
-        for app in apps {
-            std::fs::create_dir_all(repo.join("apps").join(app)).unwrap();
-            std::fs::write(repo.join("apps").join(app).join("index.html"), format!("hello from {app}\n")).unwrap();
-        }
-        std::fs::create_dir_all(&repo).unwrap();
-        std::fs::write(repo.join("nanokit.yml"), yaml.replace("{project}", &self.name)).unwrap();
-        repo
-    }
-
-    fn nkdev(&self, repo: &Path) -> Command {
-        let mut cmd = Command::cargo_bin("nkdev").unwrap();
-        cmd.current_dir(repo)
-            .env("NO_COLOR", "1")
-            .env("NANOKIT_HOME", self.home.path())
-            .env("NANOKIT_GATEWAY_IMAGE", CADDY)
-            .env("NANOKIT_GATEWAY_PORT", self.port.to_string())
-            .env_remove("NANOKIT_ENV");
-        cmd
-    }
-
-    fn up(&self, repo: &Path, args: &[&str]) -> (bool, String) {
-        let out = self.nkdev(repo).arg("up").args(args).arg("--timeout").arg("30").output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
-    }
-
-    fn get(&self, host: &str, path: &str) -> Option<(u16, String)> {
-        let addr = format!("127.0.0.1:{}", self.port);
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(nanokit_cli::docker::probe::http_get(&addr, host, path))
-    }
-
-    fn container(&self, service: &str) -> String {
-        format!("nk-{}-local-{service}", self.name)
-    }
-
-    fn container_id(&self, service: &str) -> String {
-        docker(&["inspect", "-f", "{{.Id}}", &self.container(service)]).1.trim().to_string()
-    }
-
-    fn services(&self) -> Vec<String> {
-        let (_, out) = docker(&[
-            "ps",
-            "-a",
-            "--filter",
-            &format!("label=nk-project={}", self.name),
-            "--filter",
-            "label=nk-role=service",
-            "--format",
-            "{{.Names}}",
-        ]);
-        let mut v: Vec<String> = out.lines().map(str::to_string).collect();
-        v.sort();
-        v
-    }
-}
-
-impl Drop for Project {
-    fn drop(&mut self) {
-        let (_, ids) = docker(&["ps", "-aq", "--filter", &format!("label=nk-project={}", self.name)]);
-        for id in ids.lines() {
-            docker(&["rm", "-f", id]);
-        }
-        let (_, nets) = docker(&["network", "ls", "-q", "--filter", &format!("label=nk-project={}", self.name)]);
-        for id in nets.lines() {
-            docker(&["network", "rm", id]);
-        }
-        let (_, vols) = docker(&["volume", "ls", "-q", "--filter", &format!("label=nk-project={}", self.name)]);
-        for id in vols.lines() {
-            docker(&["volume", "rm", "-f", id]);
-        }
-    }
-}
+use std::path::PathBuf;
+use support::{docker, Project};
 
 const WEB_RUNTIME: &str = "runtimes:\n  web:\n    image: nk-test/busybox:1\n    provisioning:\n      install: mkdir -p /tmp/www && cp -r /app/. /tmp/www/\n      start: env | sort > /tmp/www/env.txt && exec httpd -f -p \"$PORT\" -h /tmp/www\n";
 
@@ -264,19 +153,7 @@ fn concurrent_deploys_exclude_each_other_and_a_killed_deploy_leaves_a_stale_lock
         "name: {{project}}\n{WEB_RUNTIME}services:\n  slow:\n    runtime: web\n    path: ./apps/slow\n    expose: 3000\n    command: sleep 4 && mkdir -p /tmp/www && exec httpd -f -p 3000 -h /tmp/www\nenvironments:\n  local:\n    infra:\n      provider: docker\n"
     );
     let repo = p.repo("lock", &slow, &["slow"]);
-    let bin = assert_cmd::cargo::cargo_bin("nkdev");
-    let spawn = || {
-        std::process::Command::new(&bin)
-            .arg("up")
-            .current_dir(&repo)
-            .env("NANOKIT_HOME", p.home.path())
-            .env("NANOKIT_GATEWAY_IMAGE", CADDY)
-            .env("NANOKIT_GATEWAY_PORT", p.port.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = || p.nkdev_std(&repo).arg("up").spawn().unwrap();
     let first = spawn();
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let second = spawn().wait_with_output().unwrap();
@@ -315,8 +192,8 @@ fn a_service_that_never_gets_ready_fails_with_its_logs_and_releases_the_lock() {
     assert!(!ok, "{out}");
     assert!(out.contains("service `broken` keeps exiting (exit code 3)") && out.contains("cannot bind to port"), "{out}");
     // the lock was released: the next command gets past it (and fails the same way)
-    let (_, out) = p.up(&repo, &["--timeout", "5"]);
-    assert!(!out.contains("Shared modules are being initialized"), "{out}");
+    let (ok, out) = p.up(&repo, &["--timeout", "5"]);
+    assert!(!ok && out.contains("service `broken` keeps exiting"), "{out}");
 }
 
 #[test]

@@ -87,7 +87,7 @@ fn alias_bomb_is_refused_without_expanding_it() {
     let mut yaml = String::from("name: x\nx-a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for i in 1..10 {
         let p = format!("*a{}", i - 1);
-        yaml.push_str(&format!("x-a{i}: &a{i} [{}]\n", vec![p.as_str(); 10].join(", ")));
+        yaml.push_str(&format!("x-a{i}: &a{i} [{}]\n", [p.as_str(); 10].join(", ")));
     }
     yaml.push_str("services:\n  api:\n    image: x\n    env:\n      BOMB: *a9\n");
     let (c, text) = run(yaml.as_bytes(), 1);

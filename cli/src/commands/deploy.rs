@@ -179,7 +179,8 @@ async fn run_up<P: Provider>(
     args: &DeployArgs,
     reporter: &Progress,
 ) -> Result<u8> {
-    let observed = provider.observe(desired).await?;
+    let mut observed = provider.observe(desired).await?;
+    observed.unready = unready_from_state(t)?;
     let plan = plan::plan(desired, &observed).map_err(|e| anyhow!(e))?;
     if args.progress == ProgressFormat::Json {
         reporter.event(serde_json::json!({"event": "plan", "plan": plan, "dry_run": dry_run}));
@@ -197,12 +198,20 @@ async fn run_up<P: Provider>(
         ));
         return Ok(crate::exit::OK);
     }
-    if let Err(e) = executor::apply(provider, &plan, desired, reporter).await {
-        // Record what did get deployed, so the next run's plan is accurate.
-        save_state(provider, desired, t, false).await?;
-        return Err(anyhow!(e));
+    if let Err(failed) = executor::apply(provider, &plan, desired, reporter).await {
+        // Record what did get deployed, so the next run's plan is accurate. When the platform
+        // itself went away (an engine restart) that fails too; the deploy's own error is the
+        // one to show, with the state left as the last good run wrote it.
+        let mut error = failed.error;
+        if let Err(state_error) = save_state(provider, desired, t, &failed.unready).await {
+            error.details.push(format!("could not read back what was deployed ({state_error:#})"));
+            if let Err(e) = mark_unready(t, &failed.unready) {
+                error.details.push(format!("the state file was not updated: {e:#}"));
+            }
+        }
+        return Err(anyhow!(error));
     }
-    save_state(provider, desired, t, false).await?;
+    save_state(provider, desired, t, &[]).await?;
     if t.resolved.provider == ProviderId::Docker {
         for s in desired.services.iter().filter(|s| s.host.is_some()) {
             let port = if args.gateway_port == 80 { String::new() } else { format!(":{}", args.gateway_port) };
@@ -212,29 +221,70 @@ async fn run_up<P: Provider>(
     Ok(crate::exit::OK)
 }
 
-/// Write this component's entry of the state file from what the platform now has.
-async fn save_state<P: Provider>(provider: &P, desired: &Desired, t: &Target, removed: bool) -> Result<()> {
-    let kind = t.resolved.provider.as_str();
-    let dir = state::state_dir(kind, &t.resolved.project, &t.resolved.env, t.resolved.shared, &t.project_dir);
-    let mut st = state::load(&dir, &t.resolved.env)?.unwrap_or_else(|| state::State {
+fn state_dir(t: &Target) -> std::path::PathBuf {
+    state::state_dir(t.resolved.provider.as_str(), &t.resolved.project, &t.resolved.env, t.resolved.shared, &t.project_dir)
+}
+
+/// This component's services that the last deploy left unready, from the state file.
+fn unready_from_state(t: &Target) -> Result<Vec<String>> {
+    let st = state::load(&state_dir(t), &t.resolved.env)?;
+    Ok(st.and_then(|mut s| s.components.remove(&t.resolved.component)).map(|c| c.unready).unwrap_or_default())
+}
+
+/// Write this component's entry of the state file from what the platform now has, with the
+/// services a failed deploy left `unready`.
+async fn save_state<P: Provider>(provider: &P, desired: &Desired, t: &Target, unready: &[String]) -> Result<()> {
+    let observed = provider.observe(desired).await?;
+    write_state_entry(
+        t,
+        Some(&|entry: &mut state::ComponentState| {
+            for o in observed.services.iter().filter(|o| o.component == t.resolved.component) {
+                let image = desired.service(&o.service).map(|s| s.image.clone()).unwrap_or_default();
+                entry.services.insert(
+                    o.service.clone(),
+                    state::ServiceState { instance: o.name.clone(), image, config_hash: o.config_hash.clone(), host: o.host.clone() },
+                );
+            }
+            entry.unready = unready.to_vec();
+        }),
+    )
+}
+
+/// Without the platform to observe, keep this component's last entry and add what to retry.
+fn mark_unready(t: &Target, unready: &[String]) -> Result<()> {
+    let dir = state_dir(t);
+    let mut st = state::load(&dir, &t.resolved.env)?.unwrap_or_else(|| new_state(t));
+    let entry = st.components.entry(t.resolved.component.clone()).or_default();
+    for u in unready {
+        if !entry.unready.contains(u) {
+            entry.unready.push(u.clone());
+        }
+    }
+    state::save(&dir, &st)
+}
+
+fn new_state(t: &Target) -> state::State {
+    state::State {
         project: t.resolved.project.clone(),
         env: t.resolved.env.clone(),
-        provider: "docker".into(),
+        provider: t.resolved.provider.as_str().into(),
         ..state::State::default()
-    });
-    if removed {
-        st.components.remove(&t.resolved.component);
-    } else {
-        let observed = provider.observe(desired).await?;
-        let mut entry = state::ComponentState { deployed_at: lock::now(), ..Default::default() };
-        for o in observed.services.iter().filter(|o| o.component == t.resolved.component) {
-            let image = desired.service(&o.service).map(|s| s.image.clone()).unwrap_or_default();
-            entry.services.insert(
-                o.service.clone(),
-                state::ServiceState { instance: o.name.clone(), image, config_hash: o.config_hash.clone(), host: o.host.clone() },
-            );
+    }
+}
+
+/// Rewrite this component's entry (`fill` gets a fresh one), or drop it when `fill` is `None`.
+fn write_state_entry(t: &Target, fill: Option<&dyn Fn(&mut state::ComponentState)>) -> Result<()> {
+    let dir = state_dir(t);
+    let mut st = state::load(&dir, &t.resolved.env)?.unwrap_or_else(|| new_state(t));
+    match fill {
+        None => {
+            st.components.remove(&t.resolved.component);
         }
-        st.components.insert(t.resolved.component.clone(), entry);
+        Some(fill) => {
+            let mut entry = state::ComponentState { deployed_at: lock::now(), ..Default::default() };
+            fill(&mut entry);
+            st.components.insert(t.resolved.component.clone(), entry);
+        }
     }
     state::save(&dir, &st)
 }
@@ -274,7 +324,7 @@ async fn run_destroy<P: Provider>(provider: &P, desired: &Desired, t: &Target, d
         reporter.step_finished(step, &result);
         result?;
     }
-    save_state(provider, desired, t, true).await?;
+    write_state_entry(t, None)?;
     Ok(crate::exit::OK)
 }
 

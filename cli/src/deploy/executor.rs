@@ -5,14 +5,27 @@
 use nanokit_core::plan::{Action, Desired, Plan, Step};
 use nanokit_core::provider::{Provider, ProviderError, Reporter};
 
+/// A deploy that stopped: the error, and the services it changed but never saw ready (the
+/// state file records them so that the next deploy retries them).
+#[derive(Debug)]
+pub struct Failed {
+    pub error: ProviderError,
+    pub unready: Vec<String>,
+}
+
+impl From<ProviderError> for Failed {
+    fn from(error: ProviderError) -> Self {
+        Failed { error, unready: Vec::new() }
+    }
+}
+
 async fn run<P: Provider>(provider: &P, step: &Step, desired: &Desired, reporter: &dyn Reporter) -> Result<(), ProviderError> {
     reporter.step_started(step);
     let mut result = provider.apply(step, desired).await;
     if result.is_ok() {
-        if let (Action::Create { service } | Action::Recreate { service } | Action::Start { service }, Some(s)) =
+        if let (Action::Create { .. } | Action::Recreate { .. } | Action::Start { .. }, Some(s)) =
             (&step.action, step.service().and_then(|s| desired.service(s)))
         {
-            let _ = service;
             result = provider.wait_ready(s, desired).await;
         }
     }
@@ -20,21 +33,28 @@ async fn run<P: Provider>(provider: &P, step: &Step, desired: &Desired, reporter
     result
 }
 
-pub async fn apply<P: Provider>(provider: &P, plan: &Plan, desired: &Desired, reporter: &dyn Reporter) -> Result<(), ProviderError> {
+pub async fn apply<P: Provider>(provider: &P, plan: &Plan, desired: &Desired, reporter: &dyn Reporter) -> Result<(), Failed> {
     let is_infra = |s: &&Step| matches!(s.action, Action::CreateNetwork | Action::CreateGateway | Action::CreateVolume { .. });
+    let is_service_change =
+        |s: &&Step| s.changes_something() && matches!(s.action, Action::Create { .. } | Action::Recreate { .. } | Action::Start { .. });
+    // Until it is seen ready, every service the plan changes counts as unready: a failure
+    // anywhere leaves the ones not yet reached to be retried too.
+    let mut unready: Vec<String> = plan.steps.iter().filter(is_service_change).filter_map(|s| s.service().map(str::to_string)).collect();
+    let failed = |error: ProviderError, unready: &[String]| Failed { error, unready: unready.to_vec() };
     for step in plan.steps.iter().filter(is_infra) {
-        run(provider, step, desired, reporter).await?;
+        run(provider, step, desired, reporter).await.map_err(|e| failed(e, &unready))?;
     }
     for level in desired.levels() {
-        let steps: Vec<&Step> = plan
-            .steps
-            .iter()
-            .filter(|s| s.changes_something() && matches!(s.action, Action::Create { .. } | Action::Recreate { .. } | Action::Start { .. }))
-            .filter(|s| level.iter().any(|d| Some(d.name.as_str()) == s.service()))
-            .collect();
+        let steps: Vec<&Step> =
+            plan.steps.iter().filter(is_service_change).filter(|s| level.iter().any(|d| Some(d.name.as_str()) == s.service())).collect();
         let results = futures_util::future::join_all(steps.iter().map(|s| run(provider, s, desired, reporter))).await;
-        if let Some(err) = results.into_iter().find_map(Result::err) {
-            return Err(err);
+        for (step, result) in steps.iter().zip(&results) {
+            if result.is_ok() {
+                unready.retain(|u| Some(u.as_str()) != step.service());
+            }
+        }
+        if let Some(error) = results.into_iter().find_map(Result::err) {
+            return Err(failed(error, &unready));
         }
     }
     let rest =

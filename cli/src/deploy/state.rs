@@ -41,6 +41,9 @@ pub struct ServiceState {
 pub struct ComponentState {
     pub deployed_at: u64,
     pub services: BTreeMap<String, ServiceState>,
+    /// Services the last deploy changed but never saw ready; the next one retries them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unready: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -80,7 +83,7 @@ mod tests {
     fn save_and_load_round_trip_atomically() {
         let dir = tempfile::tempdir().unwrap();
         let mut state = State { project: "p".into(), env: "local".into(), provider: "docker".into(), ..State::default() };
-        state.components.insert("auth".into(), ComponentState { deployed_at: 1, services: BTreeMap::new() });
+        state.components.insert("auth".into(), ComponentState { deployed_at: 1, services: BTreeMap::new(), unready: vec!["api".into()] });
         save(dir.path(), &state).unwrap();
         assert_eq!(load(dir.path(), "local").unwrap(), Some(state));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left behind");

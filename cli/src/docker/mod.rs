@@ -53,6 +53,28 @@ fn err(context: impl std::fmt::Display, e: impl std::fmt::Display) -> ProviderEr
     ProviderError::new(format!("{context}: {e}"))
 }
 
+/// The engine went away mid-command (stopped, restarted, socket gone), as opposed to
+/// answering with an error: the user's next move is different, so the message says so.
+fn engine_lost(e: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error as E;
+    matches!(
+        e,
+        E::IOError { .. } | E::HyperResponseError { .. } | E::HyperLegacyError { .. } | E::SocketNotFoundError(_) | E::RequestTimeoutError
+    )
+}
+
+/// `err` for a failed engine call, with what to do when the engine itself stopped answering.
+fn engine_err(context: impl std::fmt::Display, e: &bollard::errors::Error) -> ProviderError {
+    let mut pe = err(context, e);
+    if engine_lost(e) {
+        pe.details.push(
+            "the Docker engine stopped answering (restarted or stopped?); once `docker info` works again, run `nkdev up` to converge"
+                .into(),
+        );
+    }
+    pe
+}
+
 fn is_not_found(e: &bollard::errors::Error) -> bool {
     matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
 }
@@ -64,8 +86,9 @@ impl DockerProvider {
         let target = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
         let hint = "is the Docker engine running? (`sudo dockerd` or `systemctl start docker`)";
         let docker = Docker::connect_with_local_defaults()
-            .map_err(|e| err(format!("cannot connect to the Docker engine at {target}; {hint}"), e))?;
-        let docker = docker.negotiate_version().await.map_err(|e| err(format!("cannot reach the Docker engine at {target}; {hint}"), e))?;
+            .map_err(|e| engine_err(format!("cannot connect to the Docker engine at {target}; {hint}"), &e))?;
+        let docker =
+            docker.negotiate_version().await.map_err(|e| engine_err(format!("cannot reach the Docker engine at {target}; {hint}"), &e))?;
         Ok(DockerProvider { docker, settings })
     }
 
@@ -84,7 +107,7 @@ impl DockerProvider {
         self.docker
             .list_containers(Some(ListContainersOptions { all: true, filters: Self::cluster_filters(desired), ..Default::default() }))
             .await
-            .map_err(|e| err("cannot list containers", e))
+            .map_err(|e| engine_err("cannot list containers", &e))
     }
 
     fn base_labels(desired: &Desired, role: &str) -> HashMap<String, String> {
@@ -118,7 +141,7 @@ impl DockerProvider {
         match self.docker.remove_container(name, Some(RemoveContainerOptions { force: true, ..Default::default() })).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(err(format!("cannot remove container `{name}`"), e)),
+            Err(e) => Err(engine_err(format!("cannot remove container `{name}`"), &e)),
         }
     }
 
@@ -176,11 +199,11 @@ impl DockerProvider {
         self.docker
             .create_container(Some(CreateContainerOptions { name: s.instance.clone(), platform: None }), config)
             .await
-            .map_err(|e| err(format!("cannot create container `{}`", s.instance), e))?;
+            .map_err(|e| engine_err(format!("cannot create container `{}`", s.instance), &e))?;
         self.docker
             .start_container(&s.instance, None::<StartContainerOptions<String>>)
             .await
-            .map_err(|e| err(format!("cannot start `{}`", s.instance), e))
+            .map_err(|e| engine_err(format!("cannot start `{}`", s.instance), &e))
     }
 
     async fn create_gateway(&self, desired: &Desired) -> Result<(), ProviderError> {
@@ -211,18 +234,26 @@ impl DockerProvider {
         self.docker
             .create_container(Some(CreateContainerOptions { name: name.clone(), platform: None }), config)
             .await
-            .map_err(|e| err(format!("cannot create gateway `{name}`"), e))?;
-        self.upload_config(name, &[]).await?;
-        self.docker.start_container(name, None::<StartContainerOptions<String>>).await.map_err(|e| {
-            let mut pe = err(format!("cannot start gateway `{name}`"), &e);
-            if e.to_string().contains("address already in use") || e.to_string().contains("port is already allocated") {
-                pe.details.push(format!(
-                    "host port {} is taken; choose another with --gateway-port or NANOKIT_GATEWAY_PORT",
-                    self.settings.gateway_port
-                ));
-            }
-            pe
-        })
+            .map_err(|e| engine_err(format!("cannot create gateway `{name}`"), &e))?;
+        let started = match self.upload_config(name, &[]).await {
+            Ok(()) => self.docker.start_container(name, None::<StartContainerOptions<String>>).await.map_err(|e| {
+                let mut pe = engine_err(format!("cannot start gateway `{name}`"), &e);
+                if e.to_string().contains("address already in use") || e.to_string().contains("port is already allocated") {
+                    pe.details.push(format!(
+                        "host port {}:{} is taken; free it, or choose another with --gateway-port or NANOKIT_GATEWAY_PORT",
+                        self.settings.gateway_bind, self.settings.gateway_port
+                    ));
+                }
+                pe
+            }),
+            Err(e) => Err(e),
+        };
+        if started.is_err() {
+            // A gateway that exists but cannot start would be kept by the next plan as if it
+            // worked; removing it makes the next `up` create it again.
+            let _ = self.remove(name).await;
+        }
+        started
     }
 
     async fn upload_config(&self, gateway: &str, routes: &[Route]) -> Result<(), ProviderError> {
@@ -230,7 +261,7 @@ impl DockerProvider {
         self.docker
             .upload_to_container(gateway, Some(UploadToContainerOptions { path: "/etc".to_string(), ..Default::default() }), tar.into())
             .await
-            .map_err(|e| err(format!("cannot write the config of gateway `{gateway}`"), e))
+            .map_err(|e| engine_err(format!("cannot write the config of gateway `{gateway}`"), &e))
     }
 
     async fn exec(&self, container: &str, cmd: Vec<String>) -> Result<(i64, String), ProviderError> {
@@ -241,10 +272,10 @@ impl DockerProvider {
                 CreateExecOptions { cmd: Some(cmd), attach_stdout: Some(true), attach_stderr: Some(true), ..Default::default() },
             )
             .await
-            .map_err(|e| err(format!("cannot exec in `{container}`"), e))?;
+            .map_err(|e| engine_err(format!("cannot exec in `{container}`"), &e))?;
         let mut text = String::new();
         if let StartExecResults::Attached { mut output, .. } =
-            self.docker.start_exec(&exec.id, None).await.map_err(|e| err(format!("cannot exec in `{container}`"), e))?
+            self.docker.start_exec(&exec.id, None).await.map_err(|e| engine_err(format!("cannot exec in `{container}`"), &e))?
         {
             while let Some(Ok(chunk)) = output.next().await {
                 text.push_str(&chunk.to_string());
@@ -344,7 +375,7 @@ impl Provider for DockerProvider {
                 filters: HashMap::from([("name".to_string(), vec![desired.cluster.network.clone()])]),
             }))
             .await
-            .map_err(|e| err("cannot list networks", e))?;
+            .map_err(|e| engine_err("cannot list networks", &e))?;
         // `name` filters by substring: keep the exact match only.
         if let Some(n) = networks.into_iter().find(|n| n.name.as_deref() == Some(desired.cluster.network.as_str())) {
             observed.network = Some(ObservedResource {
@@ -359,7 +390,7 @@ impl Provider for DockerProvider {
             .docker
             .list_volumes(Some(bollard::volume::ListVolumesOptions { filters: Self::cluster_filters(desired) }))
             .await
-            .map_err(|e| err("cannot list volumes", e))?;
+            .map_err(|e| engine_err("cannot list volumes", &e))?;
         observed.volumes = volumes.volumes.unwrap_or_default().into_iter().map(|v| v.name).collect();
         Ok(observed)
     }
@@ -379,13 +410,13 @@ impl Provider for DockerProvider {
                     .create_network(options)
                     .await
                     .map(|_| ())
-                    .map_err(|e| err(format!("cannot create network `{}`", cluster.network), e))
+                    .map_err(|e| engine_err(format!("cannot create network `{}`", cluster.network), &e))
             }
             Action::CreateGateway => self.create_gateway(desired).await,
             Action::CreateVolume { name } => {
                 let options =
                     CreateVolumeOptions { name: name.clone(), labels: Self::base_labels(desired, "volume"), ..Default::default() };
-                self.docker.create_volume(options).await.map(|_| ()).map_err(|e| err(format!("cannot create volume `{name}`"), e))
+                self.docker.create_volume(options).await.map(|_| ()).map_err(|e| engine_err(format!("cannot create volume `{name}`"), &e))
             }
             Action::Create { service } | Action::Recreate { service } => {
                 let s = desired.service(service).ok_or_else(|| ProviderError::new(format!("no desired service `{service}`")))?;
@@ -397,14 +428,14 @@ impl Provider for DockerProvider {
                 self.docker
                     .start_container(&s.instance, None::<StartContainerOptions<String>>)
                     .await
-                    .map_err(|e| err(format!("cannot start `{}`", s.instance), e))
+                    .map_err(|e| engine_err(format!("cannot start `{}`", s.instance), &e))
             }
             Action::Keep { .. } => Ok(()),
             Action::Remove { instance, .. } => self.remove(instance).await,
             Action::UpdateRoutes { routes } => self.update_routes(desired, routes).await,
             Action::RemoveGateway => self.remove(&cluster.gateway).await,
             Action::RemoveNetwork => match self.docker.remove_network(&cluster.network).await {
-                Err(e) if !is_not_found(&e) => Err(err(format!("cannot remove network `{}`", cluster.network), e)),
+                Err(e) if !is_not_found(&e) => Err(engine_err(format!("cannot remove network `{}`", cluster.network), &e)),
                 _ => Ok(()),
             },
         }
@@ -414,8 +445,11 @@ impl Provider for DockerProvider {
         let deadline = Instant::now() + self.settings.ready_timeout;
         let mut why = String::from("not started");
         while Instant::now() < deadline {
-            let info =
-                self.docker.inspect_container(&s.instance, None).await.map_err(|e| err(format!("cannot inspect `{}`", s.instance), e))?;
+            let info = self
+                .docker
+                .inspect_container(&s.instance, None)
+                .await
+                .map_err(|e| engine_err(format!("cannot inspect `{}`", s.instance), &e))?;
             let state = info.state.unwrap_or_default();
             // Under `unless-stopped` a crashing service restarts in a loop: it never "exits".
             let crashing = state.restarting == Some(true) || (info.restart_count.unwrap_or(0) > 0 && state.exit_code.unwrap_or(0) != 0);
