@@ -202,3 +202,24 @@ fn multi_root_workspace_sees_both_repositories() {
     assert!(messages.iter().any(|m| m.contains("host `auth.localhost` is also routed to `auth`")), "{messages:?}");
     c.shutdown();
 }
+
+#[test]
+fn an_oversized_document_gets_one_clear_diagnostic_and_the_server_keeps_serving() {
+    let mut c = Client::start();
+    let uri = "file:///tmp/nk-big/nanokit.yml";
+    let service = "  svc:\n    image: registry.example.com/svc:1\n";
+    let text = format!("name: big\nservices:\n{}", service.repeat(5 * 1024 * 1024 / service.len()));
+    c.open(uri, &text);
+    let diags = c.diagnostics(uri, 1);
+    assert_eq!(codes(&diags), vec!["NK011"]);
+    let limit = 4 * 1024 * 1024;
+    assert_eq!(diags[0]["range"]["start"]["line"], text[..limit].matches('\n').count(), "{}", diags[0]);
+    // Requests on it answer (with nothing much), and the server is still alive for the next file.
+    c.request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": {"line": 3, "character": 5}}));
+    c.request("textDocument/completion", json!({"textDocument": {"uri": uri}, "position": {"line": 3, "character": 4}}));
+    c.request("textDocument/documentSymbol", json!({"textDocument": {"uri": uri}}));
+    let small = "file:///tmp/nk-small/nanokit.yml";
+    c.open(small, "name: ok\nservices:\n  a:\n    imag: x\n");
+    assert!(codes(&c.diagnostics(small, 1)).contains(&"NK002".to_string()));
+    c.shutdown();
+}
