@@ -1,39 +1,58 @@
 #!/usr/bin/env bash
 # `nkdev up` vs `docker-compose up -d` on the same engine, for N busybox httpd services plus a
-# Caddy gateway, cold (nothing exists) and no-op (run again). Prints a markdown table.
-# nkdev also waits until every service's port answers; compose returns once containers start.
+# Caddy gateway: cold (nothing exists), no-op (run again), one service changed. Prints one
+# markdown table with a row per size and case. Usage: scripts/bench-deploy.sh 5 20 50
+# nkdev also waits until every service's port answers and routes each host through the
+# gateway; compose returns once its containers are started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-n="${1:-20}"
-work="$(mktemp -d)"
-trap 'docker-compose -p nkbenchc -f "$work/compose/docker-compose.yml" down -v >/dev/null 2>&1 || true; (cd "$work/nk" && NANOKIT_HOME="$work/home" "$OLDPWD/target/release/nkdev" destroy >/dev/null 2>&1) || true; rm -rf "$work"' EXIT
-mkdir -p "$work/nk" "$work/compose"
 nk="$PWD/target/release/nkdev"
-{
+work="$(mktemp -d)"
+cleanup() {
+  docker-compose -p nkbenchc -f "$work/compose/docker-compose.yml" down -v >/dev/null 2>&1 || true
+  (cd "$work/nk" 2>/dev/null && "$nk" destroy >/dev/null 2>&1) || true
+}
+trap 'cleanup; rm -rf "$work"' EXIT
+export NANOKIT_HOME="$work/home" NANOKIT_GATEWAY_IMAGE=nk-test/caddy:1 NANOKIT_GATEWAY_PORT=18480
+mkdir -p "$work/nk" "$work/compose"
+
+# $1 services; $2 the value of V in service s1 (changing it changes exactly one service).
+nanokit_file() {
   echo "name: nkbench"
   echo "services:"
-  for i in $(seq 1 "$n"); do
-    printf '  s%s:\n    image: nk-test/busybox:1\n    command: mkdir -p /tmp/w && exec httpd -f -p 8080 -h /tmp/w\n    expose: 8080\n    host: s%s.nkbench.localhost\n' "$i" "$i"
+  for i in $(seq 1 "$1"); do
+    v=1; [ "$i" = 1 ] && v="$2"
+    printf '  s%s:\n    image: nk-test/busybox:1\n    command: mkdir -p /tmp/w && exec httpd -f -p 8080 -h /tmp/w\n    expose: 8080\n    host: s%s.nkbench.localhost\n    env:\n      V: "%s"\n' "$i" "$i" "$v"
   done
-} > "$work/nk/nanokit.yml"
-{
+}
+compose_file() {
   echo "version: '3'"
   echo "services:"
   echo "  gateway:"
   echo "    image: nk-test/caddy:1"
   echo "    ports: ['127.0.0.1:18481:80']"
-  for i in $(seq 1 "$n"); do
-    printf '  s%s:\n    image: nk-test/busybox:1\n    command: sh -c "mkdir -p /tmp/w && exec httpd -f -p 8080 -h /tmp/w"\n    environment: [PORT=8080]\n' "$i"
+  for i in $(seq 1 "$1"); do
+    v=1; [ "$i" = 1 ] && v="$2"
+    printf '  s%s:\n    image: nk-test/busybox:1\n    command: sh -c "mkdir -p /tmp/w && exec httpd -f -p 8080 -h /tmp/w"\n    environment: [PORT=8080, V=%s]\n    labels: {host: s%s.nkbench.localhost}\n' "$i" "$v" "$i"
   done
-} > "$work/compose/docker-compose.yml"
-t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
-export NANOKIT_HOME="$work/home" NANOKIT_GATEWAY_IMAGE=nk-test/caddy:1 NANOKIT_GATEWAY_PORT=18480
-nk_cold=$(cd "$work/nk" && t "$nk" up)
-nk_noop=$(cd "$work/nk" && t "$nk" up)
-c_cold=$(t docker-compose -p nkbenchc -f "$work/compose/docker-compose.yml" up -d)
-c_noop=$(t docker-compose -p nkbenchc -f "$work/compose/docker-compose.yml" up -d)
-ratio() { echo "scale=2; $1 / $2" | bc; }
-echo "| $n services | nkdev up | docker-compose up -d | nkdev / compose |"
-echo "|---|---|---|---|"
-printf '| cold | %.2f s | %.2f s | %s |\n' "$nk_cold" "$c_cold" "$(ratio "$nk_cold" "$c_cold")"
-printf '| no-op | %.2f s | %.2f s | %s |\n' "$nk_noop" "$c_noop" "$(ratio "$nk_noop" "$c_noop")"
+}
+t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; e=$(date +%s.%N); echo "$e - $s" | bc; }
+nkup() { (cd "$work/nk" && t "$nk" up); }
+cup() { t docker-compose -p nkbenchc -f "$work/compose/docker-compose.yml" up -d; }
+row() { printf '| %s | %s | %.2f s | %.2f s | %sx |\n' "$1" "$2" "$3" "$4" "$(echo "scale=1; $4 / $3" | bc)"; }
+
+echo "| services | case | nkdev up | docker-compose up -d | compose / nkdev |"
+echo "|---|---|---|---|---|"
+for n in "$@"; do
+  nanokit_file "$n" 1 > "$work/nk/nanokit.yml"
+  compose_file "$n" 1 > "$work/compose/docker-compose.yml"
+  nk_cold=$(nkup); c_cold=$(cup)
+  nk_noop=$(nkup); c_noop=$(cup)
+  nanokit_file "$n" 2 > "$work/nk/nanokit.yml"
+  compose_file "$n" 2 > "$work/compose/docker-compose.yml"
+  nk_one=$(nkup); c_one=$(cup)
+  row "$n" cold "$nk_cold" "$c_cold"
+  row "$n" no-op "$nk_noop" "$c_noop"
+  row "$n" "one changed" "$nk_one" "$c_one"
+  cleanup
+done

@@ -59,11 +59,13 @@ impl LineIndex {
         self.line_starts.get(line).copied().unwrap_or(self.len)
     }
 
-    /// Byte offset where `line` ends, excluding its `\n` (and a `\r` before it).
+    /// Byte offset where `line` ends, excluding its `\n` (and a `\r` before it: a lone `\r`
+    /// at the very end is text, as the LSP document store sees it).
     pub fn line_end(&self, text: &str, line: usize) -> usize {
+        let ends_with_newline = line + 1 < self.line_starts.len();
         let next = self.line_starts.get(line + 1).copied().unwrap_or(self.len + 1);
         let mut end = next.saturating_sub(1).min(self.len);
-        if end > self.line_start(line) && text.as_bytes().get(end - 1) == Some(&b'\r') {
+        if ends_with_newline && end > self.line_start(line) && text.as_bytes().get(end - 1) == Some(&b'\r') {
             end -= 1;
         }
         end
@@ -99,12 +101,13 @@ impl LineIndex {
         }
         let start = self.line_start(pos.line);
         let end = self.line_end(text, pos.line);
+        // A column inside a surrogate pair means the character that holds it (as ropey reads it).
         let mut units = 0;
         for (i, ch) in text[start..end].char_indices() {
-            if units >= pos.col {
+            units += ch.len_utf16();
+            if pos.col < units {
                 return start + i;
             }
-            units += ch.len_utf16();
         }
         end
     }

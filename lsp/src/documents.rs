@@ -112,7 +112,12 @@ pub fn analyse(text: String, version: i32, base_dir: Option<PathBuf>, env: Optio
 
 /// LSP positions count UTF-16 units; the rope counts chars.
 fn char_index(rope: &Rope, pos: Position) -> usize {
-    let line = (pos.line as usize).min(rope.len_lines().saturating_sub(1));
+    // Past the last line is the end of the text, as in the core's LineIndex (found by fuzzing:
+    // clamping to the last line's start made a "delete to the end" edit delete nothing).
+    if pos.line as usize >= rope.len_lines() {
+        return rope.len_chars();
+    }
+    let line = pos.line as usize;
     let line_start = rope.line_to_char(line);
     // The line's length without its line break: positions past the end clamp before it.
     let line_slice = rope.line(line);
@@ -161,6 +166,28 @@ mod tests {
         store.change(&uri, 2, vec![edit(0, 8, 0, 8, "c")]).unwrap();
         let (text, version) = store.change(&uri, 7, vec![edit(0, 9, 0, 9, "d"), edit(0, 6, 0, 7, "A")]).unwrap();
         assert_eq!((text.as_str(), version), ("name: Abcd\n", 7));
+    }
+
+    /// Cases cargo-fuzz found where the store and the core's LineIndex disagreed.
+    #[test]
+    fn positions_past_the_end_inside_a_surrogate_or_with_a_lone_cr_agree_with_the_core() {
+        let store = Store::default();
+        let uri: Uri = "file:///x/nanokit.yml".parse().unwrap();
+        store.open(uri.clone(), "name: demo\nx: 1\n", 1);
+        let (text, _) = store.change(&uri, 2, vec![edit(0, 4, 9, 0, "")]).unwrap();
+        assert_eq!(text, "name", "a line past the end is the end of the text");
+        store.open(uri.clone(), "a\r", 1);
+        assert_eq!(store.change(&uri, 2, vec![edit(0, 9, 0, 9, "b")]).unwrap().0, "a\rb");
+        store.open(uri.clone(), "x: \"😀\"\n", 1);
+        assert_eq!(store.change(&uri, 2, vec![edit(0, 5, 0, 5, "!")]).unwrap().0, "x: \"!😀\"\n");
+        for text in ["name: demo\nx: 1\n", "a\r", "x: \"😀\"\n"] {
+            let lines = nanokit_core::LineIndex::new(text);
+            let at = |l, c| crate::convert::offset(&lines, text, Position::new(l, c));
+            assert_eq!(at(9, 0), text.len());
+        }
+        let text = "x: \"😀\"\n";
+        assert_eq!(crate::convert::offset(&nanokit_core::LineIndex::new(text), text, Position::new(0, 5)), 4);
+        assert_eq!(crate::convert::offset(&nanokit_core::LineIndex::new("a\r"), "a\r", Position::new(0, 9)), 2);
     }
 
     #[test]

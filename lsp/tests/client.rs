@@ -38,12 +38,16 @@ impl Client {
     }
 
     pub fn start_full(capabilities: Value, options: Value, folders: Option<Vec<String>>) -> Client {
-        let mut child = Command::new(server_binary())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start nanokit-lsp");
+        let mut client = Self::spawn(Command::new(server_binary()));
+        let result = client.initialize(capabilities, options, folders);
+        assert!(result["capabilities"]["completionProvider"].is_object(), "{result}");
+        client
+    }
+
+    /// Any language server over stdio (the benchmark drives peers with the same client).
+    pub fn spawn(mut command: Command) -> Client {
+        let mut child =
+            command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = channel();
@@ -73,12 +77,15 @@ impl Client {
                 }
             }
         });
-        let mut client = Client { child, stdin, incoming: rx, backlog: Vec::new(), next_id: 1 };
+        Client { child, stdin, incoming: rx, backlog: Vec::new(), next_id: 1 }
+    }
+
+    /// `initialize` + `initialized`; returns the server's `InitializeResult`.
+    pub fn initialize(&mut self, capabilities: Value, options: Value, folders: Option<Vec<String>>) -> Value {
         let folders = folders.map(|f| f.iter().map(|p| json!({"uri": format!("file://{p}"), "name": p})).collect::<Vec<_>>());
-        let result = client.request("initialize", json!({"processId": null, "rootUri": null, "capabilities": capabilities, "initializationOptions": options, "workspaceFolders": folders}));
-        assert!(result["capabilities"]["completionProvider"].is_object(), "{result}");
-        client.notify("initialized", json!({}));
-        client
+        let result = self.request("initialize", json!({"processId": null, "rootUri": null, "capabilities": capabilities, "initializationOptions": options, "workspaceFolders": folders}));
+        self.notify("initialized", json!({}));
+        result
     }
 
     pub fn notify(&mut self, method: &str, params: Value) {
@@ -119,7 +126,8 @@ impl Client {
                     // Answer server-to-client requests so the server is never left waiting.
                     if msg.get("id").is_some() && msg.get("method").is_some() {
                         let id = msg["id"].clone();
-                        self.send(json!({"jsonrpc": "2.0", "id": id, "result": null}));
+                        let result = configuration(&msg);
+                        self.send(json!({"jsonrpc": "2.0", "id": id, "result": result}));
                     }
                     self.backlog.push(msg)
                 }
@@ -127,6 +135,17 @@ impl Client {
                 Err(RecvTimeoutError::Disconnected) => panic!("the server exited"),
             }
         }
+    }
+
+    /// The next diagnostics published for `uri`, for servers that do not send a version
+    /// (yaml-language-server); a versioned publish must be for `version`.
+    pub fn next_diagnostics(&mut self, uri: &str, version: i64) -> Vec<Value> {
+        let msg = self.wait_for(|m| {
+            m["method"] == "textDocument/publishDiagnostics"
+                && m["params"]["uri"] == uri
+                && (m["params"]["version"].is_null() || m["params"]["version"] == version)
+        });
+        msg["params"]["diagnostics"].as_array().cloned().unwrap_or_default()
     }
 
     /// Diagnostics published for `uri` at exactly `version`.
@@ -159,4 +178,21 @@ pub fn pos(text: &str, needle: &str, extra: usize) -> Value {
     let line = before.matches('\n').count();
     let col: usize = before.rsplit('\n').next().unwrap().encode_utf16().count();
     json!({"line": line, "character": col})
+}
+
+/// The answer to a server's request: `workspace/configuration` gets one value per item (the
+/// `yaml` section turns validation, completion and hover on, for yaml-language-server);
+/// anything else gets `null`.
+fn configuration(request: &Value) -> Value {
+    if request["method"] != "workspace/configuration" {
+        return Value::Null;
+    }
+    let items = request["params"]["items"].as_array().cloned().unwrap_or_default();
+    items
+        .iter()
+        .map(|item| match item["section"].as_str() {
+            Some("yaml") => json!({"validate": true, "completion": true, "hover": true, "schemaStore": {"enable": false}}),
+            _ => Value::Null,
+        })
+        .collect()
 }
