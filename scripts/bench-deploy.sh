@@ -26,14 +26,14 @@ nanokit_file() {
   done
 }
 compose_file() {
-  echo "version: '3'"
+  echo "version: '3.7'"
   echo "services:"
   echo "  gateway:"
   echo "    image: nk-test/caddy:1"
   echo "    ports: ['127.0.0.1:18481:80']"
   for i in $(seq 1 "$1"); do
     v=1; [ "$i" = 1 ] && v="$2"
-    printf '  s%s:\n    image: nk-test/busybox:1\n    command: sh -c "mkdir -p /tmp/w && exec httpd -f -p 8080 -h /tmp/w"\n    environment: [PORT=8080, V=%s]\n    labels: {host: s%s.nkbench.localhost}\n' "$i" "$v" "$i"
+    printf '  s%s:\n    image: nk-test/busybox:1\n    command: sh -c "mkdir -p /tmp/w && exec httpd -f -p 8080 -h /tmp/w"\n    environment: [PORT=8080, V=%s]\n    init: true\n    labels: {host: s%s.nkbench.localhost}\n' "$i" "$v" "$i"
   done
 }
 t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; e=$(date +%s.%N); echo "$e - $s" | bc; }

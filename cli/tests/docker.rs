@@ -42,6 +42,9 @@ fn monorepo_routes_resolves_and_is_idempotent() {
     ] {
         assert!(env.contains(&expected), "{expected} missing from:\n{env}");
     }
+    // docker-init is PID 1, so a replaced service gets SIGTERM even behind `sh -c`
+    let (_, init) = docker(&["inspect", "-f", "{{.HostConfig.Init}}", &p.container("api")]);
+    assert_eq!(init.trim(), "true");
     // container-to-container DNS
     let (ok, body) = docker(&["exec", &p.container("api"), "wget", "-qO-", &format!("http://{}:3002/index.html", p.container("billing"))]);
     assert!(ok && body.contains("hello from billing"), "{body}");

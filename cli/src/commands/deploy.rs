@@ -24,6 +24,7 @@ fn settings(args: &DeployArgs) -> DockerSettings {
         gateway_port: args.gateway_port,
         gateway_bind: args.gateway_bind.clone(),
         ready_timeout: Duration::from_secs(args.timeout),
+        ..DockerSettings::default()
     }
 }
 

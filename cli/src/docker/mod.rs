@@ -31,6 +31,9 @@ pub struct DockerSettings {
     pub gateway_bind: String,
     /// How long a service may take to become ready.
     pub ready_timeout: Duration,
+    /// How long a container gets to exit after SIGTERM before it is killed, when it is
+    /// replaced or removed (docker compose's default too).
+    pub stop_grace: Duration,
 }
 
 impl Default for DockerSettings {
@@ -40,6 +43,7 @@ impl Default for DockerSettings {
             gateway_port: 80,
             gateway_bind: "127.0.0.1".into(),
             ready_timeout: Duration::from_secs(60),
+            stop_grace: Duration::from_secs(10),
         }
     }
 }
@@ -137,7 +141,12 @@ impl DockerProvider {
         Ok(())
     }
 
+    /// Stop gracefully (SIGTERM, then SIGKILL after the grace period), then remove: a service
+    /// being replaced gets to finish its requests and flush its data.
     async fn remove(&self, name: &str) -> Result<(), ProviderError> {
+        let grace = bollard::container::StopContainerOptions { t: self.settings.stop_grace.as_secs() as i64 };
+        // Errors are 304 (already stopped) or 404 (gone); any other, the removal reports.
+        let _ = self.docker.stop_container(name, Some(grace)).await;
         match self.docker.remove_container(name, Some(RemoveContainerOptions { force: true, ..Default::default() })).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
@@ -186,6 +195,10 @@ impl DockerProvider {
                 binds: Some(binds),
                 network_mode: Some(desired.cluster.network.clone()),
                 restart_policy: Some(RestartPolicy { name: Some(RestartPolicyNameEnum::UNLESS_STOPPED), maximum_retry_count: None }),
+                // docker-init as PID 1 (`docker run --init`): SIGTERM reaches the service even
+                // when it is started through `sh -c`, so a graceful stop is quick, and zombies
+                // of install scripts are reaped.
+                init: Some(true),
                 ..Default::default()
             }),
             networking_config: Some(bollard::container::NetworkingConfig {
