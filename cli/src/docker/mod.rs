@@ -457,6 +457,9 @@ impl Provider for DockerProvider {
     async fn wait_ready(&self, s: &DesiredService, desired: &Desired) -> Result<(), ProviderError> {
         let deadline = Instant::now() + self.settings.ready_timeout;
         let mut why = String::from("not started");
+        // Most services are ready within a few hundred milliseconds: poll fast at first,
+        // then back off, so a quick service is not held up by the polling interval.
+        let mut pause = Duration::from_millis(20);
         while Instant::now() < deadline {
             let info = self
                 .docker
@@ -508,7 +511,8 @@ impl Provider for DockerProvider {
                     _ => "not ready".into(),
                 };
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
         }
         let mut e = ProviderError::new(format!(
             "service `{}` was not ready after {}s ({why}); its last log lines:",
