@@ -51,7 +51,9 @@ fn a_taken_gateway_port_is_named_and_leaves_no_gateway_behind() {
     assert!(!ok, "{out}");
     assert!(out.contains(&format!("host port 127.0.0.1:{} is taken", p.port)) && out.contains("--gateway-port"), "{out}");
     assert!(containers_of(&p, "gateway").is_empty(), "a gateway that cannot start is removed: {:?}", containers_of(&p, "gateway"));
-    assert!(p.services().is_empty(), "no service is started without its gateway");
+    // The service started beside the gateway is running and recorded, not half-made.
+    assert_eq!(containers_of(&p, "service"), vec![format!("{} running", p.container("web"))]);
+    assert!(state_file(&repo)["components"][&p.name]["services"]["web"].is_object());
     // Once the port is free, the next run creates the gateway and routes through it.
     drop(squatter);
     let (ok, out) = p.up(&repo, &[]);

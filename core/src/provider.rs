@@ -89,6 +89,12 @@ impl std::error::Error for ProviderError {}
 
 /// One deploy target. Methods are async; the CLI drives them on tokio.
 pub trait Provider: Send + Sync {
+    /// Whether services may start while the gateway is still being created. Docker's gateway
+    /// only routes to services, so it can come up beside them; on AWS services register with
+    /// the load balancer and run in the cluster the gateway step creates, so they wait.
+    fn services_need_gateway(&self) -> bool {
+        true
+    }
     /// Resource discovery: everything tagged with this cluster's project and environment.
     fn observe(&self, desired: &Desired) -> impl Future<Output = Result<Observed, ProviderError>> + Send;
     /// Orchestration: carry out one step (create network, recreate a service, update routes…).

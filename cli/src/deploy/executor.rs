@@ -1,6 +1,7 @@
 //! Applying a plan with any provider: infrastructure first, then services level by level
-//! (in parallel within a level, each waited for until ready before its dependents start),
-//! then removals, then the gateway's routes. The first failure stops the deploy.
+//! (in parallel within a level, each waited for until ready before its dependents start;
+//! on Docker beside the gateway's creation), then removals, then the gateway's routes. The
+//! first failure stops the deploy.
 
 use nanokit_core::plan::{Action, Desired, Plan, Step};
 use nanokit_core::provider::{Provider, ProviderError, Reporter};
@@ -34,16 +35,40 @@ async fn run<P: Provider>(provider: &P, step: &Step, desired: &Desired, reporter
 }
 
 pub async fn apply<P: Provider>(provider: &P, plan: &Plan, desired: &Desired, reporter: &dyn Reporter) -> Result<(), Failed> {
-    let is_infra = |s: &&Step| matches!(s.action, Action::CreateNetwork | Action::CreateGateway | Action::CreateVolume { .. });
+    // Services need the network and their volumes first; the gateway too unless the
+    // provider says otherwise, in which case it comes up while the services start.
+    let gateway_first = provider.services_need_gateway();
+    let is_infra = |s: &&Step| {
+        matches!(s.action, Action::CreateNetwork | Action::CreateVolume { .. })
+            || (gateway_first && matches!(s.action, Action::CreateGateway))
+    };
+    for step in plan.steps.iter().filter(is_infra) {
+        run(provider, step, desired, reporter).await?;
+    }
+    let gateway = async {
+        for step in plan.steps.iter().filter(|s| !gateway_first && matches!(s.action, Action::CreateGateway)) {
+            run(provider, step, desired, reporter).await?;
+        }
+        Ok::<(), ProviderError>(())
+    };
+    let (gateway, services) = futures_util::future::join(gateway, start_services(provider, plan, desired, reporter)).await;
+    services?;
+    gateway?;
+    let rest =
+        |s: &&Step| matches!(s.action, Action::Remove { .. } | Action::UpdateRoutes { .. } | Action::RemoveGateway | Action::RemoveNetwork);
+    for step in plan.steps.iter().filter(rest) {
+        run(provider, step, desired, reporter).await?;
+    }
+    Ok(())
+}
+
+/// Each start level in parallel, every service waited for until ready before the next level.
+async fn start_services<P: Provider>(provider: &P, plan: &Plan, desired: &Desired, reporter: &dyn Reporter) -> Result<(), Failed> {
     let is_service_change =
         |s: &&Step| s.changes_something() && matches!(s.action, Action::Create { .. } | Action::Recreate { .. } | Action::Start { .. });
     // Until it is seen ready, every service the plan changes counts as unready: a failure
     // anywhere leaves the ones not yet reached to be retried too.
     let mut unready: Vec<String> = plan.steps.iter().filter(is_service_change).filter_map(|s| s.service().map(str::to_string)).collect();
-    let failed = |error: ProviderError, unready: &[String]| Failed { error, unready: unready.to_vec() };
-    for step in plan.steps.iter().filter(is_infra) {
-        run(provider, step, desired, reporter).await.map_err(|e| failed(e, &unready))?;
-    }
     for level in desired.levels() {
         let steps: Vec<&Step> =
             plan.steps.iter().filter(is_service_change).filter(|s| level.iter().any(|d| Some(d.name.as_str()) == s.service())).collect();
@@ -54,13 +79,8 @@ pub async fn apply<P: Provider>(provider: &P, plan: &Plan, desired: &Desired, re
             }
         }
         if let Some(error) = results.into_iter().find_map(Result::err) {
-            return Err(failed(error, &unready));
+            return Err(Failed { error, unready });
         }
-    }
-    let rest =
-        |s: &&Step| matches!(s.action, Action::Remove { .. } | Action::UpdateRoutes { .. } | Action::RemoveGateway | Action::RemoveNetwork);
-    for step in plan.steps.iter().filter(rest) {
-        run(provider, step, desired, reporter).await?;
     }
     Ok(())
 }

@@ -362,6 +362,10 @@ fn label<'a>(c: &'a ContainerSummary, key: &str) -> Option<&'a String> {
 }
 
 impl Provider for DockerProvider {
+    fn services_need_gateway(&self) -> bool {
+        false
+    }
+
     async fn observe(&self, desired: &Desired) -> Result<Observed, ProviderError> {
         let containers = self.containers(desired).await?;
         let mut observed = Observed::default();
