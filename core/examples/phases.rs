@@ -1,39 +1,59 @@
-//! Times each analysis phase on a generated file: `cargo run --release -p nanokit-core --example phases [N]`.
+//! Times each analysis phase on a generated file (median of 30 runs):
+//! `cargo run --release -p nanokit-core --example phases [N]`.
 use nanokit_core::document::Document;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+fn median<T>(mut f: impl FnMut() -> T) -> Duration {
+    let mut samples: Vec<Duration> = (0..30)
+        .map(|_| {
+            let t = Instant::now();
+            let out = f();
+            let elapsed = t.elapsed();
+            drop(out);
+            elapsed
+        })
+        .collect();
+    samples.sort();
+    samples[samples.len() / 2]
+}
 
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
-    let mut text = String::from("name: big\nruntimes:\n  node:\n    image: node:22-slim\nservices:\n");
+    let mut text = String::from("name: big\nversion: \"1\"\nruntimes:\n  node:\n    image: node:22-slim\nservices:\n");
     for i in 0..n {
         text.push_str(&format!(
-            "  svc-{i}:\n    runtime: node\n    expose: 3000\n    host: svc-{i}.big.localhost\n    env:\n      INDEX: {i}\n"
+            "  svc-{i}:\n    runtime: node\n    expose: {}\n    host: svc-{i}.big.localhost\n    env:\n      INDEX: \"{i}\"\n",
+            3000 + i % 1000
         ));
+        if i > 0 {
+            text.push_str(&format!("    depends_on: [svc-{}]\n", (i * 7) % i));
+        }
     }
-    let t = Instant::now();
-    let parsed = nanokit_core::yaml::parse(&text);
-    println!("yaml        {:?}", t.elapsed());
-    drop(parsed);
-    let t = Instant::now();
+    text.push_str("environments:\n  local:\n    infra:\n      provider: docker\n");
     let doc = Document::parse(text.clone());
-    println!("document    {:?}", t.elapsed());
-    let t = Instant::now();
     let (_, project) = nanokit_core::schema::validate(&doc);
-    println!("schema      {:?}", t.elapsed());
-    let t = Instant::now();
-    let _ = nanokit_core::check::project_rules(&project, &doc, None);
-    println!("rules       {:?}", t.elapsed());
-    let t = Instant::now();
     let (env, _) = nanokit_core::resolve::resolve_environment(&project, &doc, "local", None);
-    println!("resolve     {:?}", t.elapsed());
-    let t = Instant::now();
-    let g = nanokit_core::graph::Graph::build(&env);
-    let _ = nanokit_core::graph::check(&env, &g, &doc);
-    let _ = nanokit_core::check::environment_rules(&env, &doc, &[]);
-    println!("graph+env   {:?}", t.elapsed());
-    let t = Instant::now();
-    for _ in 0..20 {
-        let _ = nanokit_core::analyze(text.as_str(), &Default::default());
+    let graph = nanokit_core::graph::Graph::build(&env);
+    let phases: Vec<(&str, Duration)> = vec![
+        ("yaml", median(|| nanokit_core::yaml::parse(&text))),
+        ("document (yaml + json view)", median(|| Document::parse(text.clone()))),
+        ("schema + model", median(|| nanokit_core::schema::validate(&doc))),
+        ("project rules", median(|| nanokit_core::check::project_rules(&project, &doc, None))),
+        ("resolve", median(|| nanokit_core::resolve::resolve_environment(&project, &doc, "local", None))),
+        ("graph", median(|| nanokit_core::graph::Graph::build(&env))),
+        (
+            "graph + environment rules",
+            median(|| (nanokit_core::graph::check(&env, &graph, &doc), nanokit_core::check::environment_rules(&env, &doc, &[]))),
+        ),
+        ("symbols", median(|| nanokit_core::symbols::occurrences(&doc))),
+        ("analyze (all of the above but symbols)", median(|| nanokit_core::analyze(text.as_str(), &Default::default()))),
+        (
+            "drop of an analysis",
+            median(|| drop(nanokit_core::analyze(text.as_str(), &Default::default())))
+                - median(|| nanokit_core::analyze(text.as_str(), &Default::default())),
+        ),
+    ];
+    for (name, d) in phases {
+        println!("{name:40} {:>8.3} ms", d.as_secs_f64() * 1000.0);
     }
-    println!("total       {:?}", t.elapsed() / 20);
 }

@@ -37,8 +37,12 @@ pub fn to_dns_label(name: &str) -> String {
 
 /// `NANOKIT_URL_<S>`: S upper-cased, every non-alphanumeric character as `_`.
 pub fn url_variable(service: &str) -> String {
-    let suffix: String = service.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
-    format!("NANOKIT_URL_{suffix}")
+    const PREFIX: &str = "NANOKIT_URL_";
+    // Built by hand, not with `format!`: resolution calls this for every service on every keystroke.
+    let mut name = String::with_capacity(PREFIX.len() + service.len());
+    name.push_str(PREFIX);
+    name.extend(service.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }));
+    name
 }
 
 /// Prefix of every resource of one project environment: `nk-<project>-<env>`.
@@ -47,7 +51,11 @@ pub fn cluster_prefix(project: &str, env: &str) -> String {
 }
 
 pub fn container_name(project: &str, env: &str, service: &str) -> String {
-    format!("{}-{service}", cluster_prefix(project, env))
+    let mut name = String::with_capacity(5 + project.len() + env.len() + service.len());
+    for part in ["nk-", project, "-", env, "-", service] {
+        name.push_str(part);
+    }
+    name
 }
 
 /// A valid hostname (RFC 1123, each label ≤ 63, total ≤ 253); `*.` wildcards are allowed.

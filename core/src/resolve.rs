@@ -207,7 +207,7 @@ impl Resolver<'_> {
         let default_origin = Origin::Default { runtime: runtime_id.clone().unwrap_or_default() };
 
         let image = self.layer(
-            "image",
+            &"image",
             service.image.clone().map(|v| (v, sp("image"))),
             declared.and_then(|r| r.image.clone()).map(|v| (v, rp("image"))),
             ov.image.clone().map(|v| (v, op("image"))),
@@ -216,7 +216,7 @@ impl Resolver<'_> {
             &default_origin,
         );
         let path = self.layer(
-            "path",
+            &"path",
             service.path.clone().map(|v| (v, sp("path"))),
             None,
             ov.path.clone().map(|v| (v, op("path"))),
@@ -228,7 +228,7 @@ impl Resolver<'_> {
             |s: &Service, p: &dyn Fn(&str) -> String| s.expose.map(|v| (v, p("expose"))).or_else(|| s.port.map(|v| (v, p("port"))));
         let expose = self
             .layer(
-                "expose",
+                &"expose",
                 port_of(service, &sp),
                 None,
                 port_of(&ov, &op),
@@ -238,7 +238,7 @@ impl Resolver<'_> {
             )
             .and_then(|s| u16::try_from(s.value).ok().map(|v| Sourced::new(v, s.origin, s.pointer)));
         let host = self.layer(
-            "host",
+            &"host",
             service.host.clone().map(|v| (v, sp("host"))),
             None,
             ov.host.clone().map(|v| (v, op("host"))),
@@ -256,7 +256,7 @@ impl Resolver<'_> {
             value.map(|v| (v, format!("{}/{field}", rp("provisioning"))))
         };
         let install = self.layer(
-            "provisioning.install",
+            &"provisioning.install",
             prov(service, "install", &sp),
             rt_prov("install"),
             prov(&ov, "install", &op),
@@ -268,7 +268,7 @@ impl Resolver<'_> {
             s.command.clone().map(|v| (v, p("command"))).or_else(|| prov(s, "start", p))
         };
         let start = self.layer(
-            "start command",
+            &"start command",
             command_or_start(service, &sp),
             rt_prov("start"),
             command_or_start(&ov, &op),
@@ -277,7 +277,7 @@ impl Resolver<'_> {
             &default_origin,
         );
         let healthcheck = self.layer(
-            "healthcheck",
+            &"healthcheck",
             service.healthcheck.clone().map(|v| (v, sp("healthcheck"))),
             None,
             ov.healthcheck.clone().map(|v| (v, op("healthcheck"))),
@@ -286,7 +286,7 @@ impl Resolver<'_> {
             &default_origin,
         );
         let volumes_layer = self.layer(
-            "volumes",
+            &"volumes",
             (!service.volumes.is_empty()).then(|| (service.volumes.clone(), sp("volumes"))),
             None,
             (!ov.volumes.is_empty()).then(|| (ov.volumes.clone(), op("volumes"))),
@@ -408,7 +408,7 @@ impl Resolver<'_> {
     #[allow(clippy::too_many_arguments)]
     fn layer<T: Clone>(
         &mut self,
-        field: &str,
+        field: &dyn std::fmt::Display,
         service: Layer<T>,
         runtime: Layer<T>,
         env_override: Layer<T>,
@@ -422,15 +422,14 @@ impl Resolver<'_> {
                 self.ineffective_override(field, override_pointer, winner, by);
             }
         }
-        let env = self.env.to_string();
         service
             .map(|(v, p)| Sourced::new(v, Origin::Service, Some(p)))
             .or_else(|| runtime.map(|(v, p)| Sourced::new(v, rt_origin.clone(), Some(p))))
-            .or_else(|| env_override.map(|(v, p)| Sourced::new(v, Origin::EnvOverride { env }, Some(p))))
+            .or_else(|| env_override.map(|(v, p)| Sourced::new(v, Origin::EnvOverride { env: self.env.to_string() }, Some(p))))
             .or_else(|| default.map(|v| Sourced::new(v, default_origin.clone(), None)))
     }
 
-    fn ineffective_override(&mut self, field: &str, override_pointer: &str, winner: &str, by: &str) {
+    fn ineffective_override(&mut self, field: &dyn std::fmt::Display, override_pointer: &str, winner: &str, by: &str) {
         let loc = self.doc.location(override_pointer);
         let span = loc.map_or_else(|| self.doc.span_of(override_pointer), |l| l.key_or_value());
         let mut d = Diagnostic::new(Code::IneffectiveOverride, span, format!("this override of `{field}` has no effect: {by} already sets it"))
@@ -468,7 +467,7 @@ impl Resolver<'_> {
         let mut out = IndexMap::with_capacity(keys.len() + 5);
         for key in keys {
             let value = self.layer(
-                &format!("env.{key}"),
+                &format_args!("env.{key}"),
                 service.env.get(key).map(|v| (v.to_string(), pointer(&["services", name, "env", key]))),
                 runtime
                     .and_then(|r| r.env.get(key))

@@ -37,7 +37,7 @@ pub fn occurrences(doc: &Document) -> Vec<Occurrence> {
     let Some(root) = doc.root() else { return out };
     let services: UrlNames = root
         .get("services")
-        .map(|e| e.value.entries().iter().map(|s| s.key.key_text()).map(|name| (names::url_variable(&name), name)).collect())
+        .map(|e| e.value.entries().iter().map(|s| s.key.key_text().into_owned()).map(|name| (names::url_variable(&name), name)).collect())
         .unwrap_or_default();
     for (section, kind) in [("services", SymbolKind::Service), ("runtimes", SymbolKind::Runtime)] {
         for entry in root.get(section).map(|e| e.value.entries()).unwrap_or_default() {
@@ -110,7 +110,7 @@ type UrlNames = rustc_hash::FxHashMap<String, String>;
 
 /// The span of the name itself, without the quotes of a quoted scalar.
 fn occurrence(doc: &Document, kind: SymbolKind, node: &Node, role: Role) -> Occurrence {
-    let name = node.key_text();
+    let name = node.key_text().into_owned();
     let raw = &doc.text[node.span.start..node.span.end.min(doc.text.len())];
     let span = match raw.find(&name) {
         Some(i) => Span::new(node.span.start + i, node.span.start + i + name.len()),

@@ -9,6 +9,7 @@
 use crate::source::Span;
 use rustc_hash::FxHashMap as HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle};
+use std::borrow::Cow;
 
 /// Deeper nesting than this is an error; no real nanokit.yml gets close.
 pub const MAX_DEPTH: usize = 64;
@@ -63,13 +64,14 @@ impl Node {
         self.entries().iter().find(|e| e.key.key_text() == key)
     }
     /// The text of a mapping key, whatever scalar type YAML gave it.
-    pub fn key_text(&self) -> String {
+    /// Borrowed for string keys, which is nearly every key: this runs for each key of the file.
+    pub fn key_text(&self) -> Cow<'_, str> {
         match &self.value {
-            Value::Str { text, .. } => text.clone(),
+            Value::Str { text, .. } => Cow::Borrowed(text),
             Value::Null => "null".into(),
-            Value::Bool(b) => b.to_string(),
-            Value::Int(i) => i.to_string(),
-            Value::Float(f) => f.to_string(),
+            Value::Bool(b) => b.to_string().into(),
+            Value::Int(i) => i.to_string().into(),
+            Value::Float(f) => f.to_string().into(),
             Value::Seq(_) | Value::Map(_) => "<complex key>".into(),
         }
     }
@@ -342,23 +344,24 @@ impl Builder<'_> {
                 None => *key = Some(node),
                 Some(k) if k.as_str() == Some("<<") => merged.extend(merge_into(entries, node)),
                 Some(k) => {
-                    let name = k.key_text();
+                    let name = k.key_text().into_owned();
                     if let Some(i) = merged.iter().position(|m| *m == name) {
                         // An explicit key wins over the same key brought in by `<<`.
                         merged.swap_remove(i);
                         entries.retain(|e| e.key.key_text() != name);
-                        seen.insert(name, k.span);
+                        seen.clear(); // rebuilt from `entries` when next needed
                         entries.push(Entry { key: k, value: node });
-                    } else if let Some(first) = seen.get(&name) {
+                    } else if let Some(first) = earlier_key(entries, seen, &name) {
                         self.problems.push(YamlProblem {
                             kind: YamlProblemKind::DuplicateKey,
                             message: format!("duplicate key `{name}`"),
                             span: k.span,
-                            first: Some(*first),
+                            first: Some(first),
                         });
                     } else {
-                        // A map of seen keys keeps duplicate detection linear in big mappings.
-                        seen.insert(name, k.span);
+                        if !seen.is_empty() {
+                            seen.insert(name, k.span);
+                        }
                         entries.push(Entry { key: k, value: node });
                     }
                 }
@@ -366,6 +369,22 @@ impl Builder<'_> {
         }
         Ok(())
     }
+}
+
+/// Mappings from this size on get an index of their keys for duplicate detection.
+const INDEXED_MAPPING: usize = 16;
+
+/// The span of an earlier key `name` in a mapping. Small mappings, nearly all of them, are
+/// scanned; large ones (`services:` of a big project) build an index once, so duplicate
+/// detection stays linear.
+fn earlier_key(entries: &[Entry], index: &mut HashMap<String, Span>, name: &str) -> Option<Span> {
+    if entries.len() < INDEXED_MAPPING {
+        return entries.iter().find(|e| e.key.key_text() == name).map(|e| e.key.span);
+    }
+    if index.is_empty() {
+        index.extend(entries.iter().map(|e| (e.key.key_text().into_owned(), e.key.span)));
+    }
+    index.get(name).copied()
 }
 
 /// YAML merge keys (`<<: *base`): entries of the merged mapping(s) that the
@@ -385,7 +404,7 @@ fn merge_into(entries: &mut Vec<Entry>, merged: Node) -> Vec<String> {
     let mut added = Vec::new();
     for source in sources {
         for entry in source {
-            let name = entry.key.key_text();
+            let name = entry.key.key_text().into_owned();
             if !entries.iter().any(|e| e.key.key_text() == name) {
                 added.push(name);
                 entries.push(entry);
@@ -511,6 +530,37 @@ mod tests {
         assert_eq!(p.kind, YamlProblemKind::DuplicateKey);
         assert_eq!(p.span.start, 10);
         assert_eq!(p.first, Some(Span::new(0, 1)));
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_in_large_mappings_too() {
+        // Past INDEXED_MAPPING keys the lookup switches from a scan to an index.
+        let mut text: String = (0..40).map(|i| format!("k{i}: {i}\n")).collect();
+        let first = text.find("k3:").unwrap();
+        let again = text.len();
+        text.push_str("k3: again\nk39: again\n");
+        let parsed = parse(&text);
+        let found: Vec<(usize, Option<Span>)> = parsed.problems.iter().map(|p| (p.span.start, p.first)).collect();
+        assert_eq!(found.len(), 2, "{:?}", parsed.problems);
+        assert_eq!(found[0], (again, Some(Span::new(first, first + 2))));
+        assert!(parsed.problems.iter().all(|p| p.kind == YamlProblemKind::DuplicateKey));
+    }
+
+    #[test]
+    fn a_merged_key_set_explicitly_in_a_large_mapping_is_no_duplicate_but_setting_it_twice_is() {
+        let mut text = String::from("base: &b {image: x, port: 1}\nsvc:\n  <<: *b\n");
+        text.extend((0..20).map(|i| format!("  k{i}: {i}\n")));
+        text.push_str("  image: y\n");
+        let parsed = parse(&text);
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        let svc = &parsed.root.as_ref().unwrap().get("svc").unwrap().value;
+        assert_eq!(svc.get("image").unwrap().value.as_str(), Some("y"));
+        assert_eq!(svc.get("port").unwrap().value.value, Value::Int(1));
+
+        text.push_str("  image: z\n");
+        let parsed = parse(&text);
+        assert_eq!(parsed.problems.len(), 1, "{:?}", parsed.problems);
+        assert_eq!(parsed.problems[0].kind, YamlProblemKind::DuplicateKey);
     }
 
     #[test]

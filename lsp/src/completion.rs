@@ -68,11 +68,13 @@ fn service_of(ctx: &CursorContext) -> Option<String> {
 /// Keys already present in the mapping at the cursor, from the last model that parsed
 /// (re-parsing a large file on every completion would cost more than the answer is worth).
 fn existing_keys(ctx: &CursorContext, good: Option<&Snapshot>) -> Vec<String> {
-    good.and_then(|g| g.analysis.document.node(&ctx.pointer()).map(|n| n.entries().iter().map(|e| e.key.key_text()).collect::<Vec<_>>()))
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|k| *k != ctx.prefix)
-        .collect()
+    good.and_then(|g| {
+        g.analysis.document.node(&ctx.pointer()).map(|n| n.entries().iter().map(|e| e.key.key_text().into_owned()).collect::<Vec<_>>())
+    })
+    .unwrap_or_default()
+    .into_iter()
+    .filter(|k| *k != ctx.prefix)
+    .collect()
 }
 
 fn key_items(ctx: &CursorContext, names: &Names, existing: &[String]) -> Vec<CompletionItem> {

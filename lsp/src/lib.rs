@@ -2,6 +2,7 @@
 //! nanokit-core; this crate translates positions and speaks LSP.
 
 pub mod actions;
+pub mod analyser;
 pub mod completion;
 pub mod context;
 pub mod convert;
@@ -11,6 +12,7 @@ pub mod navigation;
 pub mod outline;
 pub mod workspace;
 
+use analyser::Analyser;
 use documents::{analyse, Snapshot, Store};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -47,6 +49,7 @@ struct Shared {
     config: Arc<Mutex<Config>>,
     /// Analyses of nanokit.yml files in the workspace that are not open, for cross-file checks.
     workspace_files: Arc<Mutex<HashMap<PathBuf, Arc<Snapshot>>>>,
+    analyser: Arc<Analyser>,
 }
 
 #[derive(Debug)]
@@ -62,6 +65,7 @@ impl Backend {
                 store: Store::default(),
                 config: Arc::new(Mutex::new(Config { environment: "local".into(), ..Config::default() })),
                 workspace_files: Arc::default(),
+                analyser: Arc::new(Analyser::start()),
             },
         }
     }
@@ -97,7 +101,7 @@ impl Shared {
             let store = this.store.clone();
             let key = uri.clone();
             let base_dir = file_path(&uri).and_then(|p| p.parent().map(|d| d.to_path_buf()));
-            let job = tokio::task::spawn_blocking(move || {
+            let job = this.analyser.run(move || {
                 // A newer edit has arrived: its own refresh will do the work.
                 if store.version(&key).is_some_and(|v| v > version) {
                     return None;
@@ -105,13 +109,14 @@ impl Shared {
                 Some(Arc::new(analyse(text, version, base_dir, None)))
             });
             match job.await {
-                Ok(Some(snapshot)) => {
-                    if this.store.set_snapshot(&uri, snapshot) {
+                Some(Some(snapshot)) => {
+                    if let Ok(displaced) = this.store.set_snapshot(&uri, snapshot) {
                         this.publish_all().await;
+                        this.analyser.drop_later(displaced);
                     }
                 }
-                Ok(None) => {}
-                Err(e) => eprintln!("nanokit-lsp: analysis of {} failed: {e}", uri.as_str()),
+                Some(None) => {}
+                None => eprintln!("nanokit-lsp: analysis of {} failed", uri.as_str()),
             }
         });
     }
@@ -304,7 +309,9 @@ impl LanguageServer for Backend {
                 let (text, version) = self.shared.store.text(&uri).ok_or_else(|| Error::invalid_params("document is not open"))?;
                 let base = file_path(&uri).and_then(|p| p.parent().map(|d| d.to_path_buf()));
                 let snap = Arc::new(guard("analysis", || analyse(text, version, base, None))?);
-                self.shared.store.set_snapshot(&uri, snap.clone());
+                if let Ok(displaced) = self.shared.store.set_snapshot(&uri, snap.clone()) {
+                    self.shared.analyser.drop_later(displaced);
+                }
                 snap
             }
         };

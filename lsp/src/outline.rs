@@ -28,7 +28,7 @@ pub fn symbols(snapshot: &Snapshot) -> Vec<DocumentSymbol> {
         node.entries()
             .iter()
             .map(|e| {
-                let name = e.key.key_text();
+                let name = e.key.key_text().into_owned();
                 let children = if depth < 3 { walk(doc, &e.value, depth + 1, &name) } else { Vec::new() };
                 let detail = e.value.as_str().map(str::to_string).or_else(|| match e.value.value {
                     Value::Int(i) => Some(i.to_string()),
