@@ -39,7 +39,7 @@ compose_file() {
 t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; e=$(date +%s.%N); echo "$e - $s" | bc; }
 nkup() { (cd "$work/nk" && t "$nk" up); }
 cup() { t docker-compose -p nkbenchc -f "$work/compose/docker-compose.yml" up -d; }
-row() { printf '| %s | %s | %.2f s | %.2f s | %sx |\n' "$1" "$2" "$3" "$4" "$(echo "scale=1; $4 / $3" | bc)"; }
+row() { printf '| %s | %s | %.2f s | %.2f s | %.2fx |\n' "$1" "$2" "$3" "$4" "$(echo "$4 / $3" | bc -l)"; }
 
 echo "| services | case | nkdev up | docker-compose up -d | compose / nkdev |"
 echo "|---|---|---|---|---|"

@@ -17,7 +17,8 @@ use bollard::Docker;
 use futures_util::StreamExt;
 use nanokit_core::plan::{Action, Desired, DesiredService, Route, Step, APP_DIR};
 use nanokit_core::provider::{labels, Observed, ObservedResource, ObservedService, Provider, ProviderError};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Settings a user may change without touching nanokit.yml.
@@ -51,6 +52,10 @@ impl Default for DockerSettings {
 pub struct DockerProvider {
     docker: Docker,
     settings: DockerSettings,
+    /// Images known to be on the engine: twenty services of one image make one check, not
+    /// twenty, while the engine is busy creating their containers.
+    /// (Behind an `Arc` only to keep the provider small to move around.)
+    images_present: Arc<tokio::sync::Mutex<HashSet<String>>>,
 }
 
 fn err(context: impl std::fmt::Display, e: impl std::fmt::Display) -> ProviderError {
@@ -93,7 +98,7 @@ impl DockerProvider {
             .map_err(|e| engine_err(format!("cannot connect to the Docker engine at {target}; {hint}"), &e))?;
         let docker =
             docker.negotiate_version().await.map_err(|e| engine_err(format!("cannot reach the Docker engine at {target}; {hint}"), &e))?;
-        Ok(DockerProvider { docker, settings })
+        Ok(DockerProvider { docker, settings, images_present: Default::default() })
     }
 
     pub fn client(&self) -> &Docker {
@@ -125,7 +130,11 @@ impl DockerProvider {
 
     /// The image is there, or is pulled; a clear error names it otherwise.
     async fn ensure_image(&self, image: &str) -> Result<(), ProviderError> {
-        if self.docker.inspect_image(image).await.is_ok() {
+        // Held across the check and any pull, so concurrent creates of one image wait for the
+        // first check instead of all pulling it.
+        let mut present = self.images_present.lock().await;
+        if present.contains(image) || self.docker.inspect_image(image).await.is_ok() {
+            present.insert(image.to_string());
             return Ok(());
         }
         let (from_image, tag) = match image.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
@@ -138,6 +147,7 @@ impl DockerProvider {
                 return Err(ProviderError::new(format!("image `{image}` is not available locally and could not be pulled: {e}")));
             }
         }
+        present.insert(image.to_string());
         Ok(())
     }
 
@@ -350,11 +360,6 @@ impl DockerProvider {
             }),
         )
     }
-
-    async fn container_ip(&self, name: &str, network: &str) -> Option<String> {
-        let info = self.docker.inspect_container(name, None).await.ok()?;
-        info.network_settings?.networks?.get(network)?.ip_address.clone().filter(|ip| !ip.is_empty())
-    }
 }
 
 fn label<'a>(c: &'a ContainerSummary, key: &str) -> Option<&'a String> {
@@ -470,6 +475,13 @@ impl Provider for DockerProvider {
                 .inspect_container(&s.instance, None)
                 .await
                 .map_err(|e| engine_err(format!("cannot inspect `{}`", s.instance), &e))?;
+            // The same inspect gives the address to probe: one engine call per poll, not two,
+            // while the engine is busy creating the rest of the deploy's containers.
+            let ip = info
+                .network_settings
+                .as_ref()
+                .and_then(|n| n.networks.as_ref()?.get(&desired.cluster.network)?.ip_address.clone())
+                .filter(|ip| !ip.is_empty());
             let state = info.state.unwrap_or_default();
             // Under `unless-stopped` a crashing service restarts in a loop: it never "exits".
             let crashing = state.restarting == Some(true) || (info.restart_count.unwrap_or(0) > 0 && state.exit_code.unwrap_or(0) != 0);
@@ -499,14 +511,14 @@ impl Provider for DockerProvider {
                 .filter(|h| *h != bollard::models::HealthStatusEnum::NONE && *h != bollard::models::HealthStatusEnum::EMPTY)
             {
                 if health == bollard::models::HealthStatusEnum::HEALTHY {
-                    if self.port_ready(s, desired).await? {
+                    if port_ready(s, ip.as_deref()).await {
                         return Ok(());
                     }
                     why = "healthy, but its port is not open".into();
                 } else {
                     why = format!("healthcheck status `{health}`");
                 }
-            } else if self.port_ready(s, desired).await? {
+            } else if port_ready(s, ip.as_deref()).await {
                 return Ok(());
             } else {
                 why = match (&s.expose, s.healthcheck.as_ref().and_then(|h| h.path.as_ref())) {
@@ -528,13 +540,12 @@ impl Provider for DockerProvider {
     }
 }
 
-impl DockerProvider {
-    async fn port_ready(&self, s: &DesiredService, desired: &Desired) -> Result<bool, ProviderError> {
-        let Some(port) = s.expose else { return Ok(true) };
-        let Some(ip) = self.container_ip(&s.instance, &desired.cluster.network).await else { return Ok(false) };
-        if let Some(path) = s.healthcheck.as_ref().and_then(|h| h.path.as_ref()) {
-            return Ok(probe::http_status(&ip, port, path, s.host.as_deref()).await.is_some_and(|c| (200..400).contains(&c)));
-        }
-        Ok(probe::port_open(&ip, port).await)
+/// The service's port answers at `ip` (with 2xx/3xx on the healthcheck path, if it has one).
+async fn port_ready(s: &DesiredService, ip: Option<&str>) -> bool {
+    let Some(port) = s.expose else { return true };
+    let Some(ip) = ip else { return false };
+    if let Some(path) = s.healthcheck.as_ref().and_then(|h| h.path.as_ref()) {
+        return probe::http_status(ip, port, path, s.host.as_deref()).await.is_some_and(|c| (200..400).contains(&c));
     }
+    probe::port_open(ip, port).await
 }
