@@ -41,7 +41,7 @@ fn containers_of(p: &Project, role: &str) -> Vec<String> {
 }
 
 #[test]
-fn a_taken_gateway_port_is_named_and_leaves_no_gateway_behind() {
+fn a_taken_gateway_port_is_named_before_anything_is_created() {
     let _serial = serial();
     let p = Project::new("port");
     let yaml = "name: {project}\nservices:\n  web:\n    image: nk-test/busybox:1\n    command: mkdir -p /w && exec httpd -f -p 8080 -h /w\n    expose: 8080\n    host: web.{project}.localhost\nenvironments:\n  local:\n    infra:\n      provider: docker\n";
@@ -50,10 +50,13 @@ fn a_taken_gateway_port_is_named_and_leaves_no_gateway_behind() {
     let (ok, out) = p.up(&repo, &[]);
     assert!(!ok, "{out}");
     assert!(out.contains(&format!("host port 127.0.0.1:{} is taken", p.port)) && out.contains("--gateway-port"), "{out}");
-    assert!(containers_of(&p, "gateway").is_empty(), "a gateway that cannot start is removed: {:?}", containers_of(&p, "gateway"));
-    // The service started beside the gateway is running and recorded, not half-made.
-    assert_eq!(containers_of(&p, "service"), vec![format!("{} running", p.container("web"))]);
-    assert!(state_file(&repo)["components"][&p.name]["services"]["web"].is_object());
+    assert!(out.contains("nothing was created or changed"), "{out}");
+    assert!(containers_of(&p, "gateway").is_empty(), "{:?}", containers_of(&p, "gateway"));
+    assert!(containers_of(&p, "service").is_empty(), "{:?}", containers_of(&p, "service"));
+    let (network_exists, _) = docker(&["network", "inspect", &format!("nk-{}-local", p.name)]);
+    assert!(!network_exists, "the network is not created either");
+    let recorded = std::fs::read_to_string(repo.join(".nanokit/state-local.json")).unwrap_or_default();
+    assert!(!recorded.contains("\"web\""), "no service is recorded: {recorded}");
     // Once the port is free, the next run creates the gateway and routes through it.
     drop(squatter);
     let (ok, out) = p.up(&repo, &[]);

@@ -2,7 +2,7 @@
 //! plans against it; providers (Docker, AWS) live in the CLI crate, so the core and the
 //! language server never link a Docker or AWS client.
 
-use crate::plan::{Desired, Route, Step};
+use crate::plan::{Desired, Plan, Route, Step};
 use std::future::Future;
 
 /// Labels (Docker) and tags (AWS) put on everything nanokit creates (SPEC §6).
@@ -94,6 +94,12 @@ pub trait Provider: Send + Sync {
     /// the load balancer and run in the cluster the gateway step creates, so they wait.
     fn services_need_gateway(&self) -> bool {
         true
+    }
+    /// Checks that change nothing, run before the first step: a deploy that cannot succeed
+    /// (the gateway's host port is taken, say) fails before it has created anything.
+    fn preflight(&self, plan: &Plan, desired: &Desired) -> impl Future<Output = Result<(), ProviderError>> + Send {
+        let _ = (plan, desired);
+        async { Ok(()) }
     }
     /// Resource discovery: everything tagged with this cluster's project and environment.
     fn observe(&self, desired: &Desired) -> impl Future<Output = Result<Observed, ProviderError>> + Send;

@@ -35,6 +35,7 @@ async fn run<P: Provider>(provider: &P, step: &Step, desired: &Desired, reporter
 }
 
 pub async fn apply<P: Provider>(provider: &P, plan: &Plan, desired: &Desired, reporter: &dyn Reporter) -> Result<(), Failed> {
+    provider.preflight(plan, desired).await?;
     // Services need the network and their volumes first; the gateway too unless the
     // provider says otherwise, in which case it comes up while the services start.
     let gateway_first = provider.services_need_gateway();

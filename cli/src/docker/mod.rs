@@ -15,7 +15,7 @@ use bollard::network::{CreateNetworkOptions, ListNetworksOptions};
 use bollard::volume::CreateVolumeOptions;
 use bollard::Docker;
 use futures_util::StreamExt;
-use nanokit_core::plan::{Action, Desired, DesiredService, Route, Step, APP_DIR};
+use nanokit_core::plan::{Action, Desired, DesiredService, Plan, Route, Step, APP_DIR};
 use nanokit_core::provider::{labels, Observed, ObservedResource, ObservedService, Provider, ProviderError};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -262,10 +262,8 @@ impl DockerProvider {
             Ok(()) => self.docker.start_container(name, None::<StartContainerOptions<String>>).await.map_err(|e| {
                 let mut pe = engine_err(format!("cannot start gateway `{name}`"), &e);
                 if e.to_string().contains("address already in use") || e.to_string().contains("port is already allocated") {
-                    pe.details.push(format!(
-                        "host port {}:{} is taken; free it, or choose another with --gateway-port or NANOKIT_GATEWAY_PORT",
-                        self.settings.gateway_bind, self.settings.gateway_port
-                    ));
+                    // Taken after the preflight looked, or on a remote engine's host.
+                    pe.details.push(port_taken(&self.settings));
                 }
                 pe
             }),
@@ -369,6 +367,13 @@ fn label<'a>(c: &'a ContainerSummary, key: &str) -> Option<&'a String> {
 impl Provider for DockerProvider {
     fn services_need_gateway(&self) -> bool {
         false
+    }
+
+    async fn preflight(&self, plan: &Plan, _desired: &Desired) -> Result<(), ProviderError> {
+        if plan.steps.iter().any(|s| matches!(s.action, Action::CreateGateway)) {
+            check_gateway_port(&self.settings)?;
+        }
+        Ok(())
     }
 
     async fn observe(&self, desired: &Desired) -> Result<Observed, ProviderError> {
@@ -537,6 +542,31 @@ impl Provider for DockerProvider {
         ));
         e.details = self.tail(&s.instance, 20).await;
         Err(e)
+    }
+}
+
+fn port_taken(settings: &DockerSettings) -> String {
+    format!(
+        "host port {}:{} is taken; free it, or choose another with --gateway-port or NANOKIT_GATEWAY_PORT",
+        settings.gateway_bind, settings.gateway_port
+    )
+}
+
+/// The engine only finds the gateway's host port taken when it starts the gateway, by then
+/// beside the services; looking first lets a deploy that would fail change nothing.
+fn check_gateway_port(settings: &DockerSettings) -> Result<(), ProviderError> {
+    // A remote engine publishes on its own host, where this machine's ports say nothing.
+    let remote = std::env::var("DOCKER_HOST").is_ok_and(|h| !h.starts_with("unix://") && !h.is_empty());
+    if remote {
+        return Ok(());
+    }
+    match std::net::TcpListener::bind((settings.gateway_bind.as_str(), settings.gateway_port)) {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(ProviderError {
+            message: format!("the gateway cannot publish its port: {}", port_taken(settings)),
+            details: vec!["nothing was created or changed".into()],
+        }),
+        // Free, or not ours to bind (a port below 1024 without root): the engine decides.
+        _ => Ok(()),
     }
 }
 
