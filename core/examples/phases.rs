@@ -1,7 +1,11 @@
-//! Times each analysis phase on a generated file (median of 30 runs):
+//! Times each analysis phase on the benchmark's generated file (median of 30 runs):
 //! `cargo run --release -p nanokit-core --example phases [N]`.
 use nanokit_core::document::Document;
+
+#[path = "../benches/support/mod.rs"]
+mod support;
 use std::time::{Duration, Instant};
+use support::generated;
 
 fn median<T>(mut f: impl FnMut() -> T) -> Duration {
     let mut samples: Vec<Duration> = (0..30)
@@ -19,17 +23,7 @@ fn median<T>(mut f: impl FnMut() -> T) -> Duration {
 
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
-    let mut text = String::from("name: big\nversion: \"1\"\nruntimes:\n  node:\n    image: node:22-slim\nservices:\n");
-    for i in 0..n {
-        text.push_str(&format!(
-            "  svc-{i}:\n    runtime: node\n    expose: {}\n    host: svc-{i}.big.localhost\n    env:\n      INDEX: \"{i}\"\n",
-            3000 + i % 1000
-        ));
-        if i > 0 {
-            text.push_str(&format!("    depends_on: [svc-{}]\n", (i * 7) % i));
-        }
-    }
-    text.push_str("environments:\n  local:\n    infra:\n      provider: docker\n");
+    let text = generated(n);
     let doc = Document::parse(text.clone());
     let (_, project) = nanokit_core::schema::validate(&doc);
     let (env, _) = nanokit_core::resolve::resolve_environment(&project, &doc, "local", None);

@@ -51,10 +51,9 @@ pub fn cluster_prefix(project: &str, env: &str) -> String {
 }
 
 pub fn container_name(project: &str, env: &str, service: &str) -> String {
-    let mut name = String::with_capacity(5 + project.len() + env.len() + service.len());
-    for part in ["nk-", project, "-", env, "-", service] {
-        name.push_str(part);
-    }
+    let mut name = cluster_prefix(project, env);
+    name.push('-');
+    name.push_str(service);
     name
 }
 

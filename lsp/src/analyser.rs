@@ -22,12 +22,6 @@ pub struct Analyser {
     reclaim: Worker,
 }
 
-impl Default for Analyser {
-    fn default() -> Self {
-        Self::start()
-    }
-}
-
 impl Analyser {
     pub fn start() -> Self {
         Analyser { analysis: Worker::start("analysis"), reclaim: Worker::start("reclaim") }
