@@ -86,8 +86,8 @@ pub struct DeployArgs {
     /// Host address the gateway port binds to
     #[arg(long, env = "NANOKIT_GATEWAY_BIND", default_value = "127.0.0.1")]
     pub gateway_bind: String,
-    /// Seconds a service may take to become ready
-    #[arg(long, default_value_t = 60)]
+    /// Seconds a service may take to become ready (1 to 86400)
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,
 }
 
@@ -167,6 +167,10 @@ pub enum Command {
         /// Print the plan and change nothing
         #[arg(long)]
         dry_run: bool,
+        /// Also remove this component's services that left nanokit.yml when they were deployed
+        /// from another checkout (those of this checkout are always removed)
+        #[arg(long)]
+        remove_orphans: bool,
         #[command(flatten)]
         deploy: DeployArgs,
         #[command(flatten)]
@@ -175,6 +179,9 @@ pub enum Command {
     /// Print what `up` would do (same as `up --dry-run`)
     Plan {
         services: Vec<String>,
+        /// Plan the removal of orphans of other checkouts too (see `up --remove-orphans`)
+        #[arg(long)]
+        remove_orphans: bool,
         #[command(flatten)]
         deploy: DeployArgs,
         #[command(flatten)]

@@ -90,6 +90,13 @@ pub fn read_text(path: &Path) -> Result<String> {
 pub fn load(path: &Path, env: Option<&str>) -> Result<Loaded> {
     let text = read_text(path)?;
     let base_dir = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p }).map(Path::to_path_buf);
-    let options = AnalyzeOptions { base_dir, env: env.map(str::to_string), deployable: crate::commands::deployable_providers() };
+    let options = AnalyzeOptions {
+        base_dir,
+        env: env.map(str::to_string),
+        deployable: crate::commands::deployable_providers(),
+        allow_outside_paths: nanokit_core::check::allows_outside_paths(
+            std::env::var_os(nanokit_core::check::ALLOW_OUTSIDE_PATHS_VAR).as_deref(),
+        ),
+    };
     Ok(Loaded { path: path.to_path_buf(), analysis: analyze(text, &options) })
 }

@@ -32,7 +32,7 @@ fn main() {
         ("yaml", median(|| nanokit_core::yaml::parse(&text))),
         ("document (yaml + json view)", median(|| Document::parse(text.clone()))),
         ("schema + model", median(|| nanokit_core::schema::validate(&doc))),
-        ("project rules", median(|| nanokit_core::check::project_rules(&project, &doc, None))),
+        ("project rules", median(|| nanokit_core::check::project_rules(&project, &doc, Default::default()))),
         ("resolve", median(|| nanokit_core::resolve::resolve_environment(&project, &doc, "local", None))),
         ("graph", median(|| nanokit_core::graph::Graph::build(&env))),
         (

@@ -23,11 +23,13 @@ pub struct AnalyzeOptions {
     /// Resolve only this environment (an error if the file does not define it). `None`:
     /// every environment the file defines, or `local` when it defines none.
     pub env: Option<String>,
+    /// The user opted in to service paths outside the folder of nanokit.yml (NK048).
+    pub allow_outside_paths: bool,
 }
 
 impl Default for AnalyzeOptions {
     fn default() -> Self {
-        AnalyzeOptions { base_dir: None, deployable: vec![ProviderId::Docker, ProviderId::Aws], env: None }
+        AnalyzeOptions { base_dir: None, deployable: vec![ProviderId::Docker, ProviderId::Aws], env: None, allow_outside_paths: false }
     }
 }
 
@@ -67,7 +69,11 @@ pub fn analyze(text: impl Into<String>, options: &AnalyzeOptions) -> Analysis {
 
     let mut environments = IndexMap::new();
     if document.root().is_some() {
-        diagnostics.extend(check::project_rules(&project, &document, options.base_dir.as_deref()));
+        diagnostics.extend(check::project_rules(
+            &project,
+            &document,
+            check::Fs { base_dir: options.base_dir.as_deref(), allow_outside_paths: options.allow_outside_paths },
+        ));
         for env in environments_to_resolve(&project, &document, options, &mut diagnostics) {
             let (resolved, resolve_diagnostics) = resolve_environment(&project, &document, &env, options.base_dir.as_deref());
             let graph = Graph::build(&resolved);

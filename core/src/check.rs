@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// Rules that do not depend on the environment.
-pub fn project_rules(project: &Project, doc: &Document, base_dir: Option<&Path>) -> Vec<Diagnostic> {
+pub fn project_rules(project: &Project, doc: &Document, fs: Fs<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     unquoted_version(doc, &mut out);
     for (name, service) in &project.services {
@@ -23,8 +23,20 @@ pub fn project_rules(project: &Project, doc: &Document, base_dir: Option<&Path>)
                     .help("service names become container and DNS names: lowercase letters, digits and `-`"),
             );
         }
-        service_rules(service, &base, doc, base_dir, &mut out);
+        if names::RESERVED_SERVICE_NAMES.contains(&name.as_str()) {
+            out.push(
+                Diagnostic::new(
+                    Code::ReservedServiceName,
+                    doc.key_span_of(&base),
+                    format!("`{name}` is a reserved service name: the cluster's own `nk-<project>-<env>-{name}` has that name"),
+                )
+                .label("reserved")
+                .help(format!("rename the service (reserved: {})", names::RESERVED_SERVICE_NAMES.join(", "))),
+            );
+        }
+        service_rules(service, &base, doc, fs, &mut out);
     }
+    instance_name_collisions(project, doc, &mut out);
     for (env, environment) in &project.environments {
         let base = pointer(&["environments", env]);
         if !names::is_dns_label(env) {
@@ -34,12 +46,58 @@ pub fn project_rules(project: &Project, doc: &Document, base_dir: Option<&Path>)
             );
         }
         for (name, service) in &environment.services {
-            service_rules(service, &format!("{base}{}", pointer(&["services", name])), doc, base_dir, &mut out);
+            service_rules(service, &format!("{base}{}", pointer(&["services", name])), doc, fs, &mut out);
         }
         infra_rules(project, env, doc, &mut out);
     }
     url_collisions(project, doc, &mut out);
     out
+}
+
+/// Two environment/service pairs of this file whose deployed names are the same (env `local`
+/// with service `a-b`, and env `local-a` with service `b`, both give `nk-<p>-local-a-b`): each
+/// deploy would find the other's container under its own name.
+fn instance_name_collisions(project: &Project, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let envs: Vec<&String> = project.environments.keys().collect();
+    if envs.len() < 2 {
+        return;
+    }
+    // suffix after `nk-<project>-` → (env, kind, name)
+    let mut seen: HashMap<String, (&str, &str, &str)> = HashMap::new();
+    for env in &envs {
+        let services = project.services.keys().map(|s| ("service", s.as_str()));
+        let reserved = names::RESERVED_SERVICE_NAMES.iter().map(|r| ("the cluster's", *r));
+        for (kind, name) in services.chain(reserved) {
+            let full = format!("{env}-{name}");
+            match seen.get(&full) {
+                Some((other_env, other_kind, other_name)) if *other_env != env.as_str() => {
+                    let (key, mine, theirs) = if kind == "service" {
+                        (pointer(&["services", name]), format!("service `{name}`"), format!("{other_kind} `{other_name}`"))
+                    } else {
+                        (pointer(&["services", other_name]), format!("{other_kind} `{other_name}`"), format!("{kind} `{name}`"))
+                    };
+                    let (mine_env, their_env) = if kind == "service" { (env.as_str(), *other_env) } else { (*other_env, env.as_str()) };
+                    out.push(
+                        Diagnostic::new(
+                            Code::InstanceNameCollision,
+                            doc.key_span_of(&key),
+                            format!(
+                                "in environment `{mine_env}`, {mine} is deployed as `nk-{}-{full}`, the same name as {theirs} in environment `{their_env}`",
+                                project.name.as_deref().unwrap_or("<project>")
+                            ),
+                        )
+                        .label("name collides after joining with `-`")
+                        .related(doc.key_span_of(&pointer(&["environments", their_env])), format!("environment `{their_env}`"))
+                        .help("rename the service or one of the environments so the joined names differ"),
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(full, (env.as_str(), kind, name));
+                }
+            }
+        }
+    }
 }
 
 fn unquoted_version(doc: &Document, out: &mut Vec<Diagnostic>) {
@@ -55,7 +113,49 @@ fn unquoted_version(doc: &Document, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn service_rules(service: &Service, base: &str, doc: &Document, base_dir: Option<&Path>, out: &mut Vec<Diagnostic>) {
+/// The opt-in for service paths outside the project folder, read by each front end from its
+/// environment (the core reads no environment).
+pub const ALLOW_OUTSIDE_PATHS_VAR: &str = "NANOKIT_ALLOW_OUTSIDE_PATHS";
+
+/// Whether an environment value of [`ALLOW_OUTSIDE_PATHS_VAR`] opts in.
+pub fn allows_outside_paths(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| v == "1" || v == "true")
+}
+
+/// What the filesystem rules need: the folder of nanokit.yml (`None` skips them) and whether
+/// the user opted in to service paths outside it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fs<'a> {
+    pub base_dir: Option<&'a Path>,
+    pub allow_outside_paths: bool,
+}
+
+/// `path` joined to `base`, with `.` and `..` resolved as text, then through symlinks when it
+/// exists: the folder that would really be mounted.
+fn effective_path(base: &Path, path: &str) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in base.join(path).components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out.canonicalize().unwrap_or(out)
+}
+
+/// Where the service's `path` really points, when it lies outside the project folder.
+pub fn path_outside_project(base: &Path, path: &str) -> Option<std::path::PathBuf> {
+    let root = base.canonicalize().unwrap_or_else(|_| effective_path(base, "."));
+    let full = effective_path(&root, path);
+    (!full.starts_with(&root)).then_some(full)
+}
+
+fn service_rules(service: &Service, base: &str, doc: &Document, fs: Fs<'_>, out: &mut Vec<Diagnostic>) {
+    let base_dir = fs.base_dir;
     if let (Some(expose), Some(port)) = (service.expose, service.port) {
         if expose != port {
             let p = format!("{base}/port");
@@ -69,7 +169,18 @@ fn service_rules(service: &Service, base: &str, doc: &Document, base_dir: Option
     }
     if let (Some(path), Some(dir)) = (&service.path, base_dir) {
         let full = dir.join(path);
-        if !full.exists() {
+        let outside = if fs.allow_outside_paths { None } else { path_outside_project(dir, path) };
+        if let Some(real) = outside {
+            out.push(
+                Diagnostic::new(
+                    Code::PathOutsideProject,
+                    doc.span_of(&format!("{base}/path")),
+                    format!("path `{path}` is outside the project folder (it is {})", real.display()),
+                )
+                .label("outside the folder of nanokit.yml")
+                .help(format!("the path is mounted read-write and `install` runs in it as root; move the code inside the project, or opt in by setting {ALLOW_OUTSIDE_PATHS_VAR}=1 where nkdev and the editor run")),
+            );
+        } else if !full.exists() {
             out.push(
                 Diagnostic::new(Code::PathNotFound, doc.span_of(&format!("{base}/path")), format!("path `{path}` does not exist"))
                     .label("no such directory")
@@ -119,11 +230,11 @@ fn service_rules(service: &Service, base: &str, doc: &Document, base_dir: Option
         }
         for field in ["interval", "timeout"] {
             let value = if field == "interval" { &hc.interval } else { &hc.timeout };
-            if value.as_ref().is_some_and(|d| d.as_millis().is_none_or(|ms| ms == 0)) {
+            if value.as_ref().is_some_and(|d| d.as_millis().is_none_or(|ms| ms == 0 || ms > names::MAX_DURATION_MS)) {
                 out.push(Diagnostic::new(
                     Code::InvalidHealthcheck,
                     doc.span_of(&format!("{p}/{field}")),
-                    format!("healthcheck `{field}` must be a positive duration"),
+                    format!("healthcheck `{field}` must be a positive duration of at most 24h"),
                 ));
             }
         }

@@ -73,6 +73,7 @@ codes! {
     UrlNameCollision = "NK045", Error, "Two services whose NANOKIT_URL_<NAME> variables would have the same name.";
     InjectedVariableOverridden = "NK046", Warning, "A user variable with the name of a variable nanokit injects; the user's value wins.";
     UnknownOverrideTarget = "NK047", Error, "An environment override for a service that does not exist.";
+    PathOutsideProject = "NK048", Error, "A service `path` outside the folder of nanokit.yml (opt in with NANOKIT_ALLOW_OUTSIDE_PATHS=1).";
     SharedWithoutComponent = "NK050", Error, "`infra.shared: true` without a `component`: the repo would share the owner's ownership scope.";
     AwsWithoutRegion = "NK051", Error, "`provider: aws` without `region`.";
     ProviderNotDeployable = "NK052", Info, "A provider this build of nkdev cannot deploy to (valid in the file).";
@@ -81,6 +82,8 @@ codes! {
     InvalidHost = "NK055", Error, "A `host` that is not a valid hostname.";
     UnknownEnvironment = "NK056", Error, "The environment asked for is not defined in the file.";
     ScalingBoundsWithoutAuto = "NK057", Warning, "`min`/`max` with `scaling: manual` have no effect.";
+    ReservedServiceName = "NK058", Error, "A service name that a provider uses for its own objects (`gateway`, `lock`).";
+    InstanceNameCollision = "NK059", Error, "Two environment/service pairs whose deployed names (`nk-<project>-<env>-<service>`) are the same.";
 }
 
 impl std::fmt::Display for Code {

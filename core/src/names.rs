@@ -50,11 +50,26 @@ pub fn cluster_prefix(project: &str, env: &str) -> String {
     format!("nk-{project}-{env}")
 }
 
+/// Service names a provider gives its own objects in the service namespace
+/// (`nk-<project>-<env>-gateway`, the Docker cluster lock `nk-<project>-<env>-lock`).
+pub const RESERVED_SERVICE_NAMES: &[&str] = &["gateway", "lock"];
+
 pub fn container_name(project: &str, env: &str, service: &str) -> String {
     let mut name = cluster_prefix(project, env);
     name.push('-');
     name.push_str(service);
     name
+}
+
+/// The longest healthcheck interval or timeout accepted: a day. Longer values are typos, and
+/// the engine's nanosecond fields would overflow on the absurd ones.
+pub const MAX_DURATION_MS: u64 = 24 * 3_600_000;
+
+/// How specific a host is, for ordering routes: exact hosts first, then wildcards with the
+/// most labels; a wildcard only ever catches hosts that nobody claims exactly.
+pub fn host_specificity(host: &str) -> (bool, std::cmp::Reverse<usize>) {
+    let wildcard = host.starts_with("*.");
+    (wildcard, std::cmp::Reverse(host.split('.').count()))
 }
 
 /// A valid hostname (RFC 1123, each label ≤ 63, total ≤ 253); `*.` wildcards are allowed.

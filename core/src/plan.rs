@@ -5,7 +5,7 @@
 use crate::graph::Graph;
 use crate::model::Healthcheck;
 use crate::names;
-use crate::provider::Observed;
+use crate::provider::{Observed, ObservedService};
 use crate::resolve::ResolvedEnvironment;
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -25,6 +25,40 @@ pub struct Cluster {
     pub network: String,
     /// `nk-<project>-<env>-gateway`
     pub gateway: String,
+    /// The checkout this deploy runs from (label `nk-source`): orphans are removed
+    /// automatically only when they were deployed from the same checkout.
+    pub source: Source,
+    /// The provider's gateway settings as one string (image, host port, bind address), set by
+    /// the front end: a gateway created with other settings is recreated. `None`: not compared.
+    pub gateway_settings: Option<String>,
+}
+
+/// A stable id of one checkout (`nk-source`) and how to name it to a person (`nk-source-path`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Source {
+    pub id: String,
+    /// `host:/absolute/path/of/the/project`
+    pub describe: String,
+}
+
+impl Source {
+    /// The checkout at `dir` on machine `host`: two clones of one repository, or one clone on
+    /// two machines, are two checkouts.
+    pub fn of(host: &str, dir: &Path) -> Source {
+        use sha2::{Digest, Sha256};
+        let describe = format!("{host}:{}", dir.display());
+        let id = Sha256::digest(describe.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect();
+        Source { id, describe }
+    }
+}
+
+/// A named volume a service mounts: `name:/path[:ro|:rw]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VolumeMount {
+    /// Name on the platform: `nk-<project>-<env>-<volume>`.
+    pub name: String,
+    pub target: String,
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,8 +75,7 @@ pub struct DesiredService {
     pub expose: Option<u16>,
     pub host: Option<String>,
     pub healthcheck: Option<Healthcheck>,
-    /// (volume name on the platform, path in the container)
-    pub volumes: Vec<(String, String)>,
+    pub volumes: Vec<VolumeMount>,
     pub config_hash: String,
     pub depends_on: Vec<String>,
     pub level: usize,
@@ -56,6 +89,9 @@ pub struct Desired {
     /// Whether this deploy covers every service of the file (`up`) or a selection (`up S`);
     /// only a full deploy removes services that left the file.
     pub complete: bool,
+    /// `--remove-orphans`: also remove this component's services that left the file when they
+    /// were deployed from another checkout.
+    pub remove_orphans: bool,
 }
 
 impl Desired {
@@ -84,13 +120,32 @@ pub struct Route {
 pub enum Action {
     CreateNetwork,
     CreateGateway,
-    CreateVolume { name: String },
-    Create { service: String },
-    Recreate { service: String },
-    Start { service: String },
-    Keep { service: String },
-    Remove { service: String, instance: String },
-    UpdateRoutes { routes: Vec<Route> },
+    CreateVolume {
+        name: String,
+    },
+    Create {
+        service: String,
+    },
+    Recreate {
+        service: String,
+    },
+    Start {
+        service: String,
+    },
+    Keep {
+        service: String,
+    },
+    Remove {
+        service: String,
+        instance: String,
+    },
+    UpdateRoutes {
+        routes: Vec<Route>,
+    },
+    /// Start the stopped gateway.
+    StartGateway,
+    /// Replace the gateway (its settings changed).
+    RecreateGateway,
     RemoveGateway,
     RemoveNetwork,
 }
@@ -135,6 +190,8 @@ impl Step {
                 format!("update gateway routes ({} route{})", routes.len(), if routes.len() == 1 { "" } else { "s" })
             }
             Action::RemoveGateway => "remove gateway".to_string(),
+            Action::StartGateway => "start gateway".to_string(),
+            Action::RecreateGateway => "recreate gateway".to_string(),
             Action::RemoveNetwork => "remove network".to_string(),
         };
         format!("{what} ({})", self.reason)
@@ -144,6 +201,10 @@ impl Step {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
     pub steps: Vec<Step>,
+    /// What the plan leaves alone on purpose and the user should know (orphans of another
+    /// checkout).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Plan {
@@ -158,11 +219,35 @@ impl Plan {
 /// Why a plan cannot be made. Nothing has been changed when one of these is returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlanError {
-    SharedInfraMissing { what: String, cluster: String },
-    OwnedByOtherComponent { service: String, component: String },
-    HostTaken { host: String, service: String, component: String },
-    UnknownService { service: String, known: Vec<String> },
-    NoImage { service: String },
+    SharedInfraMissing {
+        what: String,
+        cluster: String,
+    },
+    OwnedByOtherComponent {
+        service: String,
+        component: String,
+    },
+    HostTaken {
+        host: String,
+        service: String,
+        component: String,
+    },
+    UnknownService {
+        service: String,
+        known: Vec<String>,
+    },
+    NoImage {
+        service: String,
+    },
+    /// The gateway must be repaired but belongs to another component, or this repo is shared.
+    GatewayNotOurs {
+        why: String,
+        component: Option<String>,
+    },
+    PathOutsideProject {
+        service: String,
+        path: PathBuf,
+    },
 }
 
 impl std::fmt::Display for PlanError {
@@ -178,6 +263,17 @@ impl std::fmt::Display for PlanError {
             PlanError::HostTaken { host, service, component } => write!(f, "host `{host}` is already routed to `{service}` of component `{component}`"),
             PlanError::UnknownService { service, known } => write!(f, "no service `{service}` in this file (services: {})", known.join(", ")),
             PlanError::NoImage { service } => write!(f, "service `{service}` has no image to run"),
+            PlanError::GatewayNotOurs { why, component } => write!(
+                f,
+                "the gateway {why}, and only its owner may change it (component `{}`): run `nkdev up` in that repository",
+                component.as_deref().unwrap_or("?")
+            ),
+            PlanError::PathOutsideProject { service, path } => write!(
+                f,
+                "service `{service}`: path {} is outside the project folder; set {}=1 to mount it anyway",
+                path.display(),
+                crate::check::ALLOW_OUTSIDE_PATHS_VAR
+            ),
         }
     }
 }
@@ -185,7 +281,22 @@ impl std::fmt::Display for PlanError {
 impl std::error::Error for PlanError {}
 
 /// The desired state of this component for `selection` (empty: every service) and what it depends on.
-pub fn desired(env: &ResolvedEnvironment, graph: &Graph, selection: &[String], base_dir: &Path) -> Result<Desired, PlanError> {
+/// What a deploy is asked to do besides the file: which checkout it runs from, and the user's
+/// explicit opt-ins.
+#[derive(Debug, Clone, Default)]
+pub struct DeployOptions {
+    pub source: Source,
+    pub remove_orphans: bool,
+    pub allow_outside_paths: bool,
+}
+
+pub fn desired(
+    env: &ResolvedEnvironment,
+    graph: &Graph,
+    selection: &[String],
+    base_dir: &Path,
+    options: &DeployOptions,
+) -> Result<Desired, PlanError> {
     for s in selection {
         if !env.services.contains_key(s) {
             return Err(PlanError::UnknownService { service: s.clone(), known: env.services.keys().cloned().collect() });
@@ -201,12 +312,20 @@ pub fn desired(env: &ResolvedEnvironment, graph: &Graph, selection: &[String], b
         shared: env.shared,
         network: names::cluster_prefix(&env.project, &env.env),
         gateway: format!("{}-gateway", names::cluster_prefix(&env.project, &env.env)),
+        source: options.source.clone(),
+        gateway_settings: None,
     };
     let mut services = Vec::with_capacity(wanted.len());
     for name in wanted {
         let s = &env.services[&name];
         let image = s.image.as_ref().map(|i| i.value.clone()).ok_or_else(|| PlanError::NoImage { service: name.clone() })?;
         let mount = s.path.as_ref().map(|p| base_dir.join(&p.value));
+        // Checked again here, not only as NK048: the deploy is what mounts the folder.
+        if let (Some(p), false) = (&s.path, options.allow_outside_paths) {
+            if let Some(path) = crate::check::path_outside_project(base_dir, &p.value) {
+                return Err(PlanError::PathOutsideProject { service: name.clone(), path });
+            }
+        }
         let command = match (&s.install, &s.start, &mount) {
             // install runs where the code is; an image-only service has nothing to install
             (Some(install), Some(start), Some(_)) => Some(format!("{} && {}", install.value, start.value)),
@@ -214,15 +333,7 @@ pub fn desired(env: &ResolvedEnvironment, graph: &Graph, selection: &[String], b
             (Some(install), None, Some(_)) => Some(install.value.clone()),
             _ => None,
         };
-        let volumes = s
-            .volumes
-            .iter()
-            .filter_map(|v| {
-                v.value
-                    .split_once(':')
-                    .map(|(n, p)| (format!("{}-{n}", cluster.network), p.trim_end_matches(":ro").trim_end_matches(":rw").to_string()))
-            })
-            .collect();
+        let volumes = s.volumes.iter().filter_map(|v| volume_mount(&cluster.network, &v.value)).collect();
         services.push(DesiredService {
             instance: s.internal_host.clone(),
             image,
@@ -239,33 +350,74 @@ pub fn desired(env: &ResolvedEnvironment, graph: &Graph, selection: &[String], b
             name,
         });
     }
-    Ok(Desired { cluster, services, complete: selection.is_empty() })
+    Ok(Desired { cluster, services, complete: selection.is_empty(), remove_orphans: options.remove_orphans })
+}
+
+/// `name:/path[:ro|:rw]` → the platform volume `<prefix>-<name>` mounted at `/path`.
+fn volume_mount(prefix: &str, text: &str) -> Option<VolumeMount> {
+    let (name, rest) = text.split_once(':')?;
+    let (target, read_only) = match rest.rsplit_once(':') {
+        Some((path, "ro")) => (path, true),
+        Some((path, "rw")) => (path, false),
+        _ => (rest, false),
+    };
+    Some(VolumeMount { name: format!("{prefix}-{name}"), target: target.to_string(), read_only })
+}
+
+/// Whether a full deploy removes this observed service of ours: it left the file, and it was
+/// deployed from this checkout (or the user said `--remove-orphans`).
+fn removes(desired: &Desired, o: &ObservedService) -> bool {
+    o.component == desired.cluster.component
+        && desired.complete
+        && desired.service(&o.service).is_none()
+        && (desired.remove_orphans || o.source.as_deref() == Some(desired.cluster.source.id.as_str()))
+}
+
+/// Hosts compare without case (DNS and the gateway's matcher do).
+fn same_host(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
 }
 
 /// The routes the shared gateway must serve: every other component's services as the
 /// platform reports them, plus this component's as they will be after the deploy.
+///
+/// Hosts are lower-cased, and routes come most specific first (exact hosts, then wildcards
+/// with more labels): the gateway takes the first match, so a wildcard never catches a host
+/// that a service claims exactly, whoever deployed which first.
 pub fn routes(desired: &Desired, observed: &Observed) -> Vec<Route> {
     let mut routes: BTreeMap<String, Route> = BTreeMap::new();
     for s in &observed.services {
-        let ours = s.component == desired.cluster.component;
-        // Our services keep their route unless this full deploy removes them.
-        let removed = ours && desired.complete && desired.service(&s.service).is_none();
-        if let (Some(host), Some(port), false) = (&s.host, s.port, removed) {
-            routes.insert(host.clone(), Route { host: host.clone(), upstream: s.name.clone(), port });
+        // Our services keep their route unless this full deploy removes them; a service this
+        // deploy replaces gets its route below, from the file.
+        let replaced = s.component == desired.cluster.component && desired.service(&s.service).is_some();
+        if let (Some(host), Some(port), false, false) = (&s.host, s.port, removes(desired, s), replaced) {
+            let host = host.to_ascii_lowercase();
+            // An exact host is claimed once; the plan refuses a second claimant before this.
+            routes.entry(host.clone()).or_insert(Route { host, upstream: s.name.clone(), port });
         }
     }
     for s in &desired.services {
         if let (Some(host), Some(port)) = (&s.host, s.expose) {
-            routes.insert(host.clone(), Route { host: host.clone(), upstream: s.instance.clone(), port });
+            let host = host.to_ascii_lowercase();
+            routes.insert(host.clone(), Route { host, upstream: s.instance.clone(), port });
         }
     }
-    routes.into_values().collect()
+    let mut routes: Vec<Route> = routes.into_values().collect();
+    sort_routes(&mut routes);
+    routes
+}
+
+/// The one order of routes: most specific host first (see [`routes`]). Providers that read
+/// routes back sort them the same way, so an unchanged set compares equal.
+pub fn sort_routes(routes: &mut [Route]) {
+    routes.sort_by(|a, b| names::host_specificity(&a.host).cmp(&names::host_specificity(&b.host)).then_with(|| a.cmp(b)));
 }
 
 pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, PlanError> {
     let cluster = &desired.cluster;
     let cluster_name = format!("{}/{}", cluster.project, cluster.env);
     let mut steps = Vec::new();
+    let mut notes = Vec::new();
     if cluster.shared {
         if observed.network.is_none() {
             return Err(PlanError::SharedInfraMissing { what: format!("network `{}`", cluster.network), cluster: cluster_name });
@@ -281,6 +433,35 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, PlanError> {
             steps.push(Step::new(Action::CreateGateway, format!("gateway `{}` does not exist", cluster.gateway)));
         }
     }
+    // Repair: `up` converges a gateway that stopped or runs with other settings.
+    let mut routes_known = observed.routes.clone();
+    if let Some(gw) = &observed.gateway {
+        let changed = matches!((&cluster.gateway_settings, &gw.settings), (Some(want), Some(have)) if want != have)
+            || (cluster.gateway_settings.is_some() && gw.settings.is_none());
+        let repair = if changed {
+            Some((Action::RecreateGateway, "its settings changed (image, port or bind address)".to_string()))
+        } else if !gw.running {
+            Some((Action::StartGateway, "it is not running".to_string()))
+        } else {
+            None
+        };
+        if let Some((action, why)) = repair {
+            if cluster.shared || gw.component.as_deref() != Some(cluster.component.as_str()) {
+                // Settings only an owner gives are not this repo's to impose; a stopped gateway
+                // routes nothing, so this repo cannot deploy routed services through it.
+                if !gw.running {
+                    return Err(PlanError::GatewayNotOurs {
+                        why: format!("`{}` is not running", gw.name),
+                        component: gw.component.clone(),
+                    });
+                }
+            } else {
+                steps.push(Step::new(action, why));
+                // A restarted or new gateway serves what it is given next: routes are re-sent.
+                routes_known = None;
+            }
+        }
+    }
     // Ownership first: nothing is planned, let alone applied, if one rule is broken.
     for s in &desired.services {
         if let Some(found) = observed.services.iter().find(|o| o.name == s.instance) {
@@ -289,7 +470,8 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, PlanError> {
             }
         }
         if let Some(host) = &s.host {
-            if let Some(other) = observed.services.iter().find(|o| o.host.as_ref() == Some(host) && o.component != cluster.component) {
+            let claimed = |o: &&ObservedService| o.host.as_deref().is_some_and(|h| same_host(h, host)) && o.component != cluster.component;
+            if let Some(other) = observed.services.iter().find(claimed) {
                 return Err(PlanError::HostTaken {
                     host: host.clone(),
                     service: other.service.clone(),
@@ -298,7 +480,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, PlanError> {
             }
         }
     }
-    let mut volumes: Vec<&String> = desired.services.iter().flat_map(|s| s.volumes.iter().map(|(n, _)| n)).collect();
+    let mut volumes: Vec<&String> = desired.services.iter().flat_map(|s| s.volumes.iter().map(|v| &v.name)).collect();
     volumes.sort();
     volumes.dedup();
     for v in volumes.into_iter().filter(|v| !observed.volumes.contains(v)) {
@@ -320,17 +502,33 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, PlanError> {
         steps.push(step);
     }
     if desired.complete {
-        for o in &observed.services {
-            if o.component == cluster.component && desired.service(&o.service).is_none() {
-                steps.push(Step::new(Action::Remove { service: o.service.clone(), instance: o.name.clone() }, "no longer in nanokit.yml"));
+        for o in observed.services.iter().filter(|o| o.component == cluster.component && desired.service(&o.service).is_none()) {
+            if removes(desired, o) {
+                let why = if o.source.as_deref() == Some(cluster.source.id.as_str()) {
+                    "no longer in nanokit.yml".to_string()
+                } else {
+                    format!("no longer in nanokit.yml; deployed from {}, removed by --remove-orphans", describe_source(o))
+                };
+                steps.push(Step::new(Action::Remove { service: o.service.clone(), instance: o.name.clone() }, why));
+            } else {
+                notes.push(format!(
+                    "keeping `{}` (component `{}`): it is not in this nanokit.yml, but it was deployed from another checkout ({}); run `nkdev up --remove-orphans` to remove it",
+                    o.service,
+                    o.component,
+                    describe_source(o)
+                ));
             }
         }
     }
     let routes = routes(desired, observed);
-    if observed.routes.as_ref() != Some(&routes) {
+    if routes_known.as_ref() != Some(&routes) {
         steps.push(Step::new(Action::UpdateRoutes { routes }, "routes differ from the gateway's"));
     }
-    Ok(Plan { steps })
+    Ok(Plan { steps, notes })
+}
+
+fn describe_source(o: &ObservedService) -> String {
+    o.source_path.clone().unwrap_or_else(|| "an unknown checkout: it has no `nk-source` label".to_string())
 }
 
 /// Remove this component's services; the owner also removes gateway and network, but only
@@ -358,9 +556,10 @@ pub fn destroy(cluster: &Cluster, observed: &Observed) -> (Plan, Vec<String>) {
             .services
             .iter()
             .filter(|o| o.component != cluster.component)
-            .filter_map(|o| Some(Route { host: o.host.clone()?, upstream: o.name.clone(), port: o.port? }))
+            .filter_map(|o| Some(Route { host: o.host.as_ref()?.to_ascii_lowercase(), upstream: o.name.clone(), port: o.port? }))
             .collect();
-        r.sort();
+        sort_routes(&mut r);
+        r.dedup_by(|a, b| a.host == b.host);
         r
     };
     if cluster.shared {
@@ -379,7 +578,7 @@ pub fn destroy(cluster: &Cluster, observed: &Observed) -> (Plan, Vec<String>) {
     if gateway_stays && observed.routes.as_ref() != Some(&remaining_routes) {
         steps.push(Step::new(Action::UpdateRoutes { routes: remaining_routes }, "drop this component's routes"));
     }
-    (Plan { steps }, notes)
+    (Plan { steps, notes: Vec::new() }, notes)
 }
 
 #[cfg(test)]
@@ -393,7 +592,8 @@ mod tests {
         assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
         let env = analysis.environment("local").unwrap();
         let sel: Vec<String> = selection.iter().map(|s| s.to_string()).collect();
-        desired(&env.resolved, &env.graph, &sel, Path::new("/repo")).unwrap()
+        let options = DeployOptions { source: Source::of("laptop", Path::new("/repo")), ..DeployOptions::default() };
+        desired(&env.resolved, &env.graph, &sel, Path::new("/repo"), &options).unwrap()
     }
 
     const MONO: &str = "name: shop\ncomponent: auth\nruntimes:\n  base:\n    image: busybox\n    provisioning: {install: make, start: run}\nservices:\n  db:\n    image: pg\n  auth:\n    runtime: base\n    path: ./auth\n    expose: 3001\n    host: auth.localhost\n    depends_on: [db]\n";
@@ -410,14 +610,16 @@ mod tests {
                 running: true,
                 host: s.host.clone(),
                 port: s.expose,
+                source: Some(d.cluster.source.id.clone()),
+                source_path: Some(d.cluster.source.describe.clone()),
             })
             .collect();
         let mut o = Observed {
-            network: Some(ObservedResource { name: d.cluster.network.clone(), component: Some(component.into()) }),
-            gateway: Some(ObservedResource { name: d.cluster.gateway.clone(), component: Some(component.into()) }),
+            network: Some(ObservedResource::present(d.cluster.network.clone(), Some(component.into()))),
+            gateway: Some(ObservedResource::present(d.cluster.gateway.clone(), Some(component.into()))),
             services,
             routes: None,
-            volumes: d.services.iter().flat_map(|s| s.volumes.iter().map(|(n, _)| n.clone())).collect(),
+            volumes: d.services.iter().flat_map(|s| s.volumes.iter().map(|v| v.name.clone())).collect(),
             unready: Vec::new(),
         };
         o.routes = Some(routes(d, &o));
@@ -491,6 +693,8 @@ mod tests {
             running: true,
             host: None,
             port: None,
+            source: Some(d.cluster.source.id.clone()),
+            source_path: None,
         });
         observed.services.push(ObservedService {
             service: "billing".into(),
@@ -500,6 +704,8 @@ mod tests {
             running: true,
             host: Some("b.localhost".into()),
             port: Some(80),
+            source: None,
+            source_path: None,
         });
         let plan = plan(&d, &observed).unwrap();
         let changed: Vec<String> = plan.changes().map(|s| s.describe()).collect();
@@ -543,6 +749,8 @@ mod tests {
             running: true,
             host: Some("b.localhost".into()),
             port: Some(80),
+            source: None,
+            source_path: None,
         });
         let (plan, notes) = destroy(&d.cluster, &observed);
         let what: Vec<String> = plan.steps.iter().map(|s| s.describe()).collect();
@@ -552,5 +760,95 @@ mod tests {
         let (plan, _) = destroy(&d.cluster, &observed);
         let what: Vec<String> = plan.steps.iter().map(|s| s.describe()).collect();
         assert!(what.contains(&"remove network (no component has services left)".to_string()), "{what:?}");
+    }
+
+    fn service(name: &str, component: &str, host: Option<&str>, source: Option<&str>) -> ObservedService {
+        ObservedService {
+            service: name.into(),
+            name: format!("nk-shop-local-{name}"),
+            component: component.into(),
+            config_hash: "h".into(),
+            running: true,
+            host: host.map(str::to_string),
+            port: host.map(|_| 80),
+            source: source.map(str::to_string),
+            source_path: source.map(|s| format!("elsewhere:/{s}")),
+        }
+    }
+
+    #[test]
+    fn hosts_compare_without_case_and_exact_hosts_route_before_wildcards() {
+        // The owner's exact host, claimed again in upper case by another component: refused.
+        let d = desired_for(&MONO.replace("host: auth.localhost", "host: AUTH.localhost"), &[]);
+        assert_eq!(d.service("auth").unwrap().host.as_deref(), Some("auth.localhost"), "hosts are lower-cased on resolution");
+        let mut observed = observed_from(&d, "auth");
+        observed.services = vec![service("other", "billing", Some("Auth.Localhost"), None)];
+        assert!(matches!(plan(&d, &observed), Err(PlanError::HostTaken { .. })));
+        // A wildcard of another component never comes before an exact host.
+        let mut observed = observed_from(&d, "auth");
+        observed.services.push(service("catchall", "billing", Some("*.localhost"), None));
+        observed.services.push(service("deep", "billing", Some("*.a.localhost"), None));
+        let routes = routes(&d, &observed);
+        let hosts: Vec<&str> = routes.iter().map(|r| r.host.as_str()).collect();
+        assert_eq!(hosts, vec!["auth.localhost", "*.a.localhost", "*.localhost"]);
+        assert_eq!(routes[0].upstream, "nk-shop-local-auth");
+    }
+
+    #[test]
+    fn orphans_of_another_checkout_are_kept_unless_asked() {
+        let d = desired_for(MONO, &[]);
+        let mut observed = observed_from(&d, "auth");
+        observed.services.push(service("mine", "auth", None, Some(&d.cluster.source.id)));
+        observed.services.push(service("theirs", "auth", Some("t.localhost"), Some("0123456789ab")));
+        observed.services.push(service("legacy", "auth", None, None));
+        let p = plan(&d, &observed).unwrap();
+        let changed: Vec<String> = p.changes().map(|s| s.describe()).collect();
+        assert!(changed.contains(&"remove mine (no longer in nanokit.yml)".to_string()), "{changed:?}");
+        assert!(!changed.iter().any(|c| c.contains("theirs") || c.contains("legacy")), "{changed:?}");
+        assert!(p.notes.iter().any(|n| n.contains("`theirs`") && n.contains("elsewhere:/0123456789ab") && n.contains("--remove-orphans")));
+        assert!(routes(&d, &observed).iter().any(|r| r.host == "t.localhost"), "a kept orphan keeps its route");
+        let mut forced = d.clone();
+        forced.remove_orphans = true;
+        let changed: Vec<String> = plan(&forced, &observed).unwrap().changes().map(|s| s.describe()).collect();
+        assert!(changed.iter().any(|c| c.starts_with("remove theirs")) && changed.iter().any(|c| c.starts_with("remove legacy")));
+    }
+
+    #[test]
+    fn a_stopped_or_changed_gateway_is_repaired_by_its_owner_only() {
+        let mut d = desired_for(MONO, &[]);
+        let mut observed = observed_from(&d, "auth");
+        observed.gateway.as_mut().unwrap().running = false;
+        let changed: Vec<String> = plan(&d, &observed).unwrap().changes().map(|s| s.describe()).collect();
+        assert_eq!(changed[0], "start gateway (it is not running)");
+        assert!(changed[1].starts_with("update gateway routes"), "a restarted gateway is sent its routes: {changed:?}");
+        d.cluster.gateway_settings = Some("caddy:2|8080|127.0.0.1".into());
+        observed.gateway.as_mut().unwrap().running = true;
+        observed.gateway.as_mut().unwrap().settings = Some("caddy:2|80|127.0.0.1".into());
+        let changed: Vec<String> = plan(&d, &observed).unwrap().changes().map(|s| s.describe()).collect();
+        assert!(changed[0].starts_with("recreate gateway"), "{changed:?}");
+        // Another component never repairs the owner's gateway.
+        observed.gateway.as_mut().unwrap().component = Some("billing".into());
+        observed.gateway.as_mut().unwrap().running = false;
+        assert!(matches!(plan(&d, &observed), Err(PlanError::GatewayNotOurs { .. })));
+    }
+
+    #[test]
+    fn volumes_keep_their_mode() {
+        let d =
+            desired_for(&MONO.replace("    image: pg\n", "    image: pg\n    volumes: [\"data:/var/lib/pg:ro\", \"logs:/logs\"]\n"), &[]);
+        let v = &d.service("db").unwrap().volumes;
+        assert_eq!(v[0], VolumeMount { name: "nk-shop-local-data".into(), target: "/var/lib/pg".into(), read_only: true });
+        assert!(!v[1].read_only);
+    }
+
+    #[test]
+    fn a_path_outside_the_project_is_refused_unless_allowed() {
+        let text = MONO.replace("path: ./auth", "path: /");
+        let analysis = analyze(&text, &AnalyzeOptions { env: Some("local".into()), ..AnalyzeOptions::default() });
+        let env = analysis.environment("local").unwrap();
+        let err = desired(&env.resolved, &env.graph, &[], Path::new("/repo"), &DeployOptions::default()).unwrap_err();
+        assert!(matches!(err, PlanError::PathOutsideProject { .. }), "{err}");
+        let allowed = DeployOptions { allow_outside_paths: true, ..DeployOptions::default() };
+        assert!(desired(&env.resolved, &env.graph, &[], Path::new("/repo"), &allowed).is_ok());
     }
 }

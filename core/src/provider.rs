@@ -17,6 +17,11 @@ pub mod labels {
     /// The service's host and port, read back to rebuild the shared gateway's routes.
     pub const HOST: &str = "nk-host";
     pub const PORT: &str = "nk-port";
+    /// The checkout a service was deployed from (a stable id) and where that is, for messages.
+    pub const SOURCE: &str = "nk-source";
+    pub const SOURCE_PATH: &str = "nk-source-path";
+    /// The settings a gateway was created with (image, host port, bind address).
+    pub const GATEWAY_SETTINGS: &str = "nk-gateway-settings";
 }
 
 /// A resource found on the platform, with the component that owns it.
@@ -24,6 +29,17 @@ pub mod labels {
 pub struct ObservedResource {
     pub name: String,
     pub component: Option<String>,
+    /// Whether it is running (a gateway); resources that do not run report `true`.
+    pub running: bool,
+    /// The settings it was created with (a gateway's [`labels::GATEWAY_SETTINGS`]).
+    pub settings: Option<String>,
+}
+
+impl ObservedResource {
+    /// A resource that exists and has no running state or settings to compare.
+    pub fn present(name: impl Into<String>, component: Option<String>) -> Self {
+        ObservedResource { name: name.into(), component, running: true, settings: None }
+    }
 }
 
 /// A service instance found on the platform (a container, an ECS service…).
@@ -37,6 +53,10 @@ pub struct ObservedService {
     pub running: bool,
     pub host: Option<String>,
     pub port: Option<u16>,
+    /// `nk-source` / `nk-source-path`: the checkout it was deployed from (absent on services
+    /// deployed before the label existed, which count as another checkout's).
+    pub source: Option<String>,
+    pub source_path: Option<String>,
 }
 
 /// Everything of one cluster (project + environment) on the platform, of every component.
@@ -94,6 +114,10 @@ pub trait Provider: Send + Sync {
     /// the load balancer and run in the cluster the gateway step creates, so they wait.
     fn services_need_gateway(&self) -> bool {
         true
+    }
+    /// Where this provider deploys, for the plan header (`docker engine unix:///…`).
+    fn target(&self) -> String {
+        String::new()
     }
     /// Checks that change nothing, run before the first step: a deploy that cannot succeed
     /// (the gateway's host port is taken, say) fails before it has created anything.

@@ -237,15 +237,23 @@ impl Resolver<'_> {
                 &default_origin,
             )
             .and_then(|s| u16::try_from(s.value).ok().map(|v| Sourced::new(v, s.origin, s.pointer)));
-        let host = self.layer(
-            &"host",
-            service.host.clone().map(|v| (v, sp("host"))),
-            None,
-            ov.host.clone().map(|v| (v, op("host"))),
-            None,
-            &rt_origin,
-            &default_origin,
-        );
+        // Hosts are case-insensitive (DNS, Caddy's matcher): one lower-case spelling from here
+        // on, so `AUTH.shop.localhost` and `auth.shop.localhost` are the same host everywhere
+        // (NK040, the plan's host conflicts, gateway routes, Route 53).
+        let host = self
+            .layer(
+                &"host",
+                service.host.clone().map(|v| (v, sp("host"))),
+                None,
+                ov.host.clone().map(|v| (v, op("host"))),
+                None,
+                &rt_origin,
+                &default_origin,
+            )
+            .map(|mut h| {
+                h.value.make_ascii_lowercase();
+                h
+            });
         let prov = |s: &Service, field: &str, p: &dyn Fn(&str) -> String| -> Layer<String> {
             let value = s.provisioning.as_ref().and_then(|pr| if field == "install" { pr.install.clone() } else { pr.start.clone() });
             value.map(|v| (v, format!("{}/{field}", p("provisioning"))))

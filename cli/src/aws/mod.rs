@@ -69,6 +69,8 @@ fn tags(desired: &Desired, role: &str, service: Option<&str>) -> Vec<(String, St
     ];
     if let Some(s) = service {
         t.push((labels::SERVICE.to_string(), s.to_string()));
+        t.push((labels::SOURCE.to_string(), c.source.id.clone()));
+        t.push((labels::SOURCE_PATH.to_string(), c.source.describe.clone()));
     }
     t
 }
@@ -774,16 +776,23 @@ fn ecs_tag<'a>(s: &'a ecst::Service, key: &str) -> Option<&'a str> {
 }
 
 impl Provider for AwsProvider {
+    fn target(&self) -> String {
+        match std::env::var("AWS_ENDPOINT_URL") {
+            Ok(url) if !url.is_empty() => format!("aws {} via {url}", self.region),
+            _ => format!("aws {}", self.region),
+        }
+    }
+
     async fn observe(&self, desired: &Desired) -> Result<Observed, ProviderError> {
         let c = &desired.cluster;
         let mut observed = Observed::default();
         if let Some((vpc, owner)) = self.vpc(desired).await? {
-            observed.network = Some(ObservedResource { name: vpc, component: owner });
+            observed.network = Some(ObservedResource::present(vpc, owner));
         }
         let lb = self.load_balancer(desired).await?;
         if let Some((_, owner)) = &lb {
             if self.cluster_exists(&c.network).await? {
-                observed.gateway = Some(ObservedResource { name: c.network.clone(), component: owner.clone() });
+                observed.gateway = Some(ObservedResource::present(c.network.clone(), owner.clone()));
             }
         }
         for s in self.services(&c.network).await? {
@@ -798,6 +807,8 @@ impl Provider for AwsProvider {
                 running: s.desired_count() > 0,
                 host: ecs_tag(&s, labels::HOST).map(str::to_string),
                 port: ecs_tag(&s, labels::PORT).and_then(|p| p.parse().ok()),
+                source: ecs_tag(&s, labels::SOURCE).map(str::to_string),
+                source_path: ecs_tag(&s, labels::SOURCE_PATH).map(str::to_string),
             });
         }
         // The NLB routes by port: its listeners, matched to services through target groups.
@@ -806,10 +817,10 @@ impl Provider for AwsProvider {
             for (_, port, tg) in self.listeners(lb).await? {
                 let t = self.elb_tags(&tg).await?;
                 if let (Some(host), Some(service)) = (t.get(labels::HOST), t.get(labels::SERVICE)) {
-                    routes.push(Route { host: host.clone(), upstream: format!("{}-{service}", c.network), port: port as u16 });
+                    routes.push(Route { host: host.to_ascii_lowercase(), upstream: format!("{}-{service}", c.network), port: port as u16 });
                 }
             }
-            routes.sort();
+            nanokit_core::plan::sort_routes(&mut routes);
             observed.routes = Some(routes);
         }
         Ok(observed)
@@ -844,6 +855,9 @@ impl Provider for AwsProvider {
             Action::UpdateRoutes { routes } => self.update_routes(desired, routes).await,
             Action::RemoveGateway => self.remove_gateway(desired).await,
             Action::RemoveNetwork => self.remove_network(desired).await,
+            // The load balancer has no stopped state and no settings outside the file: the
+            // planner never asks for these on AWS (observe reports it running, no settings).
+            Action::StartGateway | Action::RecreateGateway => Ok(()),
         }
     }
 

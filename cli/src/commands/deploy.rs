@@ -43,6 +43,26 @@ struct Target {
     project_dir: PathBuf,
 }
 
+impl Target {
+    /// The desired state of `services` (all when empty), with who deploys it: this checkout
+    /// (its machine and folder) and the user's opt-ins.
+    fn desired(&self, services: &[String], remove_orphans: bool, args: &DeployArgs) -> Result<Desired> {
+        let dir = std::fs::canonicalize(&self.project_dir).unwrap_or_else(|_| self.project_dir.clone());
+        let options = plan::DeployOptions {
+            source: plan::Source::of(&lock::hostname(), &dir),
+            remove_orphans,
+            allow_outside_paths: nanokit_core::check::allows_outside_paths(
+                std::env::var_os(nanokit_core::check::ALLOW_OUTSIDE_PATHS_VAR).as_deref(),
+            ),
+        };
+        let mut desired = plan::desired(&self.resolved, &self.graph, services, &self.project_dir, &options).map_err(|e| anyhow!(e))?;
+        if self.resolved.provider == ProviderId::Docker {
+            desired.cluster.gateway_settings = Some(settings(args).gateway_fingerprint());
+        }
+        Ok(desired)
+    }
+}
+
 /// Load the file, check it, and check that this build can deploy its provider.
 fn target(common: &FileArgs) -> Result<Target> {
     let loaded = super::load_valid(common)?;
@@ -63,17 +83,31 @@ fn target(common: &FileArgs) -> Result<Target> {
     Ok(Target { resolved: with_graph.resolved.clone(), graph: with_graph.graph.clone(), project_dir })
 }
 
-fn print_plan(plan: &Plan, desired: &Desired) {
+fn print_plan(plan: &Plan, desired: &Desired, target: &str) {
     let c = &desired.cluster;
-    println!("plan for {}/{} (component `{}`{}):", c.project, c.env, c.component, if c.shared { ", shared infrastructure" } else { "" });
+    let on = if target.is_empty() { String::new() } else { format!(" on {target}") };
+    println!(
+        "plan for {}/{}{on} (component `{}`{}):",
+        c.project,
+        c.env,
+        c.component,
+        if c.shared { ", shared infrastructure" } else { "" }
+    );
     for step in &plan.steps {
         let mark = match step.action {
             Action::Keep { .. } => "=",
             Action::Remove { .. } | Action::RemoveGateway | Action::RemoveNetwork => "-",
-            Action::Recreate { .. } | Action::UpdateRoutes { .. } | Action::Start { .. } => "~",
+            Action::Recreate { .. }
+            | Action::UpdateRoutes { .. }
+            | Action::Start { .. }
+            | Action::StartGateway
+            | Action::RecreateGateway => "~",
             _ => "+",
         };
         println!("  {mark} {}", step.describe());
+    }
+    for note in &plan.notes {
+        println!("  ! {note}");
     }
 }
 
@@ -95,7 +129,7 @@ impl HeldLock {
 }
 
 fn cluster_lock(resolved: &ResolvedEnvironment, command: &str) -> Result<HeldLock> {
-    let dir = state::cluster_dir(resolved.provider.as_str(), &resolved.project, &resolved.env);
+    let dir = state::cluster_dir(resolved.provider.as_str(), &resolved.project, &resolved.env)?;
     lock::acquire(&dir, &LockInfo::current(&resolved.component, command)).map(HeldLock::File).map_err(|e| anyhow!(e))
 }
 
@@ -156,9 +190,9 @@ async fn interruptible<T>(f: impl std::future::Future<Output = Result<T>>) -> Re
     }
 }
 
-pub fn up(services: &[String], dry_run: bool, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
+pub fn up(services: &[String], dry_run: bool, remove_orphans: bool, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
     let t = target(common)?;
-    let desired = plan::desired(&t.resolved, &t.graph, services, &t.project_dir).map_err(|e| anyhow!(e))?;
+    let desired = t.desired(services, remove_orphans, args)?;
     let reporter = progress(args);
     runtime()?.block_on(async {
         let backend = connect(&t, &desired, args).await?;
@@ -186,7 +220,7 @@ async fn run_up<P: Provider>(
     if args.progress == ProgressFormat::Json {
         reporter.event(serde_json::json!({"event": "plan", "plan": plan, "dry_run": dry_run}));
     } else {
-        print_plan(&plan, desired);
+        print_plan(&plan, desired, &provider.target());
     }
     if dry_run {
         return Ok(crate::exit::OK);
@@ -212,29 +246,45 @@ async fn run_up<P: Provider>(
         }
         return Err(anyhow!(error));
     }
-    save_state(provider, desired, t, &[]).await?;
+    let after = save_state(provider, desired, t, &[]).await?;
     if t.resolved.provider == ProviderId::Docker {
+        // The port the gateway really publishes: a shared repo's, or one this deploy did not
+        // recreate, may differ from this command's --gateway-port.
+        let served = after
+            .gateway
+            .as_ref()
+            .and_then(|g| g.settings.as_deref())
+            .and_then(crate::docker::fingerprint_port)
+            .unwrap_or(args.gateway_port);
+        if served != args.gateway_port && desired.cluster.shared {
+            reporter.note(&format!("the shared gateway publishes port {served} (not --gateway-port {})", args.gateway_port));
+        }
         for s in desired.services.iter().filter(|s| s.host.is_some()) {
-            let port = if args.gateway_port == 80 { String::new() } else { format!(":{}", args.gateway_port) };
+            let port = if served == 80 { String::new() } else { format!(":{served}") };
             reporter.note(&format!("{} → http://{}{port}", s.name, s.host.as_deref().unwrap_or_default()));
         }
     }
     Ok(crate::exit::OK)
 }
 
-fn state_dir(t: &Target) -> std::path::PathBuf {
+fn state_dir(t: &Target) -> Result<std::path::PathBuf> {
     state::state_dir(t.resolved.provider.as_str(), &t.resolved.project, &t.resolved.env, t.resolved.shared, &t.project_dir)
 }
 
 /// This component's services that the last deploy left unready, from the state file.
 fn unready_from_state(t: &Target) -> Result<Vec<String>> {
-    let st = state::load(&state_dir(t), &t.resolved.env)?;
+    let st = state::load(&state_dir(t)?, &t.resolved.env)?;
     Ok(st.and_then(|mut s| s.components.remove(&t.resolved.component)).map(|c| c.unready).unwrap_or_default())
 }
 
 /// Write this component's entry of the state file from what the platform now has, with the
 /// services a failed deploy left `unready`.
-async fn save_state<P: Provider>(provider: &P, desired: &Desired, t: &Target, unready: &[String]) -> Result<()> {
+async fn save_state<P: Provider>(
+    provider: &P,
+    desired: &Desired,
+    t: &Target,
+    unready: &[String],
+) -> Result<nanokit_core::provider::Observed> {
     let observed = provider.observe(desired).await?;
     write_state_entry(
         t,
@@ -248,12 +298,13 @@ async fn save_state<P: Provider>(provider: &P, desired: &Desired, t: &Target, un
             }
             entry.unready = unready.to_vec();
         }),
-    )
+    )?;
+    Ok(observed)
 }
 
 /// Without the platform to observe, keep this component's last entry and add what to retry.
 fn mark_unready(t: &Target, unready: &[String]) -> Result<()> {
-    let dir = state_dir(t);
+    let dir = state_dir(t)?;
     let mut st = state::load(&dir, &t.resolved.env)?.unwrap_or_else(|| new_state(t));
     let entry = st.components.entry(t.resolved.component.clone()).or_default();
     for u in unready {
@@ -275,7 +326,7 @@ fn new_state(t: &Target) -> state::State {
 
 /// Rewrite this component's entry (`fill` gets a fresh one), or drop it when `fill` is `None`.
 fn write_state_entry(t: &Target, fill: Option<&dyn Fn(&mut state::ComponentState)>) -> Result<()> {
-    let dir = state_dir(t);
+    let dir = state_dir(t)?;
     let mut st = state::load(&dir, &t.resolved.env)?.unwrap_or_else(|| new_state(t));
     match fill {
         None => {
@@ -292,7 +343,7 @@ fn write_state_entry(t: &Target, fill: Option<&dyn Fn(&mut state::ComponentState
 
 pub fn destroy(dry_run: bool, volumes: bool, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
     let t = target(common)?;
-    let desired = plan::desired(&t.resolved, &t.graph, &[], &t.project_dir).map_err(|e| anyhow!(e))?;
+    let desired = t.desired(&[], false, args)?;
     let reporter = progress(args);
     runtime()?.block_on(async {
         let backend = connect(&t, &desired, args).await?;
@@ -311,7 +362,7 @@ pub fn destroy(dry_run: bool, volumes: bool, args: &DeployArgs, common: &FileArg
 async fn run_destroy<P: Provider>(provider: &P, desired: &Desired, t: &Target, dry_run: bool, reporter: &Progress) -> Result<u8> {
     let observed = provider.observe(desired).await?;
     let (plan, notes) = plan::destroy(&desired.cluster, &observed);
-    print_plan(&plan, desired);
+    print_plan(&plan, desired, &provider.target());
     for n in &notes {
         reporter.note(n);
     }
@@ -350,7 +401,7 @@ async fn remove_volumes(provider: &DockerProvider, desired: &Desired, reporter: 
 
 pub fn status(format: OutputFormat, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
     let t = target(common)?;
-    let desired = plan::desired(&t.resolved, &t.graph, &[], &t.project_dir).map_err(|e| anyhow!(e))?;
+    let desired = t.desired(&[], false, args)?;
     runtime()?.block_on(async {
         let provider = match connect(&t, &desired, args).await? {
             Backend::Docker(p) => p,

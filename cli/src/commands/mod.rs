@@ -32,9 +32,11 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Graph { format, common } => graph::run(format, &common),
         Command::Explain { code } => explain::run(code.as_deref()),
         #[cfg(feature = "docker")]
-        Command::Up { services, dry_run, deploy, common } => deploy::up(&services, dry_run, &deploy, &common),
+        Command::Up { services, dry_run, remove_orphans, deploy, common } => {
+            deploy::up(&services, dry_run, remove_orphans, &deploy, &common)
+        }
         #[cfg(feature = "docker")]
-        Command::Plan { services, deploy, common } => deploy::up(&services, true, &deploy, &common),
+        Command::Plan { services, remove_orphans, deploy, common } => deploy::up(&services, true, remove_orphans, &deploy, &common),
         #[cfg(feature = "docker")]
         Command::Destroy { dry_run, volumes, deploy, common } => deploy::destroy(dry_run, volumes, &deploy, &common),
         #[cfg(feature = "docker")]
@@ -84,7 +86,7 @@ fn infra_unlock(common: &crate::args::FileArgs) -> Result<u8> {
         }
         return Ok(crate::exit::OK);
     }
-    let dir = crate::deploy::state::cluster_dir(resolved.provider.as_str(), &resolved.project, env);
+    let dir = crate::deploy::state::cluster_dir(resolved.provider.as_str(), &resolved.project, env)?;
     match crate::deploy::lock::unlock(&dir)? {
         None => println!("no lock on cluster {}/{env} ({})", resolved.project, dir.display()),
         Some(info) => println!("removed the lock of cluster {}/{env}: it was {}", resolved.project, info.describe()),

@@ -34,20 +34,22 @@ async fn run<P: Provider>(provider: &P, step: &Step, desired: &Desired, reporter
     result
 }
 
+/// Steps that bring the gateway up (create, start or recreate it).
+fn is_gateway(step: &&Step) -> bool {
+    matches!(step.action, Action::CreateGateway | Action::StartGateway | Action::RecreateGateway)
+}
+
 pub async fn apply<P: Provider>(provider: &P, plan: &Plan, desired: &Desired, reporter: &dyn Reporter) -> Result<(), Failed> {
     provider.preflight(plan, desired).await?;
     // Services need the network and their volumes first; the gateway too unless the
     // provider says otherwise, in which case it comes up while the services start.
     let gateway_first = provider.services_need_gateway();
-    let is_infra = |s: &&Step| {
-        matches!(s.action, Action::CreateNetwork | Action::CreateVolume { .. })
-            || (gateway_first && matches!(s.action, Action::CreateGateway))
-    };
+    let is_infra = |s: &&Step| matches!(s.action, Action::CreateNetwork | Action::CreateVolume { .. }) || (gateway_first && is_gateway(s));
     for step in plan.steps.iter().filter(is_infra) {
         run(provider, step, desired, reporter).await?;
     }
     let gateway = async {
-        for step in plan.steps.iter().filter(|s| !gateway_first && matches!(s.action, Action::CreateGateway)) {
+        for step in plan.steps.iter().filter(|s| !gateway_first && is_gateway(s)) {
             run(provider, step, desired, reporter).await?;
         }
         Ok::<(), ProviderError>(())

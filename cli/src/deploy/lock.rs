@@ -128,7 +128,8 @@ pub fn unlock(cluster_dir: &Path) -> std::io::Result<Option<LockInfo>> {
     Ok(Some(info.unwrap_or_else(LockInfo::unreadable)))
 }
 
-fn hostname() -> String {
+/// This machine's name (locks and the `nk-source` of a checkout name it).
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .or_else(|_| std::env::var("HOSTNAME"))

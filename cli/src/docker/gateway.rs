@@ -7,6 +7,10 @@ use serde_json::{json, Value};
 
 pub const CONFIG_DIR: &str = "/etc/nanokit";
 pub const CONFIG_FILE: &str = "/etc/nanokit/caddy.json";
+pub const CONFIG_FILE_NAME: &str = "caddy.json";
+/// New routes are loaded from here; they become [`CONFIG_FILE`] once Caddy accepted them.
+pub const STAGING_FILE: &str = "/etc/nanokit/next.json";
+pub const STAGING_FILE_NAME: &str = "next.json";
 pub const LISTEN_PORT: u16 = 80;
 
 pub fn config(routes: &[Route]) -> Value {
@@ -36,9 +40,9 @@ pub fn config(routes: &[Route]) -> Value {
     })
 }
 
-/// Read the routes back from a config this module wrote.
+/// Read the routes back from a config this module wrote, in the order Caddy tries them.
 pub fn routes_of(config: &Value) -> Vec<Route> {
-    let mut out: Vec<Route> = config["apps"]["http"]["servers"]["nanokit"]["routes"]
+    config["apps"]["http"]["servers"]["nanokit"]["routes"]
         .as_array()
         .into_iter()
         .flatten()
@@ -49,13 +53,11 @@ pub fn routes_of(config: &Value) -> Vec<Route> {
             let (upstream, port) = dial.rsplit_once(':')?;
             Some(Route { host, upstream: upstream.to_string(), port: port.parse().ok()? })
         })
-        .collect();
-    out.sort();
-    out
+        .collect()
 }
 
-/// A tar archive holding `nanokit/caddy.json`, to be extracted in `/etc`.
-pub fn archive(config: &Value) -> std::io::Result<Vec<u8>> {
+/// A tar archive holding `nanokit/<file_name>`, to be extracted in `/etc`.
+pub fn archive(config: &Value, file_name: &str) -> std::io::Result<Vec<u8>> {
     let body = serde_json::to_vec_pretty(config)?;
     let mut builder = tar::Builder::new(Vec::new());
     let mut dir = tar::Header::new_gnu();
@@ -68,7 +70,7 @@ pub fn archive(config: &Value) -> std::io::Result<Vec<u8>> {
     header.set_size(body.len() as u64);
     header.set_mode(0o644);
     header.set_cksum();
-    builder.append_data(&mut header, "nanokit/caddy.json", body.as_slice())?;
+    builder.append_data(&mut header, format!("nanokit/{file_name}"), body.as_slice())?;
     builder.into_inner()
 }
 
@@ -77,7 +79,7 @@ pub fn from_archive(bytes: &[u8]) -> Option<Value> {
     let mut archive = tar::Archive::new(bytes);
     for entry in archive.entries().ok()? {
         let mut entry = entry.ok()?;
-        if entry.path().ok()?.to_string_lossy().ends_with("caddy.json") {
+        if entry.path().ok()?.to_string_lossy().ends_with(CONFIG_FILE_NAME) {
             let mut body = Vec::new();
             std::io::Read::read_to_end(&mut entry, &mut body).ok()?;
             return serde_json::from_slice(&body).ok();
@@ -96,7 +98,7 @@ mod tests {
             Route { host: "a.localhost".into(), upstream: "nk-p-local-a".into(), port: 3001 },
             Route { host: "b.localhost".into(), upstream: "nk-p-local-b".into(), port: 80 },
         ];
-        let tar = archive(&config(&routes)).unwrap();
+        let tar = archive(&config(&routes), CONFIG_FILE_NAME).unwrap();
         let back = from_archive(&tar).unwrap();
         assert_eq!(routes_of(&back), routes);
     }

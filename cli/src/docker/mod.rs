@@ -1,7 +1,9 @@
 //! `provider: docker` on a real engine through bollard: a network per cluster, a Caddy
 //! gateway, one container per service, everything labelled for ownership (SPEC §6).
 
+pub mod engine;
 pub mod gateway;
+pub mod guard;
 pub mod probe;
 
 use bollard::container::{
@@ -15,6 +17,7 @@ use bollard::network::{CreateNetworkOptions, ListNetworksOptions};
 use bollard::volume::CreateVolumeOptions;
 use bollard::Docker;
 use futures_util::StreamExt;
+use nanokit_core::ownership::{Intent, ObjectKind};
 use nanokit_core::plan::{Action, Desired, DesiredService, Plan, Route, Step, APP_DIR};
 use nanokit_core::provider::{labels, Observed, ObservedResource, ObservedService, Provider, ProviderError};
 use std::collections::{HashMap, HashSet};
@@ -37,6 +40,19 @@ pub struct DockerSettings {
     pub stop_grace: Duration,
 }
 
+impl DockerSettings {
+    /// The gateway's settings as one label value (`image|bind:port`): a gateway created with
+    /// other settings is recreated by its owner.
+    pub fn gateway_fingerprint(&self) -> String {
+        format!("{}|{}:{}", self.gateway_image, self.gateway_bind, self.gateway_port)
+    }
+}
+
+/// The host port in a gateway fingerprint, for the URL really served.
+pub fn fingerprint_port(fingerprint: &str) -> Option<u16> {
+    fingerprint.rsplit_once(':')?.1.parse().ok()
+}
+
 impl Default for DockerSettings {
     fn default() -> Self {
         DockerSettings {
@@ -51,6 +67,7 @@ impl Default for DockerSettings {
 
 pub struct DockerProvider {
     docker: Docker,
+    engine: engine::Engine,
     settings: DockerSettings,
     /// Images known to be on the engine: twenty services of one image make one check, not
     /// twenty, while the engine is busy creating their containers.
@@ -92,13 +109,22 @@ impl DockerProvider {
     /// Connect with the usual defaults (`DOCKER_HOST` or the local socket) and negotiate the
     /// API version, so an older engine (API 1.41 on Debian) is spoken to in its own version.
     pub async fn connect(settings: DockerSettings) -> Result<Self, ProviderError> {
-        let target = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+        let engine = engine::current().map_err(ProviderError::new)?;
         let hint = "is the Docker engine running? (`sudo dockerd` or `systemctl start docker`)";
-        let docker = Docker::connect_with_local_defaults()
-            .map_err(|e| engine_err(format!("cannot connect to the Docker engine at {target}; {hint}"), &e))?;
+        const TIMEOUT_SECS: u64 = 120;
+        let docker = match &engine {
+            engine::Engine::Unix(path) => Docker::connect_with_socket(&path.to_string_lossy(), TIMEOUT_SECS, bollard::API_DEFAULT_VERSION),
+            engine::Engine::Tcp(addr) => Docker::connect_with_http(addr, TIMEOUT_SECS, bollard::API_DEFAULT_VERSION),
+        }
+        .map_err(|e| engine_err(format!("cannot connect to the Docker engine at {engine}; {hint}"), &e))?;
         let docker =
-            docker.negotiate_version().await.map_err(|e| engine_err(format!("cannot reach the Docker engine at {target}; {hint}"), &e))?;
-        Ok(DockerProvider { docker, settings, images_present: Default::default() })
+            docker.negotiate_version().await.map_err(|e| engine_err(format!("cannot reach the Docker engine at {engine}; {hint}"), &e))?;
+        Ok(DockerProvider { docker, engine, settings, images_present: Default::default() })
+    }
+
+    /// The engine this provider talks to (`unix:///var/run/docker.sock`, `tcp://host:2375`).
+    pub fn engine(&self) -> &engine::Engine {
+        &self.engine
     }
 
     pub fn client(&self) -> &Docker {
@@ -137,10 +163,7 @@ impl DockerProvider {
             present.insert(image.to_string());
             return Ok(());
         }
-        let (from_image, tag) = match image.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
-            Some((i, t)) => (i, t),
-            None => (image, "latest"),
-        };
+        let (from_image, tag) = split_image_ref(image);
         let mut pull = self.docker.create_image(Some(CreateImageOptions { from_image, tag, ..Default::default() }), None, None);
         while let Some(progress) = pull.next().await {
             if let Err(e) = progress {
@@ -152,8 +175,9 @@ impl DockerProvider {
     }
 
     /// Stop gracefully (SIGTERM, then SIGKILL after the grace period), then remove: a service
-    /// being replaced gets to finish its requests and flush its data.
-    async fn remove(&self, name: &str) -> Result<(), ProviderError> {
+    /// being replaced gets to finish its requests and flush its data. Only ever called on a
+    /// container the guard has let through (or that this deploy has just created).
+    async fn remove_container(&self, name: &str) -> Result<(), ProviderError> {
         let grace = bollard::container::StopContainerOptions { t: self.settings.stop_grace.as_secs() as i64 };
         // Errors are 304 (already stopped) or 404 (gone); any other, the removal reports.
         let _ = self.docker.stop_container(name, Some(grace)).await;
@@ -164,7 +188,9 @@ impl DockerProvider {
         }
     }
 
-    async fn create_service(&self, s: &DesiredService, desired: &Desired) -> Result<(), ProviderError> {
+    /// Create and start the service's container under `name` (its instance name, or the
+    /// temporary name of a replacement).
+    async fn create_service(&self, s: &DesiredService, desired: &Desired, name: &str) -> Result<(), ProviderError> {
         self.ensure_image(&s.image).await?;
         let mut env: Vec<String> = s.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         // Transparent metadata (seed 003): where the service runs, for cloud-aware apps.
@@ -174,18 +200,24 @@ impl DockerProvider {
         let mut container_labels = Self::base_labels(desired, "service");
         container_labels.insert(labels::SERVICE.into(), s.name.clone());
         container_labels.insert(labels::CONFIG_HASH.into(), s.config_hash.clone());
+        container_labels.insert(labels::SOURCE.into(), desired.cluster.source.id.clone());
+        container_labels.insert(labels::SOURCE_PATH.into(), desired.cluster.source.describe.clone());
         if let (Some(host), Some(port)) = (&s.host, s.expose) {
             container_labels.insert(labels::HOST.into(), host.clone());
             container_labels.insert(labels::PORT.into(), port.to_string());
         }
-        let mut binds: Vec<String> = s.volumes.iter().map(|(name, path)| format!("{name}:{path}")).collect();
+        let mut binds: Vec<String> =
+            s.volumes.iter().map(|v| format!("{}:{}{}", v.name, v.target, if v.read_only { ":ro" } else { "" })).collect();
         if let Some(mount) = &s.mount {
             let absolute = std::fs::canonicalize(mount).map_err(|e| err(format!("service `{}`: path {}", s.name, mount.display()), e))?;
             binds.push(format!("{}:{APP_DIR}", absolute.display()));
         }
         let healthcheck = s.healthcheck.as_ref().and_then(|h| {
             let cmd = h.cmd.as_ref()?;
-            let ns = |d: &Option<nanokit_core::model::Duration>| d.as_ref().and_then(|d| d.as_millis()).map(|ms| (ms * 1_000_000) as i64);
+            // Bounded by NK054 (at most a day), and checked here too: never a wrapped value.
+            let ns = |d: &Option<nanokit_core::model::Duration>| {
+                d.as_ref().and_then(|d| d.as_millis()).and_then(|ms| ms.checked_mul(1_000_000)).and_then(|ns| i64::try_from(ns).ok())
+            };
             Some(HealthConfig {
                 test: Some(vec!["CMD-SHELL".into(), cmd.clone()]),
                 interval: ns(&h.interval),
@@ -220,24 +252,61 @@ impl DockerProvider {
             ..Default::default()
         };
         self.docker
-            .create_container(Some(CreateContainerOptions { name: s.instance.clone(), platform: None }), config)
+            .create_container(Some(CreateContainerOptions { name: name.to_string(), platform: None }), config)
             .await
-            .map_err(|e| engine_err(format!("cannot create container `{}`", s.instance), &e))?;
+            .map_err(|e| engine_err(format!("cannot create container `{name}`"), &e))?;
         self.docker
-            .start_container(&s.instance, None::<StartContainerOptions<String>>)
+            .start_container(name, None::<StartContainerOptions<String>>)
             .await
-            .map_err(|e| engine_err(format!("cannot start `{}`", s.instance), &e))
+            .map_err(|e| engine_err(format!("cannot start `{name}`"), &e))
+    }
+
+    /// Replace a running service without taking it down when the replacement cannot start:
+    /// the new container is created under a temporary name and waited for; only when it is
+    /// ready is the old one removed and the new one renamed. A service with named volumes may
+    /// hold files the new one needs (a database's data directory), so the old one is stopped
+    /// first, and started again if the new one fails.
+    async fn replace_service(&self, s: &DesiredService, desired: &Desired) -> Result<(), ProviderError> {
+        let next = guard::replacement_name(&s.instance);
+        // A replacement left by an interrupted deploy (the guard let it through: it is ours).
+        self.remove_container(&next).await?;
+        let exclusive = !s.volumes.is_empty();
+        if exclusive {
+            let grace = bollard::container::StopContainerOptions { t: self.settings.stop_grace.as_secs() as i64 };
+            let _ = self.docker.stop_container(&s.instance, Some(grace)).await;
+        }
+        let started = match self.create_service(s, desired, &next).await {
+            Ok(()) => self.wait_ready_as(s, desired, &next).await,
+            Err(e) => Err(e),
+        };
+        if let Err(mut e) = started {
+            let _ = self.remove_container(&next).await;
+            let restarted = !exclusive || self.docker.start_container(&s.instance, None::<StartContainerOptions<String>>).await.is_ok();
+            e.details.push(if restarted {
+                format!("the running `{}` was left as it was", s.name)
+            } else {
+                format!("the previous `{}` could not be started again; run `nkdev up` once the cause is fixed", s.name)
+            });
+            return Err(e);
+        }
+        self.remove_container(&s.instance).await?;
+        self.docker
+            .rename_container(&next, bollard::container::RenameContainerOptions { name: s.instance.clone() })
+            .await
+            .map_err(|e| engine_err(format!("cannot rename `{next}` to `{}`", s.instance), &e))
     }
 
     async fn create_gateway(&self, desired: &Desired) -> Result<(), ProviderError> {
         let image = &self.settings.gateway_image;
         self.ensure_image(image).await?;
         let port = format!("{}/tcp", gateway::LISTEN_PORT);
+        let mut gateway_labels = Self::base_labels(desired, "gateway");
+        gateway_labels.insert(labels::GATEWAY_SETTINGS.into(), self.settings.gateway_fingerprint());
         let config = Config {
             image: Some(image.clone()),
             cmd: Some(vec!["caddy".into(), "run".into(), "--config".into(), gateway::CONFIG_FILE.into(), "--resume".into()]),
             entrypoint: Some(vec![]),
-            labels: Some(Self::base_labels(desired, "gateway")),
+            labels: Some(gateway_labels),
             exposed_ports: Some(HashMap::from([(port.clone(), HashMap::new())])),
             host_config: Some(HostConfig {
                 network_mode: Some(desired.cluster.network.clone()),
@@ -258,7 +327,7 @@ impl DockerProvider {
             .create_container(Some(CreateContainerOptions { name: name.clone(), platform: None }), config)
             .await
             .map_err(|e| engine_err(format!("cannot create gateway `{name}`"), &e))?;
-        let started = match self.upload_config(name, &[]).await {
+        let started = match self.upload_config(name, gateway::CONFIG_FILE_NAME, &[]).await {
             Ok(()) => self.docker.start_container(name, None::<StartContainerOptions<String>>).await.map_err(|e| {
                 let mut pe = engine_err(format!("cannot start gateway `{name}`"), &e);
                 if e.to_string().contains("address already in use") || e.to_string().contains("port is already allocated") {
@@ -271,14 +340,14 @@ impl DockerProvider {
         };
         if started.is_err() {
             // A gateway that exists but cannot start would be kept by the next plan as if it
-            // worked; removing it makes the next `up` create it again.
-            let _ = self.remove(name).await;
+            // worked; removing it (this deploy just created it) makes the next `up` create it again.
+            let _ = self.remove_container(name).await;
         }
         started
     }
 
-    async fn upload_config(&self, gateway: &str, routes: &[Route]) -> Result<(), ProviderError> {
-        let tar = gateway::archive(&gateway::config(routes)).map_err(|e| err("cannot build the gateway config", e))?;
+    async fn upload_config(&self, gateway: &str, file_name: &str, routes: &[Route]) -> Result<(), ProviderError> {
+        let tar = gateway::archive(&gateway::config(routes), file_name).map_err(|e| err("cannot build the gateway config", e))?;
         self.docker
             .upload_to_container(gateway, Some(UploadToContainerOptions { path: "/etc".to_string(), ..Default::default() }), tar.into())
             .await
@@ -306,18 +375,21 @@ impl DockerProvider {
         Ok((code, text))
     }
 
+    /// The new routes go to a staging file first; only once Caddy has loaded them do they
+    /// become the config file that `observe` reads back. A rejected reload therefore leaves the
+    /// file saying what the gateway really serves, and the next plan retries.
     async fn update_routes(&self, desired: &Desired, routes: &[Route]) -> Result<(), ProviderError> {
         let gw = &desired.cluster.gateway;
-        self.upload_config(gw, routes).await?;
+        self.upload_config(gw, gateway::STAGING_FILE_NAME, routes).await?;
         // `--force`: Caddy skips a reload whose config it thinks unchanged, and ours changed on disk.
         let (code, output) =
-            self.exec(gw, vec!["caddy".into(), "reload".into(), "--config".into(), gateway::CONFIG_FILE.into(), "--force".into()]).await?;
+            self.exec(gw, vec!["caddy".into(), "reload".into(), "--config".into(), gateway::STAGING_FILE.into(), "--force".into()]).await?;
         if code != 0 {
             let mut e = ProviderError::new(format!("gateway `{gw}` rejected its new routes (caddy reload exited {code})"));
             e.details = output.lines().rev().take(10).map(str::to_string).collect::<Vec<_>>().into_iter().rev().collect();
             return Err(e);
         }
-        Ok(())
+        self.upload_config(gw, gateway::CONFIG_FILE_NAME, routes).await
     }
 
     async fn current_routes(&self, gateway: &str) -> Option<Vec<Route>> {
@@ -369,9 +441,43 @@ impl Provider for DockerProvider {
         false
     }
 
-    async fn preflight(&self, plan: &Plan, _desired: &Desired) -> Result<(), ProviderError> {
-        if plan.steps.iter().any(|s| matches!(s.action, Action::CreateGateway)) {
-            check_gateway_port(&self.settings)?;
+    fn target(&self) -> String {
+        format!("docker engine {}", self.engine)
+    }
+
+    /// Everything a deploy needs is checked and fetched before anything is replaced: every
+    /// object a step touches passes the ownership guard, every image is present (or pulled),
+    /// every mounted path exists, the gateway's host port is free.
+    async fn preflight(&self, plan: &Plan, desired: &Desired) -> Result<(), ProviderError> {
+        for step in plan.changes() {
+            for target in guard::targets(step, desired) {
+                self.guard(desired, &target).await?;
+            }
+        }
+        for step in plan.changes() {
+            match &step.action {
+                Action::Create { service } | Action::Recreate { service } => {
+                    let s = desired.service(service).ok_or_else(|| ProviderError::new(format!("no desired service `{service}`")))?;
+                    self.ensure_image(&s.image).await.map_err(|mut e| {
+                        e.details.push(format!("nothing was changed: `{}` keeps running as it was", s.name));
+                        e
+                    })?;
+                    if let Some(mount) = &s.mount {
+                        std::fs::canonicalize(mount).map_err(|e| err(format!("service `{}`: path {}", s.name, mount.display()), e))?;
+                    }
+                }
+                Action::CreateGateway | Action::RecreateGateway => {
+                    self.ensure_image(&self.settings.gateway_image).await?;
+                    let moves = match &step.action {
+                        Action::RecreateGateway => self.gateway_port_changes(desired).await?,
+                        _ => true,
+                    };
+                    if moves && !self.engine.is_remote() {
+                        check_gateway_port(&self.settings)?;
+                    }
+                }
+                _ => {}
+            }
         }
         Ok(())
     }
@@ -383,7 +489,16 @@ impl Provider for DockerProvider {
             let name = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
             let component = label(c, labels::COMPONENT).cloned();
             match label(c, labels::ROLE).map(String::as_str) {
-                Some("gateway") => observed.gateway = Some(ObservedResource { name, component }),
+                Some("gateway") => {
+                    observed.gateway = Some(ObservedResource {
+                        name,
+                        component,
+                        running: c.state.as_deref() == Some("running"),
+                        settings: label(c, labels::GATEWAY_SETTINGS).cloned(),
+                    })
+                }
+                // A replacement being started (`…_next`) is not the service yet.
+                Some("service") if guard::is_replacement_name(&name) => {}
                 Some("service") => observed.services.push(ObservedService {
                     service: label(c, labels::SERVICE).cloned().unwrap_or_default(),
                     name,
@@ -392,6 +507,8 @@ impl Provider for DockerProvider {
                     running: c.state.as_deref() == Some("running"),
                     host: label(c, labels::HOST).cloned(),
                     port: label(c, labels::PORT).and_then(|p| p.parse().ok()),
+                    source: label(c, labels::SOURCE).cloned(),
+                    source_path: label(c, labels::SOURCE_PATH).cloned(),
                 }),
                 _ => {}
             }
@@ -405,17 +522,23 @@ impl Provider for DockerProvider {
             .map_err(|e| engine_err("cannot list networks", &e))?;
         // `name` filters by substring: keep the exact match only.
         if let Some(n) = networks.into_iter().find(|n| n.name.as_deref() == Some(desired.cluster.network.as_str())) {
-            observed.network = Some(ObservedResource {
-                name: desired.cluster.network.clone(),
-                component: n.labels.and_then(|l| l.get(labels::COMPONENT).cloned()),
-            });
+            let labels_of = n.labels.unwrap_or_default();
+            // Adopted only when it is this cluster's (the guard says why not, naming the owner).
+            let found = nanokit_core::ownership::Labels::from_lookup(|k| labels_of.get(k).map(String::as_str));
+            nanokit_core::ownership::check(&desired.cluster, ObjectKind::Infra, Intent::Adopt, "network", &desired.cluster.network, &found)
+                .map_err(|c| ProviderError::new(c.to_string()))?;
+            observed.network = Some(ObservedResource::present(desired.cluster.network.clone(), found.component));
         }
         if let Some(gw) = &observed.gateway {
             observed.routes = self.current_routes(&gw.name).await;
         }
+        // This component's volumes only: another component's volume of the same name is a
+        // conflict the guard reports, never a volume to mount.
+        let mut filters = Self::cluster_filters(desired);
+        filters.entry("label".into()).or_default().push(format!("{}={}", labels::COMPONENT, desired.cluster.component));
         let volumes = self
             .docker
-            .list_volumes(Some(bollard::volume::ListVolumesOptions { filters: Self::cluster_filters(desired) }))
+            .list_volumes(Some(bollard::volume::ListVolumesOptions { filters }))
             .await
             .map_err(|e| engine_err("cannot list volumes", &e))?;
         observed.volumes = volumes.volumes.unwrap_or_default().into_iter().map(|v| v.name).collect();
@@ -424,7 +547,15 @@ impl Provider for DockerProvider {
 
     async fn apply(&self, step: &Step, desired: &Desired) -> Result<(), ProviderError> {
         let cluster = &desired.cluster;
+        // The ownership guard, again at the moment of change (the preflight ran it for every
+        // step before the first one): an object that appeared meanwhile is refused too.
+        let mut exists = Vec::new();
+        for target in guard::targets(step, desired) {
+            exists.push(self.guard(desired, &target).await?);
+        }
+        let first_exists = exists.first().copied().unwrap_or(false);
         match &step.action {
+            Action::CreateNetwork if first_exists => Ok(()),
             Action::CreateNetwork => {
                 let options = CreateNetworkOptions {
                     name: cluster.network.clone(),
@@ -440,15 +571,23 @@ impl Provider for DockerProvider {
                     .map_err(|e| engine_err(format!("cannot create network `{}`", cluster.network), &e))
             }
             Action::CreateGateway => self.create_gateway(desired).await,
+            Action::CreateVolume { .. } if first_exists => Ok(()),
             Action::CreateVolume { name } => {
                 let options =
                     CreateVolumeOptions { name: name.clone(), labels: Self::base_labels(desired, "volume"), ..Default::default() };
                 self.docker.create_volume(options).await.map(|_| ()).map_err(|e| engine_err(format!("cannot create volume `{name}`"), &e))
             }
-            Action::Create { service } | Action::Recreate { service } => {
+            Action::Create { service } => {
                 let s = desired.service(service).ok_or_else(|| ProviderError::new(format!("no desired service `{service}`")))?;
-                self.remove(&s.instance).await?;
-                self.create_service(s, desired).await
+                // Ours (the guard let it through) but not observed: left by an interrupted deploy.
+                if first_exists {
+                    self.remove_container(&s.instance).await?;
+                }
+                self.create_service(s, desired, &s.instance).await
+            }
+            Action::Recreate { service } => {
+                let s = desired.service(service).ok_or_else(|| ProviderError::new(format!("no desired service `{service}`")))?;
+                self.replace_service(s, desired).await
             }
             Action::Start { service } => {
                 let s = desired.service(service).ok_or_else(|| ProviderError::new(format!("no desired service `{service}`")))?;
@@ -458,9 +597,18 @@ impl Provider for DockerProvider {
                     .map_err(|e| engine_err(format!("cannot start `{}`", s.instance), &e))
             }
             Action::Keep { .. } => Ok(()),
-            Action::Remove { instance, .. } => self.remove(instance).await,
+            Action::Remove { instance, .. } => self.remove_container(instance).await,
             Action::UpdateRoutes { routes } => self.update_routes(desired, routes).await,
-            Action::RemoveGateway => self.remove(&cluster.gateway).await,
+            Action::StartGateway => self
+                .docker
+                .start_container(&cluster.gateway, None::<StartContainerOptions<String>>)
+                .await
+                .map_err(|e| engine_err(format!("cannot start gateway `{}`", cluster.gateway), &e)),
+            Action::RecreateGateway => {
+                self.remove_container(&cluster.gateway).await?;
+                self.create_gateway(desired).await
+            }
+            Action::RemoveGateway => self.remove_container(&cluster.gateway).await,
             Action::RemoveNetwork => match self.docker.remove_network(&cluster.network).await {
                 Err(e) if !is_not_found(&e) => Err(engine_err(format!("cannot remove network `{}`", cluster.network), &e)),
                 _ => Ok(()),
@@ -469,6 +617,13 @@ impl Provider for DockerProvider {
     }
 
     async fn wait_ready(&self, s: &DesiredService, desired: &Desired) -> Result<(), ProviderError> {
+        self.wait_ready_as(s, desired, &s.instance).await
+    }
+}
+
+impl DockerProvider {
+    /// Wait until the container `container` of service `s` is ready.
+    async fn wait_ready_as(&self, s: &DesiredService, desired: &Desired, container: &str) -> Result<(), ProviderError> {
         let deadline = Instant::now() + self.settings.ready_timeout;
         let mut why = String::from("not started");
         // Most services are ready within a few hundred milliseconds: poll fast at first,
@@ -477,9 +632,9 @@ impl Provider for DockerProvider {
         while Instant::now() < deadline {
             let info = self
                 .docker
-                .inspect_container(&s.instance, None)
+                .inspect_container(container, None)
                 .await
-                .map_err(|e| engine_err(format!("cannot inspect `{}`", s.instance), &e))?;
+                .map_err(|e| engine_err(format!("cannot inspect `{container}`"), &e))?;
             // The same inspect gives the address to probe: one engine call per poll, not two,
             // while the engine is busy creating the rest of the deploy's containers.
             let ip = info
@@ -496,7 +651,7 @@ impl Provider for DockerProvider {
                     s.name,
                     state.exit_code.unwrap_or(-1)
                 ));
-                e.details = self.tail(&s.instance, 20).await;
+                e.details = self.tail(container, 20).await;
                 return Err(e);
             }
             if state.running != Some(true) {
@@ -506,7 +661,7 @@ impl Provider for DockerProvider {
                         s.name,
                         state.exit_code.unwrap_or(-1)
                     ));
-                    e.details = self.tail(&s.instance, 20).await;
+                    e.details = self.tail(container, 20).await;
                     return Err(e);
                 }
                 why = "not running yet".into();
@@ -540,7 +695,7 @@ impl Provider for DockerProvider {
             s.name,
             self.settings.ready_timeout.as_secs()
         ));
-        e.details = self.tail(&s.instance, 20).await;
+        e.details = self.tail(container, 20).await;
         Err(e)
     }
 }
@@ -554,12 +709,9 @@ fn port_taken(settings: &DockerSettings) -> String {
 
 /// The engine only finds the gateway's host port taken when it starts the gateway, by then
 /// beside the services; looking first lets a deploy that would fail change nothing.
+/// (A remote engine publishes on its own host, where this machine's ports say nothing: the
+/// caller skips this check for one.)
 fn check_gateway_port(settings: &DockerSettings) -> Result<(), ProviderError> {
-    // A remote engine publishes on its own host, where this machine's ports say nothing.
-    let remote = std::env::var("DOCKER_HOST").is_ok_and(|h| !h.starts_with("unix://") && !h.is_empty());
-    if remote {
-        return Ok(());
-    }
     match std::net::TcpListener::bind((settings.gateway_bind.as_str(), settings.gateway_port)) {
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(ProviderError {
             message: format!("the gateway cannot publish its port: {}", port_taken(settings)),
@@ -578,4 +730,43 @@ async fn port_ready(s: &DesiredService, ip: Option<&str>) -> bool {
         return probe::http_status(ip, port, path, s.host.as_deref()).await.is_some_and(|c| (200..400).contains(&c));
     }
     probe::port_open(ip, port).await
+}
+
+/// `repo[:tag]` or `repo@sha256:…` → (image, tag or digest) as the engine's pull wants them.
+/// A registry port (`localhost:5000/app`) is not a tag.
+pub fn split_image_ref(image: &str) -> (&str, &str) {
+    if let Some((name, digest)) = image.split_once('@') {
+        // The digest alone picks the image; a tag beside it would be read as part of the name.
+        let name = match name.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+            Some((repo, _tag)) => repo,
+            None => name,
+        };
+        return (name, digest);
+    }
+    match image.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+        Some((name, tag)) => (name, tag),
+        None => (image, "latest"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references_split_into_name_and_tag_or_digest() {
+        assert_eq!(split_image_ref("busybox"), ("busybox", "latest"));
+        assert_eq!(split_image_ref("caddy:2-alpine"), ("caddy", "2-alpine"));
+        assert_eq!(split_image_ref("localhost:5000/app"), ("localhost:5000/app", "latest"));
+        assert_eq!(split_image_ref("localhost:5000/app:v1"), ("localhost:5000/app", "v1"));
+        let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        assert_eq!(split_image_ref(&format!("app@{digest}")), ("app", digest));
+        assert_eq!(split_image_ref(&format!("app:v1@{digest}")), ("app", digest));
+    }
+
+    #[test]
+    fn gateway_fingerprints_carry_the_port() {
+        let s = DockerSettings { gateway_port: 8080, ..DockerSettings::default() };
+        assert_eq!(fingerprint_port(&s.gateway_fingerprint()), Some(8080));
+    }
 }

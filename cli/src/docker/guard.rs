@@ -1,0 +1,139 @@
+//! The Docker provider's ownership guard: which named objects each step touches, and the one
+//! check every such object passes before the provider changes it (`ownership::check`, the
+//! invariant written once in the core). The preflight runs it for every step before the
+//! first change; `apply` runs it again at the moment of change.
+
+use super::{engine_err, is_not_found, DockerProvider};
+use nanokit_core::ownership::{self, Intent, Labels, ObjectKind};
+use nanokit_core::plan::{Action, Desired, Step};
+use nanokit_core::provider::ProviderError;
+use std::collections::HashMap;
+
+/// The kinds of Docker object nkdev names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Object {
+    Container,
+    Network,
+    Volume,
+}
+
+impl Object {
+    fn what(self) -> &'static str {
+        match self {
+            Object::Container => "container",
+            Object::Network => "network",
+            Object::Volume => "volume",
+        }
+    }
+}
+
+/// One named object a step is about to touch, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub object: Object,
+    pub kind: ObjectKind,
+    pub intent: Intent,
+    pub name: String,
+}
+
+/// The temporary name a replacement runs under until it is ready. `_` appears in no service,
+/// environment or project name (they are DNS labels), so it cannot be another service's name.
+pub fn replacement_name(instance: &str) -> String {
+    format!("{instance}_next")
+}
+
+pub fn is_replacement_name(name: &str) -> bool {
+    name.ends_with("_next")
+}
+
+/// Every named object `step` creates, changes or removes (the first is the step's own).
+pub fn targets(step: &Step, desired: &Desired) -> Vec<Target> {
+    let c = &desired.cluster;
+    let t = |object, kind, intent, name: &str| Target { object, kind, intent, name: name.to_string() };
+    let instance = |service: &str| desired.service(service).map(|s| s.instance.clone());
+    match &step.action {
+        Action::CreateNetwork | Action::RemoveNetwork => vec![t(Object::Network, ObjectKind::Infra, Intent::Change, &c.network)],
+        Action::CreateGateway | Action::StartGateway | Action::RecreateGateway | Action::RemoveGateway => {
+            vec![t(Object::Container, ObjectKind::Infra, Intent::Change, &c.gateway)]
+        }
+        // Routes are every component's (each deploy rebuilds them from all); the gateway itself
+        // is only adopted.
+        Action::UpdateRoutes { .. } => vec![t(Object::Container, ObjectKind::Infra, Intent::Adopt, &c.gateway)],
+        Action::CreateVolume { name } => vec![t(Object::Volume, ObjectKind::Volume, Intent::Change, name)],
+        Action::Create { service } | Action::Start { service } => {
+            instance(service).map(|i| vec![t(Object::Container, ObjectKind::Service, Intent::Change, &i)]).unwrap_or_default()
+        }
+        Action::Recreate { service } => instance(service)
+            .map(|i| {
+                vec![
+                    t(Object::Container, ObjectKind::Service, Intent::Change, &i),
+                    t(Object::Container, ObjectKind::Service, Intent::Change, &replacement_name(&i)),
+                ]
+            })
+            .unwrap_or_default(),
+        Action::Remove { instance, .. } => vec![t(Object::Container, ObjectKind::Service, Intent::Change, instance)],
+        Action::Keep { .. } => Vec::new(),
+    }
+}
+
+impl DockerProvider {
+    /// The labels of the object called `name`, or `None` when there is none.
+    pub(super) async fn existing_labels(&self, object: Object, name: &str) -> Result<Option<HashMap<String, String>>, ProviderError> {
+        let context = || format!("cannot inspect {} `{name}`", object.what());
+        let labels = match object {
+            Object::Container => self.docker.inspect_container(name, None).await.map(|c| c.config.and_then(|c| c.labels)),
+            Object::Network => {
+                self.docker.inspect_network(name, None::<bollard::network::InspectNetworkOptions<String>>).await.map(|n| {
+                    // The engine also matches a name by ID prefix: only the exact name counts.
+                    if n.name.as_deref() == Some(name) {
+                        n.labels
+                    } else {
+                        None
+                    }
+                })
+            }
+            Object::Volume => self.docker.inspect_volume(name).await.map(|v| Some(v.labels)),
+        };
+        match labels {
+            Ok(l) => Ok(Some(l.unwrap_or_default())),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(engine_err(context(), &e)),
+        }
+    }
+
+    /// The guard: may this deploy touch `target`? `Ok(true)`: it exists and is the deploy's
+    /// own; `Ok(false)`: nothing has that name; an error names the owner, and nothing changes.
+    pub(super) async fn guard(&self, desired: &Desired, target: &Target) -> Result<bool, ProviderError> {
+        let Some(found) = self.existing_labels(target.object, &target.name).await? else {
+            return Ok(false);
+        };
+        let owner = Labels::from_lookup(|k| found.get(k).map(String::as_str));
+        ownership::check(&desired.cluster, target.kind, target.intent, target.object.what(), &target.name, &owner).map_err(|c| {
+            let mut e = ProviderError::new(c.to_string());
+            e.details.push("nothing was changed".into());
+            e
+        })?;
+        Ok(true)
+    }
+
+    /// Whether the recreated gateway publishes another host port than the one it replaces
+    /// (then the new port must be free; the old one is the gateway's own).
+    pub(super) async fn gateway_port_changes(&self, desired: &Desired) -> Result<bool, ProviderError> {
+        let labels = self.existing_labels(Object::Container, &desired.cluster.gateway).await?.unwrap_or_default();
+        let old = labels.get(nanokit_core::provider::labels::GATEWAY_SETTINGS).and_then(|f| f.split_once('|')).map(|(_, a)| a.to_string());
+        let new = format!("{}:{}", self.settings.gateway_bind, self.settings.gateway_port);
+        Ok(old.as_deref() != Some(new.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replacement_names_cannot_be_service_names() {
+        let next = replacement_name("nk-shop-local-api");
+        assert!(is_replacement_name(&next));
+        assert!(!nanokit_core::names::is_dns_label(next.trim_start_matches("nk-shop-local-")));
+    }
+}
