@@ -13,6 +13,7 @@ pub mod document;
 pub mod graph;
 pub mod model;
 pub mod names;
+pub mod ownership;
 pub mod plan;
 pub mod provider;
 pub mod resolve;
