@@ -1,5 +1,8 @@
 //! `infra.dns: aws`: a CNAME per service `host` to the load balancer, in the Route 53 hosted
 //! zone that holds the host (created when `autoCreateDomain: true`).
+//!
+//! Hostnames are case-insensitive: every record and zone lookup here uses the lower-cased
+//! host, whatever case the file (or a caller) wrote it in.
 
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
 use nanokit_core::provider::ProviderError;
@@ -18,7 +21,11 @@ async fn zone_for(client: &aws_sdk_route53::Client, host: &str, create: bool) ->
     let best = zones
         .hosted_zones()
         .iter()
-        .filter(|z| fqdn == z.name() || fqdn.ends_with(&format!(".{}", z.name())))
+        .filter(|z| {
+            let zone = z.name().to_ascii_lowercase();
+            let zone = if zone.ends_with('.') { zone } else { format!("{zone}.") };
+            fqdn == zone || fqdn.ends_with(&format!(".{zone}"))
+        })
         .max_by_key(|z| z.name().len())
         .map(|z| z.id().to_string());
     if best.is_some() || !create {
@@ -44,6 +51,7 @@ async fn change(
     target: &str,
     create: bool,
 ) -> Result<(), ProviderError> {
+    let host = &host.trim_end_matches('.').to_ascii_lowercase();
     let Some(zone) = zone_for(client, host, create).await? else {
         if action == ChangeAction::Delete {
             return Ok(());
@@ -65,6 +73,9 @@ async fn change(
         )
         .build()
         .map_err(|e| ProviderError::new(e.to_string()))?;
+    if action == ChangeAction::Upsert {
+        refuse_foreign_record(client, &zone, host, &balancer(target)).await?;
+    }
     match client.change_resource_record_sets().hosted_zone_id(zone).change_batch(batch).send().await {
         Ok(_) => Ok(()),
         // Deleting a record that is already gone is what we wanted.
@@ -74,6 +85,50 @@ async fn change(
             Ok(())
         }
         Err(e) => Err(err(&format!("cannot update the DNS record of `{host}`"), e)),
+    }
+}
+
+/// The load balancer name in its DNS name: `nk-shop-prod-1234abcd.elb.us-east-1.amazonaws.com`
+/// → `nk-shop-prod`.
+fn balancer(dns: &str) -> String {
+    let first = dns.trim_end_matches('.').split('.').next().unwrap_or_default().to_ascii_lowercase();
+    first.rsplit_once('-').map_or(first.clone(), |(name, _)| name.to_string())
+}
+
+/// A record of `host` that exists and points anywhere but at the load balancer called
+/// `balancer_name` (the cluster's, or an earlier one of the same name) was not made by nanokit
+/// for this cluster: never overwritten.
+async fn refuse_foreign_record(client: &aws_sdk_route53::Client, zone: &str, host: &str, balancer_name: &str) -> Result<(), ProviderError> {
+    let fqdn = format!("{host}.");
+    let found = client
+        .list_resource_record_sets()
+        .hosted_zone_id(zone)
+        .start_record_name(&fqdn)
+        .max_items(4)
+        .send()
+        .await
+        .map_err(|e| err(&format!("cannot read the DNS records of `{host}`"), e))?;
+    for record in found.resource_record_sets().iter().filter(|r| r.name().trim_end_matches('.').eq_ignore_ascii_case(host)) {
+        let values: Vec<&str> = record.resource_records().iter().map(|r| r.value()).collect();
+        let ours = record.r#type() == &RrType::Cname && values.iter().all(|v| balancer(v) == balancer_name.to_ascii_lowercase());
+        if !ours {
+            return Err(ProviderError::new(format!(
+                "the DNS record of `{host}` ({} {}) already exists and does not point at this cluster's load balancer; nkdev never overwrites a record it did not make: remove it, or give the service another host",
+                record.r#type().as_str(),
+                values.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Before anything changes: refuse a `host` whose record exists and is not this cluster's
+/// (see [`refuse_foreign_record`]).
+pub async fn check(client: &aws_sdk_route53::Client, host: &str, balancer_name: &str) -> Result<(), ProviderError> {
+    let host = &host.trim_end_matches('.').to_ascii_lowercase();
+    match zone_for(client, host, false).await? {
+        Some(zone) => refuse_foreign_record(client, &zone, host, balancer_name).await,
+        None => Ok(()),
     }
 }
 

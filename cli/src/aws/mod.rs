@@ -8,11 +8,14 @@
 //! profiles and regions work as with the AWS CLI.
 
 pub mod dns;
+pub mod guard;
 pub mod lock;
 pub mod names;
+pub mod network;
 
 use nanokit_core::model::{DnsProvider, Infra, Scaling};
-use nanokit_core::plan::{Action, Desired, DesiredService, Route, Step};
+use nanokit_core::ownership::Intent;
+use nanokit_core::plan::{Action, Desired, DesiredService, Plan, Route, Step};
 use nanokit_core::provider::{labels, Observed, ObservedResource, ObservedService, Provider, ProviderError};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -110,6 +113,10 @@ impl AwsProvider {
     /// its local `path` has nothing it could run there.
     pub fn check(desired: &Desired, resolved: &nanokit_core::resolve::ResolvedEnvironment) -> Result<(), ProviderError> {
         use nanokit_core::resolve::Origin;
+        // A block the network cannot be carved from is refused before anything is created.
+        if let (Some(cidr), None) = (&resolved.infra.cidr, &resolved.infra.vpc) {
+            names::subnet_cidrs(cidr).map_err(ProviderError::new)?;
+        }
         let mut ports: HashMap<u16, &str> = HashMap::new();
         for s in desired.services.iter().filter(|s| s.expose.is_some()) {
             if let Some(other) = ports.insert(s.expose.unwrap_or_default(), &s.name) {
@@ -140,24 +147,7 @@ impl AwsProvider {
     }
 
     async fn vpc(&self, desired: &Desired) -> Result<Option<(String, Option<String>)>, ProviderError> {
-        let request = match &self.infra.vpc {
-            Some(id) => self.ec2.describe_vpcs().vpc_ids(id),
-            None => self
-                .ec2
-                .describe_vpcs()
-                .filters(filter(&format!("tag:{}", labels::PROJECT), &desired.cluster.project))
-                .filters(filter(&format!("tag:{}", labels::ENV), &desired.cluster.env))
-                .filters(filter(&format!("tag:{}", labels::ROLE), "network")),
-        };
-        let out = match request.send().await {
-            Ok(o) => o,
-            Err(e) if code(&e).as_deref() == Some("InvalidVpcID.NotFound") => return Ok(None),
-            Err(e) => return Err(err("cannot describe VPCs", e)),
-        };
-        Ok(out.vpcs().first().map(|v| {
-            let owner = v.tags().iter().find(|t| t.key() == Some(labels::COMPONENT)).and_then(|t| t.value()).map(str::to_string);
-            (v.vpc_id().unwrap_or_default().to_string(), owner)
-        }))
+        Ok(self.vpc_tagged(desired).await?.map(|(id, mut tags)| (id, tags.remove(labels::COMPONENT))))
     }
 
     async fn subnets_and_group(&self, vpc: &str) -> Result<(Vec<String>, Option<String>), ProviderError> {
@@ -165,18 +155,11 @@ impl AwsProvider {
             self.ec2.describe_subnets().filters(filter("vpc-id", vpc)).send().await.map_err(|e| err("cannot describe subnets", e))?;
         let mut ids: Vec<String> = subnets.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_string)).collect();
         ids.sort();
-        let groups = self
-            .ec2
-            .describe_security_groups()
-            .filters(filter("vpc-id", vpc))
-            .filters(filter("group-name", "nanokit"))
-            .send()
-            .await
-            .map_err(|e| err("cannot describe security groups", e))?;
-        Ok((ids, groups.security_groups().first().and_then(|g| g.group_id()).map(str::to_string)))
+        Ok((ids, self.security_group(vpc).await?.and_then(|g| g.group_id().map(str::to_string))))
     }
 
-    async fn load_balancer(&self, desired: &Desired) -> Result<Option<(String, Option<String>)>, ProviderError> {
+    /// The cluster's load balancer (found by name, whoever owns it) with its tags.
+    pub(crate) async fn load_balancer_tagged(&self, desired: &Desired) -> Result<Option<(String, guard::Tags)>, ProviderError> {
         let name = names::load_balancer(&desired.cluster.project, &desired.cluster.env);
         let out = match self.elb.describe_load_balancers().names(&name).send().await {
             Ok(o) => o,
@@ -184,8 +167,8 @@ impl AwsProvider {
             Err(e) => return Err(err("cannot describe load balancers", e)),
         };
         let Some(arn) = out.load_balancers().first().and_then(|l| l.load_balancer_arn()).map(str::to_string) else { return Ok(None) };
-        let owner = self.elb_tags(&arn).await?.remove(labels::COMPONENT);
-        Ok(Some((arn, owner)))
+        let tags = self.elb_tags(&arn).await?;
+        Ok(Some((arn, tags)))
     }
 
     async fn elb_tags(&self, arn: &str) -> Result<HashMap<String, String>, ProviderError> {
@@ -198,143 +181,57 @@ impl AwsProvider {
             .collect())
     }
 
-    async fn cluster_exists(&self, name: &str) -> Result<bool, ProviderError> {
-        let out = self.ecs.describe_clusters().clusters(name).send().await.map_err(|e| err("cannot describe ECS clusters", e))?;
-        Ok(out.clusters().iter().any(|c| c.status() == Some("ACTIVE")))
-    }
-
-    async fn create_network(&self, desired: &Desired) -> Result<(), ProviderError> {
-        if let Some(id) = &self.infra.vpc {
-            return Err(ProviderError::new(format!("VPC `{id}` (infra.vpc) does not exist in {}", self.region)));
-        }
-        let cidr = self.infra.cidr.clone().unwrap_or_else(|| "10.0.0.0/16".into());
-        let vpc = self
-            .ec2
-            .create_vpc()
-            .cidr_block(&cidr)
-            .tag_specifications(ec2_tags(desired, ec2t::ResourceType::Vpc, "network"))
-            .send()
-            .await
-            .map_err(|e| err("cannot create the VPC", e))?;
-        let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string();
-        let zones = self.ec2.describe_availability_zones().send().await.map_err(|e| err("cannot list availability zones", e))?;
-        let zones: Vec<String> = zones.availability_zones().iter().filter_map(|z| z.zone_name().map(str::to_string)).take(2).collect();
-        let base: Vec<u8> = cidr.split('/').next().unwrap_or("10.0.0.0").split('.').filter_map(|o| o.parse().ok()).collect();
-        let igw = self
-            .ec2
-            .create_internet_gateway()
-            .tag_specifications(ec2_tags(desired, ec2t::ResourceType::InternetGateway, "network"))
-            .send()
-            .await
-            .map_err(|e| err("cannot create the internet gateway", e))?;
-        let igw_id = igw.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string();
-        self.ec2
-            .attach_internet_gateway()
-            .internet_gateway_id(&igw_id)
-            .vpc_id(&vpc_id)
-            .send()
-            .await
-            .map_err(|e| err("cannot attach the internet gateway", e))?;
-        let table = self
-            .ec2
-            .create_route_table()
-            .vpc_id(&vpc_id)
-            .tag_specifications(ec2_tags(desired, ec2t::ResourceType::RouteTable, "network"))
-            .send()
-            .await
-            .map_err(|e| err("cannot create the route table", e))?;
-        let table_id = table.route_table().and_then(|t| t.route_table_id()).unwrap_or_default().to_string();
-        self.ec2
-            .create_route()
-            .route_table_id(&table_id)
-            .destination_cidr_block("0.0.0.0/0")
-            .gateway_id(&igw_id)
-            .send()
-            .await
-            .map_err(|e| err("cannot create the default route", e))?;
-        for (i, zone) in zones.iter().enumerate() {
-            let subnet_cidr = format!("{}.{}.{}.0/24", base.first().unwrap_or(&10), base.get(1).unwrap_or(&0), i);
-            let subnet = self
-                .ec2
-                .create_subnet()
-                .vpc_id(&vpc_id)
-                .cidr_block(subnet_cidr)
-                .availability_zone(zone)
-                .tag_specifications(ec2_tags(desired, ec2t::ResourceType::Subnet, "network"))
-                .send()
-                .await
-                .map_err(|e| err("cannot create a subnet", e))?;
-            let subnet_id = subnet.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_string();
-            self.ec2
-                .associate_route_table()
-                .route_table_id(&table_id)
-                .subnet_id(&subnet_id)
-                .send()
-                .await
-                .map_err(|e| err("cannot associate the route table", e))?;
-        }
-        let group = self
-            .ec2
-            .create_security_group()
-            .group_name("nanokit")
-            .description("nanokit services")
-            .vpc_id(&vpc_id)
-            .tag_specifications(ec2_tags(desired, ec2t::ResourceType::SecurityGroup, "network"))
-            .send()
-            .await
-            .map_err(|e| err("cannot create the security group", e))?;
-        let permission = ec2t::IpPermission::builder()
-            .ip_protocol("tcp")
-            .from_port(1)
-            .to_port(65535)
-            .ip_ranges(ec2t::IpRange::builder().cidr_ip("0.0.0.0/0").build())
-            .build();
-        self.ec2
-            .authorize_security_group_ingress()
-            .group_id(group.group_id().unwrap_or_default())
-            .ip_permissions(permission)
-            .send()
-            .await
-            .map_err(|e| err("cannot open the service ports", e))?;
-        Ok(())
-    }
-
+    /// `create gateway`: the load balancer, the ECS cluster, the log group and the task
+    /// execution role, each made unless it exists (and is this component's).
     async fn create_gateway(&self, desired: &Desired) -> Result<(), ProviderError> {
         let c = &desired.cluster;
         let (vpc, _) = self.vpc(desired).await?.ok_or_else(|| ProviderError::new("the VPC is missing"))?;
         let (subnets, _) = self.subnets_and_group(&vpc).await?;
-        let mut lb = self
-            .elb
-            .create_load_balancer()
-            .name(names::load_balancer(&c.project, &c.env))
-            .r#type(elbt::LoadBalancerTypeEnum::Network)
-            .scheme(elbt::LoadBalancerSchemeEnum::InternetFacing)
-            .set_subnets(Some(subnets));
-        for (k, v) in tags(desired, "gateway", None) {
-            lb = lb.tags(elbt::Tag::builder().key(k).value(v).build());
+        if self.guard_load_balancer(desired, Intent::Change).await?.is_none() {
+            let mut lb = self
+                .elb
+                .create_load_balancer()
+                .name(names::load_balancer(&c.project, &c.env))
+                .r#type(elbt::LoadBalancerTypeEnum::Network)
+                .scheme(elbt::LoadBalancerSchemeEnum::InternetFacing)
+                .set_subnets(Some(subnets));
+            for (k, v) in tags(desired, "gateway", None) {
+                lb = lb.tags(elbt::Tag::builder().key(k).value(v).build());
+            }
+            lb.send().await.map_err(|e| err("cannot create the network load balancer", e))?;
         }
-        lb.send().await.map_err(|e| err("cannot create the network load balancer", e))?;
-        let mut cluster = self.ecs.create_cluster().cluster_name(&c.network);
-        for (k, v) in tags(desired, "gateway", None) {
-            cluster = cluster.tags(ecst::Tag::builder().key(k).value(v).build());
+        if !self.guard_ecs_cluster(desired, Intent::Change).await? {
+            let mut cluster = self.ecs.create_cluster().cluster_name(&c.network);
+            for (k, v) in tags(desired, "gateway", None) {
+                cluster = cluster.tags(ecst::Tag::builder().key(k).value(v).build());
+            }
+            cluster.send().await.map_err(|e| err("cannot create the ECS cluster", e))?;
         }
-        cluster.send().await.map_err(|e| err("cannot create the ECS cluster", e))?;
-        let mut group = self.logs.create_log_group().log_group_name(names::log_group(&c.project, &c.env));
-        for (k, v) in tags(desired, "gateway", None) {
-            group = group.tags(k, v);
-        }
-        if let Err(e) = group.send().await {
-            if code(&e).as_deref() != Some("ResourceAlreadyExistsException") {
-                return Err(err("cannot create the log group", e));
+        if !self.guard_log_group(desired, Intent::Change).await? {
+            let mut group = self.logs.create_log_group().log_group_name(names::log_group(&c.project, &c.env));
+            for (k, v) in tags(desired, "gateway", None) {
+                group = group.tags(k, v);
+            }
+            if let Err(e) = group.send().await {
+                if code(&e).as_deref() != Some("ResourceAlreadyExistsException") {
+                    return Err(err("cannot create the log group", e));
+                }
             }
         }
-        self.execution_role(desired).await.map(|_| ())
+        self.execution_role(desired, Intent::Change).await.map(|_| ())
     }
 
-    async fn execution_role(&self, desired: &Desired) -> Result<String, ProviderError> {
+    /// The task execution role's ARN: the existing one if this deploy may `intent` it, else
+    /// a new one, made only by the infra owner.
+    async fn execution_role(&self, desired: &Desired, intent: Intent) -> Result<String, ProviderError> {
+        if let Some(arn) = self.guard_role(desired, intent).await? {
+            return Ok(arn);
+        }
         let name = names::execution_role(&desired.cluster.project, &desired.cluster.env);
-        if let Ok(found) = self.iam.get_role().role_name(&name).send().await {
-            return Ok(found.role().map(|r| r.arn().to_string()).unwrap_or_default());
+        if desired.cluster.shared {
+            return Err(ProviderError::new(format!(
+                "the task execution role `{name}` is missing; this repository has `infra.shared: true`, so it never creates it: run `nkdev up` in the infra-owner repository"
+            )));
         }
         let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
         let mut role = self.iam.create_role().role_name(&name).assume_role_policy_document(trust);
@@ -355,12 +252,23 @@ impl AwsProvider {
         Ok(created.role().map(|r| r.arn().to_string()).unwrap_or_default())
     }
 
+    /// The service's target group: this component's existing one (its host tag kept
+    /// current), or a new one; one of the same name that is not this component's is refused.
     async fn target_group(&self, s: &DesiredService, port: u16, vpc: &str, desired: &Desired) -> Result<String, ProviderError> {
         let name = names::target_group(&s.instance);
-        if let Ok(found) = self.elb.describe_target_groups().names(&name).send().await {
-            if let Some(arn) = found.target_groups().first().and_then(|t| t.target_group_arn()) {
-                return Ok(arn.to_string());
+        let host = s.host.as_deref().map(str::to_ascii_lowercase);
+        if let Some(arn) = self.guard_target_group(desired, &name).await? {
+            let current = self.elb_tags(&arn).await?.remove(labels::HOST);
+            if current != host {
+                match &host {
+                    Some(h) => self.elb.add_tags().resource_arns(&arn).tags(elbt::Tag::builder().key(labels::HOST).value(h).build()),
+                    None => return self.untag_host(&arn).await.map(|_| arn),
+                }
+                .send()
+                .await
+                .map_err(|e| err(format!("cannot tag target group `{name}`"), e))?;
             }
+            return Ok(arn);
         }
         let mut tg = self
             .elb
@@ -372,13 +280,18 @@ impl AwsProvider {
             .target_type(elbt::TargetTypeEnum::Ip);
         for (k, v) in tags(desired, "service", Some(&s.name))
             .into_iter()
-            .chain(s.host.clone().map(|h| (labels::HOST.to_string(), h)))
+            .chain(host.map(|h| (labels::HOST.to_string(), h)))
             .chain([(labels::PORT.to_string(), port.to_string())])
         {
             tg = tg.tags(elbt::Tag::builder().key(k).value(v).build());
         }
         let out = tg.send().await.map_err(|e| err(format!("cannot create target group `{name}`"), e))?;
         Ok(out.target_groups().first().and_then(|t| t.target_group_arn()).unwrap_or_default().to_string())
+    }
+
+    async fn untag_host(&self, arn: &str) -> Result<(), ProviderError> {
+        self.elb.remove_tags().resource_arns(arn).tag_keys(labels::HOST).send().await.map_err(|e| err("cannot untag a target group", e))?;
+        Ok(())
     }
 
     async fn listeners(&self, lb: &str) -> Result<Vec<(String, i32, String)>, ProviderError> {
@@ -397,7 +310,7 @@ impl AwsProvider {
         for (_, p, tg) in self.listeners(lb).await? {
             if p == i32::from(port) {
                 let owner = self.elb_tags(&tg).await?;
-                let ours = owner.get(labels::SERVICE) == Some(&s.name) && owner.get(labels::COMPONENT) == Some(&desired.cluster.component);
+                let ours = guard::is_ours(desired, &owner) && owner.get(labels::SERVICE) == Some(&s.name);
                 if !ours {
                     return Err(ProviderError::new(format!(
                         "port {port} of the load balancer already routes to `{}` of component `{}`; on aws each exposed service needs its own `expose` port",
@@ -437,11 +350,32 @@ impl AwsProvider {
         Ok(())
     }
 
-    async fn create_service(&self, s: &DesiredService, desired: &Desired, replace: bool) -> Result<(), ProviderError> {
+    /// Every check `create` or `recreate` of `s` makes before changing anything.
+    async fn check_service(&self, s: &DesiredService, desired: &Desired) -> Result<(), ProviderError> {
+        self.guard_ecs_service(desired, &s.instance).await?;
+        self.guard_task_family(desired, &s.instance).await?;
+        if let Some(port) = s.expose {
+            self.guard_target_group(desired, &names::target_group(&s.instance)).await?;
+            if let Some(lb) = self.guard_load_balancer(desired, Intent::Adopt).await? {
+                self.ensure_port_is_ours(&lb, port, s, desired).await?;
+            }
+        }
+        if let (Some(host), Some(DnsProvider::Aws)) = (&s.host, &self.infra.dns) {
+            dns::check(&self.route53, host, &names::load_balancer(&desired.cluster.project, &desired.cluster.env)).await?;
+        }
+        Ok(())
+    }
+
+    async fn create_service(&self, s: &DesiredService, desired: &Desired) -> Result<(), ProviderError> {
         let c = &desired.cluster;
+        // Refuse before changing anything: a service, task definition family, target group or
+        // listener port of this name that is not this component's stays as it is.
+        self.check_service(s, desired).await?;
+        let replace = self.guard_ecs_service(desired, &s.instance).await?.is_some();
         let (vpc, _) = self.vpc(desired).await?.ok_or_else(|| ProviderError::new("the VPC is missing"))?;
         let (subnets, group) = self.subnets_and_group(&vpc).await?;
-        let role = self.execution_role(desired).await?;
+        let role = self.execution_role(desired, Intent::Adopt).await?;
+        let host = s.host.as_deref().map(str::to_ascii_lowercase);
         let mut env: Vec<ecst::KeyValuePair> = s.env.iter().map(|(k, v)| ecst::KeyValuePair::builder().name(k).value(v).build()).collect();
         // Transparent metadata (seed 003): where the service runs.
         for (k, v) in
@@ -469,6 +403,13 @@ impl AwsProvider {
         if let Some(cmd) = &s.command {
             container = container.command("sh").command("-c").command(cmd);
         }
+        let service_tags: Vec<ecst::Tag> = tags(desired, "service", Some(&s.name))
+            .into_iter()
+            .chain([(labels::CONFIG_HASH.to_string(), s.config_hash.clone())])
+            .chain(host.clone().map(|h| (labels::HOST.to_string(), h)))
+            .chain(s.expose.map(|p| (labels::PORT.to_string(), p.to_string())))
+            .map(|(k, v)| ecst::Tag::builder().key(k).value(v).build())
+            .collect();
         let task = self
             .ecs
             .register_task_definition()
@@ -479,17 +420,17 @@ impl AwsProvider {
             .memory("512")
             .execution_role_arn(role)
             .container_definitions(container.build())
+            .set_tags(Some(
+                tags(desired, "service", Some(&s.name)).into_iter().map(|(k, v)| ecst::Tag::builder().key(k).value(v).build()).collect(),
+            ))
             .send()
             .await
             .map_err(|e| err(format!("cannot register the task definition of `{}`", s.name), e))?;
         let task_arn = task.task_definition().and_then(|t| t.task_definition_arn()).unwrap_or_default().to_string();
-        let service_tags: Vec<ecst::Tag> = tags(desired, "service", Some(&s.name))
-            .into_iter()
-            .chain([(labels::CONFIG_HASH.to_string(), s.config_hash.clone())])
-            .chain(s.host.clone().map(|h| (labels::HOST.to_string(), h)))
-            .chain(s.expose.map(|p| (labels::PORT.to_string(), p.to_string())))
-            .map(|(k, v)| ecst::Tag::builder().key(k).value(v).build())
-            .collect();
+        if let Some(port) = s.expose {
+            // The load balancer reaches the tasks on this port (from inside the VPC only).
+            self.admit_port(desired, &s.name, port).await?;
+        }
         if replace {
             let out = self
                 .ecs
@@ -504,12 +445,32 @@ impl AwsProvider {
             let arn = out.service().and_then(|x| x.service_arn()).unwrap_or_default().to_string();
             self.ecs
                 .tag_resource()
-                .resource_arn(arn)
+                .resource_arn(&arn)
                 .set_tags(Some(service_tags))
                 .send()
                 .await
                 .map_err(|e| err("cannot tag the service", e))?;
+            // A host or port the service no longer has is no longer routed.
+            let stale: Vec<String> = [(labels::HOST, host.is_none()), (labels::PORT, s.expose.is_none())]
+                .into_iter()
+                .filter(|(_, gone)| *gone)
+                .map(|(k, _)| k.to_string())
+                .collect();
+            if !stale.is_empty() {
+                self.ecs
+                    .untag_resource()
+                    .resource_arn(&arn)
+                    .set_tag_keys(Some(stale))
+                    .send()
+                    .await
+                    .map_err(|e| err("cannot untag the service", e))?;
+            }
+            if let (Some(port), Some(_)) = (s.expose, self.guard_target_group(desired, &names::target_group(&s.instance)).await?) {
+                self.target_group(s, port, &vpc, desired).await?;
+            }
         } else {
+            // Tasks get a public address for egress only (pulling images in public subnets
+            // without a NAT gateway); the security group admits nothing from the Internet.
             let network = ecst::NetworkConfiguration::builder()
                 .awsvpc_configuration(
                     ecst::AwsVpcConfiguration::builder()
@@ -531,12 +492,8 @@ impl AwsProvider {
                 .network_configuration(network)
                 .set_tags(Some(service_tags));
             if let Some(port) = s.expose {
-                // Refuse before creating anything: no orphan target group on a taken port.
-                if let Some((lb, _)) = self.load_balancer(desired).await? {
-                    self.ensure_port_is_ours(&lb, port, s, desired).await?;
-                }
                 let tg = self.target_group(s, port, &vpc, desired).await?;
-                if let Some((lb, _)) = self.load_balancer(desired).await? {
+                if let Some(lb) = self.guard_load_balancer(desired, Intent::Adopt).await? {
                     self.ensure_listener(&lb, port, &tg).await?;
                 }
                 create = create.load_balancers(
@@ -548,7 +505,7 @@ impl AwsProvider {
         if self.infra.scaling == Some(Scaling::Auto) {
             self.autoscale(s, desired).await?;
         }
-        if let (Some(host), Some(target)) = (&s.host, self.dns_target(desired).await?) {
+        if let (Some(host), Some(target)) = (&host, self.dns_target(desired).await?) {
             dns::upsert(&self.route53, host, &target, self.infra.auto_create_domain == Some(true)).await?;
         }
         Ok(())
@@ -603,76 +560,84 @@ impl AwsProvider {
         Ok(())
     }
 
+    /// The ECS service `instance`, its DNS record, listener, target group and security group
+    /// rule: each only if it is this component's.
     async fn remove_service(&self, desired: &Desired, instance: &str) -> Result<(), ProviderError> {
         let c = &desired.cluster;
-        if let Some(target) = self.dns_target(desired).await? {
-            let host = self
-                .services(&c.network)
-                .await?
-                .iter()
-                .find(|s| s.service_name() == Some(instance))
-                .and_then(|s| ecs_tag(s, labels::HOST))
-                .map(str::to_string);
-            if let Some(host) = host {
-                dns::delete(&self.route53, &host, &target).await?;
-            }
+        let service = self.guard_ecs_service(desired, instance).await?;
+        let mut port = service.as_ref().and_then(|s| ecs_tag(s, labels::PORT)).and_then(|p| p.parse::<u16>().ok());
+        if let (Some(target), Some(host)) = (self.dns_target(desired).await?, service.as_ref().and_then(|s| ecs_tag(s, labels::HOST))) {
+            dns::delete(&self.route53, host, &target).await?;
         }
-        match self.ecs.delete_service().cluster(&c.network).service(instance).force(true).send().await {
-            Ok(_) => {}
-            Err(e) if matches!(code(&e).as_deref(), Some("ServiceNotFoundException") | Some("ClusterNotFoundException")) => {}
-            Err(e) => return Err(err(format!("cannot delete service `{instance}`"), e)),
+        if service.is_some() {
+            match self.ecs.delete_service().cluster(&c.network).service(instance).force(true).send().await {
+                Ok(_) => {}
+                Err(e) if matches!(code(&e).as_deref(), Some("ServiceNotFoundException") | Some("ClusterNotFoundException")) => {}
+                Err(e) => return Err(err(format!("cannot delete service `{instance}`"), e)),
+            }
         }
         let name = names::target_group(instance);
-        if let Ok(found) = self.elb.describe_target_groups().names(&name).send().await {
-            for tg in found.target_groups() {
-                let arn = tg.target_group_arn().unwrap_or_default();
-                if let Some((lb, _)) = self.load_balancer(desired).await? {
-                    for (listener, _, target) in self.listeners(&lb).await? {
-                        if target == arn {
-                            self.elb
-                                .delete_listener()
-                                .listener_arn(listener)
-                                .send()
-                                .await
-                                .map_err(|e| err("cannot delete a listener", e))?;
-                        }
+        if let Some(arn) = self.guard_target_group(desired, &name).await? {
+            if let Some(lb) = self.guard_load_balancer(desired, Intent::Adopt).await? {
+                for (listener, p, target) in self.listeners(&lb).await? {
+                    if target == arn {
+                        port = port.or(u16::try_from(p).ok());
+                        self.elb.delete_listener().listener_arn(listener).send().await.map_err(|e| err("cannot delete a listener", e))?;
                     }
                 }
-                self.elb
-                    .delete_target_group()
-                    .target_group_arn(arn)
-                    .send()
-                    .await
-                    .map_err(|e| err(format!("cannot delete target group `{name}`"), e))?;
             }
+            self.elb
+                .delete_target_group()
+                .target_group_arn(&arn)
+                .send()
+                .await
+                .map_err(|e| err(format!("cannot delete target group `{name}`"), e))?;
+        }
+        if let Some(port) = port {
+            self.close_port(desired, port).await?;
         }
         Ok(())
     }
 
-    async fn update_routes(&self, desired: &Desired, routes: &[Route]) -> Result<(), ProviderError> {
-        let Some((lb, _)) = self.load_balancer(desired).await? else { return Ok(()) };
-        let wanted: Vec<i32> = routes.iter().map(|r| i32::from(r.port)).collect();
-        // Listeners of services that are gone are dropped; the others were made with their service.
-        for (arn, port, _) in self.listeners(&lb).await? {
-            if !wanted.contains(&port) {
-                self.elb.delete_listener().listener_arn(arn).send().await.map_err(|e| err("cannot delete a stale listener", e))?;
+    /// The load balancer routes by port and each listener is made with its service, so
+    /// there is nothing to route here; what is left are listeners of this component's
+    /// services that a full deploy no longer has (a removal that stopped half-way), and the
+    /// security group's rules. Listeners of services without a host, and every other
+    /// component's, are never touched.
+    async fn update_routes(&self, desired: &Desired) -> Result<(), ProviderError> {
+        if let Some(lb) = self.guard_load_balancer(desired, Intent::Adopt).await? {
+            for (arn, port, tg) in self.listeners(&lb).await? {
+                let owner = self.elb_tags(&tg).await?;
+                let service = owner.get(labels::SERVICE).map(String::as_str).unwrap_or_default();
+                if guard::is_ours(desired, &owner) && desired.complete && desired.service(service).is_none() {
+                    self.elb
+                        .delete_listener()
+                        .listener_arn(arn)
+                        .send()
+                        .await
+                        .map_err(|e| err(format!("cannot delete the stale listener on port {port}"), e))?;
+                }
             }
         }
-        Ok(())
+        self.sync_ingress(desired, true).await
     }
 
     async fn remove_gateway(&self, desired: &Desired) -> Result<(), ProviderError> {
         let c = &desired.cluster;
-        if let Some((lb, _)) = self.load_balancer(desired).await? {
+        if let Some(lb) = self.guard_load_balancer(desired, Intent::Change).await? {
             self.elb.delete_load_balancer().load_balancer_arn(lb).send().await.map_err(|e| err("cannot delete the load balancer", e))?;
         }
-        if self.cluster_exists(&c.network).await? {
+        if self.guard_ecs_cluster(desired, Intent::Change).await? {
             self.ecs.delete_cluster().cluster(&c.network).send().await.map_err(|e| err("cannot delete the ECS cluster", e))?;
         }
-        let _ = self.logs.delete_log_group().log_group_name(names::log_group(&c.project, &c.env)).send().await;
-        let role = names::execution_role(&c.project, &c.env);
-        let _ = self.iam.delete_role_policy().role_name(&role).policy_name(EXECUTION_POLICY_NAME).send().await;
-        let _ = self.iam.delete_role().role_name(&role).send().await;
+        if self.guard_log_group(desired, Intent::Change).await? {
+            let _ = self.logs.delete_log_group().log_group_name(names::log_group(&c.project, &c.env)).send().await;
+        }
+        if self.guard_role(desired, Intent::Change).await?.is_some() {
+            let role = names::execution_role(&c.project, &c.env);
+            let _ = self.iam.delete_role_policy().role_name(&role).policy_name(EXECUTION_POLICY_NAME).send().await;
+            let _ = self.iam.delete_role().role_name(&role).send().await;
+        }
         Ok(())
     }
 
@@ -680,7 +645,7 @@ impl AwsProvider {
         if self.infra.vpc.is_some() {
             return Ok(()); // adopted, never ours to delete
         }
-        let Some((vpc, _)) = self.vpc(desired).await? else { return Ok(()) };
+        let Some(vpc) = self.guard_vpc(desired, Intent::Change).await? else { return Ok(()) };
         let (subnets, group) = self.subnets_and_group(&vpc).await?;
         if let Some(g) = group {
             self.ec2.delete_security_group().group_id(g).send().await.map_err(|e| err("cannot delete the security group", e))?;
@@ -783,16 +748,63 @@ impl Provider for AwsProvider {
         }
     }
 
+    /// Every object the plan will change, reuse or delete that already exists by name is
+    /// checked against its tags here, before the first step: a conflict changes nothing.
+    async fn preflight(&self, plan: &Plan, desired: &Desired) -> Result<(), ProviderError> {
+        let any = |f: &dyn Fn(&Action) -> bool| plan.steps.iter().any(|s| f(&s.action));
+        let intent = |change: bool| if change { Intent::Change } else { Intent::Adopt };
+        let network = intent(any(&|a| matches!(a, Action::CreateNetwork | Action::RemoveNetwork)));
+        let gateway = intent(any(&|a| matches!(a, Action::CreateGateway | Action::RemoveGateway)));
+        if network == Intent::Change && self.infra.vpc.is_none() {
+            if let Some(cidr) = &self.infra.cidr {
+                names::subnet_cidrs(cidr).map_err(ProviderError::new)?;
+            }
+        }
+        self.guard_vpc(desired, network).await?;
+        self.guard_load_balancer(desired, gateway).await?;
+        self.guard_ecs_cluster(desired, gateway).await?;
+        self.guard_role(desired, gateway).await?;
+        if gateway == Intent::Change {
+            self.guard_log_group(desired, gateway).await?;
+        }
+        for step in plan.changes() {
+            match &step.action {
+                Action::Create { service } | Action::Recreate { service } => {
+                    if let Some(s) = desired.service(service) {
+                        self.check_service(s, desired).await?;
+                    }
+                }
+                Action::Start { service } => {
+                    if let Some(s) = desired.service(service) {
+                        self.guard_ecs_service(desired, &s.instance).await?;
+                    }
+                }
+                Action::Remove { instance, .. } => {
+                    self.guard_ecs_service(desired, instance).await?;
+                    self.guard_target_group(desired, &names::target_group(instance)).await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     async fn observe(&self, desired: &Desired) -> Result<Observed, ProviderError> {
         let c = &desired.cluster;
         let mut observed = Observed::default();
-        if let Some((vpc, owner)) = self.vpc(desired).await? {
-            observed.network = Some(ObservedResource::present(vpc, owner));
+        // A network nanokit made counts only when every piece is there: a deploy that failed
+        // half-way through `create network` runs it again.
+        if let Some(vpc) = self.find_vpc(desired).await? {
+            let complete = self.infra.vpc.is_some() || self.pieces(desired, &vpc).await?.missing().is_empty();
+            if complete {
+                let owner = vpc.tags().iter().find(|t| t.key() == Some(labels::COMPONENT)).and_then(|t| t.value()).map(str::to_string);
+                observed.network = Some(ObservedResource::present(vpc.vpc_id().unwrap_or_default().to_string(), owner));
+            }
         }
-        let lb = self.load_balancer(desired).await?;
-        if let Some((_, owner)) = &lb {
-            if self.cluster_exists(&c.network).await? {
-                observed.gateway = Some(ObservedResource::present(c.network.clone(), owner.clone()));
+        let lb = self.load_balancer_tagged(desired).await?;
+        if let Some((_, tags)) = &lb {
+            if self.ecs_cluster(desired).await?.is_some() {
+                observed.gateway = Some(ObservedResource::present(c.network.clone(), tags.get(labels::COMPONENT).cloned()));
             }
         }
         for s in self.services(&c.network).await? {
@@ -805,7 +817,7 @@ impl Provider for AwsProvider {
                 component: ecs_tag(&s, labels::COMPONENT).unwrap_or_default().to_string(),
                 config_hash: ecs_tag(&s, labels::CONFIG_HASH).unwrap_or_default().to_string(),
                 running: s.desired_count() > 0,
-                host: ecs_tag(&s, labels::HOST).map(str::to_string),
+                host: ecs_tag(&s, labels::HOST).map(str::to_ascii_lowercase),
                 port: ecs_tag(&s, labels::PORT).and_then(|p| p.parse().ok()),
                 source: ecs_tag(&s, labels::SOURCE).map(str::to_string),
                 source_path: ecs_tag(&s, labels::SOURCE_PATH).map(str::to_string),
@@ -828,18 +840,18 @@ impl Provider for AwsProvider {
 
     async fn apply(&self, step: &Step, desired: &Desired) -> Result<(), ProviderError> {
         match &step.action {
-            Action::CreateNetwork => self.create_network(desired).await,
+            Action::CreateNetwork => self.ensure_network(desired).await,
             Action::CreateGateway => self.create_gateway(desired).await,
             Action::CreateVolume { name } => {
                 Err(ProviderError::new(format!("volume `{name}`: named volumes are not supported on aws (use EFS or S3 from the service)")))
             }
             Action::Create { service } | Action::Recreate { service } => {
                 let s = desired.service(service).ok_or_else(|| ProviderError::new(format!("no desired service `{service}`")))?;
-                let exists = self.services(&desired.cluster.network).await?.iter().any(|x| x.service_name() == Some(s.instance.as_str()));
-                self.create_service(s, desired, exists).await
+                self.create_service(s, desired).await
             }
             Action::Start { service } => {
                 let s = desired.service(service).ok_or_else(|| ProviderError::new(format!("no desired service `{service}`")))?;
+                self.guard_ecs_service(desired, &s.instance).await?;
                 self.ecs
                     .update_service()
                     .cluster(&desired.cluster.network)
@@ -852,7 +864,7 @@ impl Provider for AwsProvider {
             }
             Action::Keep { .. } => Ok(()),
             Action::Remove { instance, .. } => self.remove_service(desired, instance).await,
-            Action::UpdateRoutes { routes } => self.update_routes(desired, routes).await,
+            Action::UpdateRoutes { .. } => self.update_routes(desired).await,
             Action::RemoveGateway => self.remove_gateway(desired).await,
             Action::RemoveNetwork => self.remove_network(desired).await,
             // The load balancer has no stopped state and no settings outside the file: the
