@@ -42,13 +42,17 @@ pub struct Source {
 }
 
 impl Source {
-    /// The checkout at `dir` on machine `host`: two clones of one repository, or one clone on
-    /// two machines, are two checkouts.
+    /// The folder `dir` on machine `host` (for a folder that is not a git clone).
     pub fn of(host: &str, dir: &Path) -> Source {
+        Source::named(&format!("{host}:{}", dir.display()))
+    }
+
+    /// A source described by `describe` (e.g. a git remote and a folder inside it), with the
+    /// id derived from it.
+    pub fn named(describe: &str) -> Source {
         use sha2::{Digest, Sha256};
-        let describe = format!("{host}:{}", dir.display());
         let id = Sha256::digest(describe.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect();
-        Source { id, describe }
+        Source { id, describe: describe.to_string() }
     }
 }
 

@@ -49,7 +49,7 @@ impl Target {
     fn desired(&self, services: &[String], remove_orphans: bool, args: &DeployArgs) -> Result<Desired> {
         let dir = std::fs::canonicalize(&self.project_dir).unwrap_or_else(|_| self.project_dir.clone());
         let options = plan::DeployOptions {
-            source: plan::Source::of(&lock::hostname(), &dir),
+            source: crate::deploy::source::of(&dir, &lock::hostname()),
             remove_orphans,
             allow_outside_paths: nanokit_core::check::allows_outside_paths(
                 std::env::var_os(nanokit_core::check::ALLOW_OUTSIDE_PATHS_VAR).as_deref(),
@@ -215,7 +215,8 @@ async fn run_up<P: Provider>(
     reporter: &Progress,
 ) -> Result<u8> {
     let mut observed = provider.observe(desired).await?;
-    observed.unready = unready_from_state(t)?;
+    // The provider may know of unready services too (a replacement an interrupted deploy left).
+    observed.unready.extend(unready_from_state(t)?);
     let plan = plan::plan(desired, &observed).map_err(|e| anyhow!(e))?;
     if args.progress == ProgressFormat::Json {
         reporter.event(serde_json::json!({"event": "plan", "plan": plan, "dry_run": dry_run}));

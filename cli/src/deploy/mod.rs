@@ -3,4 +3,5 @@
 pub mod executor;
 pub mod lock;
 pub mod report;
+pub mod source;
 pub mod state;

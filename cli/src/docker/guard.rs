@@ -71,7 +71,10 @@ pub fn targets(step: &Step, desired: &Desired) -> Vec<Target> {
                 ]
             })
             .unwrap_or_default(),
-        Action::Remove { instance, .. } => vec![t(Object::Container, ObjectKind::Service, Intent::Change, instance)],
+        Action::Remove { instance, .. } => vec![
+            t(Object::Container, ObjectKind::Service, Intent::Change, instance),
+            t(Object::Container, ObjectKind::Service, Intent::Change, &replacement_name(instance)),
+        ],
         Action::Keep { .. } => Vec::new(),
     }
 }

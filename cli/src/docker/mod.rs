@@ -497,7 +497,14 @@ impl Provider for DockerProvider {
                         settings: label(c, labels::GATEWAY_SETTINGS).cloned(),
                     })
                 }
-                // A replacement being started (`…_next`) is not the service yet.
+                // A replacement being started (`…_next`) is not the service yet; one left by an
+                // interrupted deploy makes its service unready, so the next plan replaces it
+                // (which removes the leftover) rather than keeping both.
+                Some("service")
+                    if guard::is_replacement_name(&name) && component.as_deref() == Some(desired.cluster.component.as_str()) =>
+                {
+                    observed.unready.extend(label(c, labels::SERVICE).cloned());
+                }
                 Some("service") if guard::is_replacement_name(&name) => {}
                 Some("service") => observed.services.push(ObservedService {
                     service: label(c, labels::SERVICE).cloned().unwrap_or_default(),
@@ -597,7 +604,13 @@ impl Provider for DockerProvider {
                     .map_err(|e| engine_err(format!("cannot start `{}`", s.instance), &e))
             }
             Action::Keep { .. } => Ok(()),
-            Action::Remove { instance, .. } => self.remove_container(instance).await,
+            Action::Remove { instance, .. } => {
+                // With the replacement an interrupted deploy may have left beside it.
+                if exists.get(1).copied().unwrap_or(false) {
+                    self.remove_container(&guard::replacement_name(instance)).await?;
+                }
+                self.remove_container(instance).await
+            }
             Action::UpdateRoutes { routes } => self.update_routes(desired, routes).await,
             Action::StartGateway => self
                 .docker
