@@ -490,7 +490,8 @@ async fn subnets_are_carved_from_infra_cidr_and_a_too_small_block_is_refused_fir
     let repo =
         s.repo("tiny", &format!("name: tiny\nservices:\n  web:\n    image: nginx:1.27\n    expose: 80\n{INFRA}      cidr: 10.1.0.0/28\n"));
     let (ok, out) = s.nkdev(&repo, &["up", "--env", "prod"]);
-    assert!(!ok && out.contains("the VPC must be a /27 or larger"), "{out}");
+    // A file error, with the place in the file, before anything is created.
+    assert!(!ok && out.contains("NK042") && out.contains("too small") && out.contains("nanokit.yml:"), "{out}");
     assert!(c.vpcs("tiny").await.is_empty(), "refused before anything was created");
 }
 

@@ -269,7 +269,7 @@ fn infra_rules(project: &Project, env: &str, doc: &Document, out: &mut Vec<Diagn
     };
     let base = pointer(&["environments", env, "infra"]);
     if let Some(cidr) = &infra.cidr {
-        if let Some(problem) = names::cidr_problem(cidr) {
+        if let Some(problem) = names::cidr_problem(cidr).or_else(|| names::vpc_cidr_size_problem(cidr)) {
             out.push(
                 Diagnostic::new(Code::InvalidCidr, doc.span_of(&format!("{base}/cidr")), format!("invalid CIDR `{cidr}`: {problem}"))
                     .label("expected e.g. 10.0.0.0/16"),

@@ -117,6 +117,17 @@ pub fn cidr_problem(cidr: &str) -> Option<String> {
     None
 }
 
+/// Why a valid CIDR cannot hold nanokit's network: a VPC is /16 to /28, and the network is
+/// two subnets in two availability zones, each at least a /28, so the block is /16 to /27.
+pub fn vpc_cidr_size_problem(cidr: &str) -> Option<String> {
+    let prefix: u32 = cidr.split_once('/')?.1.parse().ok()?;
+    match prefix {
+        0..=15 => Some(format!("a VPC is at most a /16, and `/{prefix}` is larger")),
+        28.. => Some(format!("`/{prefix}` is too small for two subnets of at least /28; use /27 or larger (e.g. 10.0.0.0/24)")),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +156,10 @@ mod tests {
         assert!(cidr_problem("10.0.0.0").is_some());
         assert!(cidr_problem("10.0.0.0/33").is_some());
         assert!(cidr_problem("300.0.0.0/8").is_some());
+        assert_eq!(vpc_cidr_size_problem("10.0.0.0/16"), None);
+        assert_eq!(vpc_cidr_size_problem("10.0.0.0/27"), None);
+        assert!(vpc_cidr_size_problem("10.0.0.0/28").unwrap().contains("too small"));
+        assert!(vpc_cidr_size_problem("10.0.0.0/8").is_some());
     }
 
     #[test]
