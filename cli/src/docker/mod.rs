@@ -2,6 +2,7 @@
 //! gateway, one container per service, everything labelled for ownership (SPEC §6).
 
 pub mod gateway;
+pub mod lock;
 pub mod probe;
 
 use bollard::container::{
