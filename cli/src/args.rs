@@ -102,6 +102,10 @@ pub enum ProgressFormat {
 pub enum InfraCommand {
     /// Clear a stale deploy lock of this cluster
     Unlock {
+        /// Clear the lock even when its holder may still be running (alive on this host, or
+        /// taken on another machine)
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         common: FileArgs,
     },

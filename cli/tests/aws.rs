@@ -242,6 +242,8 @@ async fn the_lock_lives_on_aws_and_infra_unlock_clears_it() {
         "{out}"
     );
     let (ok, out) = s.nkdev(&auth, &["infra", "unlock", "--env", "prod"]);
+    assert!(!ok && out.contains("build-agent-7") && out.contains("--force"), "another machine's lock needs --force: {out}");
+    let (ok, out) = s.nkdev(&auth, &["infra", "unlock", "--env", "prod", "--force"]);
     assert!(ok && out.contains("removed the lock") && out.contains("build-agent-7"), "{out}");
     let (ok, out) = s.nkdev(&auth, &["up", "--env", "prod"]);
     assert!(ok, "{out}");

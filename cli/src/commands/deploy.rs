@@ -1,6 +1,7 @@
 //! `up`, `plan`, `destroy`, `status` and `logs` with the Docker provider.
 
 use crate::args::{DeployArgs, FileArgs, OutputFormat, ProgressFormat};
+use crate::deploy::interrupt::Signals;
 use crate::deploy::lock::{self, LockInfo};
 use crate::deploy::report::{Mode, Progress};
 use crate::deploy::{executor, state};
@@ -111,9 +112,10 @@ fn print_plan(plan: &Plan, desired: &Desired, target: &str) {
     }
 }
 
-/// The cluster lock: a file on this machine for Docker, an SSM parameter on AWS itself.
+/// The cluster lock, on the platform itself so that every machine sees it: a never-started
+/// container on the Docker engine, an SSM parameter on AWS.
 enum HeldLock {
-    File(#[allow(dead_code)] lock::ClusterLock),
+    Engine(crate::docker::lock::EngineLock),
     #[cfg(feature = "aws")]
     Ssm(crate::aws::lock::SsmLock),
 }
@@ -121,16 +123,11 @@ enum HeldLock {
 impl HeldLock {
     async fn release(self) {
         match self {
-            HeldLock::File(l) => drop(l),
+            HeldLock::Engine(l) => l.release().await,
             #[cfg(feature = "aws")]
             HeldLock::Ssm(l) => l.release().await,
         }
     }
-}
-
-fn cluster_lock(resolved: &ResolvedEnvironment, command: &str) -> Result<HeldLock> {
-    let dir = state::cluster_dir(resolved.provider.as_str(), &resolved.project, &resolved.env)?;
-    lock::acquire(&dir, &LockInfo::current(&resolved.component, command)).map(HeldLock::File).map_err(|e| anyhow!(e))
 }
 
 /// One connected provider of either kind, so commands are written once, generically.
@@ -155,20 +152,25 @@ async fn connect(t: &Target, desired: &Desired, args: &DeployArgs) -> Result<Bac
 }
 
 impl Backend {
-    async fn lock(&self, t: &Target, command: &str) -> Result<HeldLock> {
+    async fn lock(&self, t: &Target, command: &str, args: &DeployArgs) -> Result<HeldLock> {
+        let info = LockInfo::current(&t.resolved.component, command);
         match self {
-            Backend::Docker(_) => cluster_lock(&t.resolved, command),
+            Backend::Docker(p) => {
+                crate::docker::lock::acquire(p.client(), &args.gateway_image, &t.resolved.project, &t.resolved.env, &info)
+                    .await
+                    .map(HeldLock::Engine)
+            }
             #[cfg(feature = "aws")]
             Backend::Aws(p) => {
                 let name = crate::aws::names::lock_parameter(&t.resolved.project, &t.resolved.env);
-                crate::aws::lock::acquire(&p.ssm, &name, &LockInfo::current(&t.resolved.component, command)).await.map(HeldLock::Ssm)
+                crate::aws::lock::acquire(&p.ssm, &name, &info).await.map(HeldLock::Ssm)
             }
         }
     }
 }
 
 /// Run `body` with the provider inside the cluster lock; the lock is released on success,
-/// on error and on Ctrl-C.
+/// on error and on SIGINT, SIGTERM or SIGHUP.
 macro_rules! with_provider {
     ($backend:expr, $p:ident => $body:expr) => {
         match $backend {
@@ -182,11 +184,21 @@ macro_rules! with_provider {
     };
 }
 
-/// Run a deploy future; Ctrl-C stops it and returns an error, so the lock is released.
-async fn interruptible<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+/// Run a deploy future; SIGINT, SIGTERM or SIGHUP stops it (nothing more is changed) and
+/// returns an error naming the signal, so the caller releases the lock and exits non-zero.
+/// What the deploy had not yet seen ready is already in the state file (`run_up`).
+async fn interruptible<T>(signals: &mut Signals, t: &Target, next: &str, f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     tokio::select! {
         r = f => r,
-        _ = tokio::signal::ctrl_c() => bail!("interrupted; nothing more was changed. Run `nkdev up` again to converge"),
+        signal = signals.recv() => {
+            let unready = unready_from_state(t).unwrap_or_default();
+            let retried = if unready.is_empty() {
+                String::new()
+            } else {
+                format!(" (not yet seen ready, recorded to be retried: {})", unready.join(", "))
+            };
+            bail!("interrupted by {signal}; stopped before finishing{retried}, nothing more was changed and the cluster lock is released. Run `{next}` again to converge")
+        }
     }
 }
 
@@ -195,15 +207,30 @@ pub fn up(services: &[String], dry_run: bool, remove_orphans: bool, args: &Deplo
     let desired = t.desired(services, remove_orphans, args)?;
     let reporter = progress(args);
     runtime()?.block_on(async {
+        let mut signals = Signals::install()?;
         let backend = connect(&t, &desired, args).await?;
+        // Planning changes nothing, so it needs no lock: a dry run, or a deploy with nothing to
+        // do, never takes one (on Docker the lock is a container created and removed on the
+        // engine, which would cost a no-op `up` most of its time). A deploy that changes
+        // something takes the lock, then observes and plans again under it.
+        let read_only = dry_run
+            || with_provider!(&backend, p => interruptible(&mut signals, &t, "nkdev up", plan_up(p, &desired, &t)).await)?.is_noop();
         let command = format!("nkdev up {}", services.join(" ")).trim().to_string();
-        let lock = if dry_run { None } else { Some(backend.lock(&t, &command).await?) };
-        let result = with_provider!(&backend, p => interruptible(run_up(p, &desired, &t, dry_run, args, &reporter)).await);
+        let lock = if read_only { None } else { Some(backend.lock(&t, &command, args).await?) };
+        let result = with_provider!(&backend, p => interruptible(&mut signals, &t, "nkdev up", run_up(p, &desired, &t, dry_run, args, &reporter)).await);
         if let Some(lock) = lock {
             lock.release().await;
         }
         result
     })
+}
+
+/// Observe and plan, changing nothing.
+async fn plan_up<P: Provider>(provider: &P, desired: &Desired, t: &Target) -> Result<Plan> {
+    let mut observed = provider.observe(desired).await?;
+    // The provider may know of unready services too (a replacement an interrupted deploy left).
+    observed.unready.extend(unready_from_state(t)?);
+    plan::plan(desired, &observed).map_err(|e| anyhow!(e))
 }
 
 async fn run_up<P: Provider>(
@@ -214,10 +241,7 @@ async fn run_up<P: Provider>(
     args: &DeployArgs,
     reporter: &Progress,
 ) -> Result<u8> {
-    let mut observed = provider.observe(desired).await?;
-    // The provider may know of unready services too (a replacement an interrupted deploy left).
-    observed.unready.extend(unready_from_state(t)?);
-    let plan = plan::plan(desired, &observed).map_err(|e| anyhow!(e))?;
+    let plan = plan_up(provider, desired, t).await?;
     if args.progress == ProgressFormat::Json {
         reporter.event(serde_json::json!({"event": "plan", "plan": plan, "dry_run": dry_run}));
     } else {
@@ -233,6 +257,12 @@ async fn run_up<P: Provider>(
             if desired.services.len() == 1 { "" } else { "s" }
         ));
         return Ok(crate::exit::OK);
+    }
+    // Until seen ready, every service the plan changes is unready, on disk first: a deploy
+    // stopped by any signal (SIGKILL included) leaves them recorded for the next to retry.
+    let changed = changed_services(&plan);
+    if !changed.is_empty() {
+        mark_unready(t, &changed)?;
     }
     if let Err(failed) = executor::apply(provider, &plan, desired, reporter).await {
         // Record what did get deployed, so the next run's plan is accurate. When the platform
@@ -303,6 +333,15 @@ async fn save_state<P: Provider>(
     Ok(observed)
 }
 
+/// The services a plan creates, recreates or starts.
+fn changed_services(plan: &Plan) -> Vec<String> {
+    plan.steps
+        .iter()
+        .filter(|s| s.changes_something() && matches!(s.action, Action::Create { .. } | Action::Recreate { .. } | Action::Start { .. }))
+        .filter_map(|s| s.service().map(str::to_string))
+        .collect()
+}
+
 /// Without the platform to observe, keep this component's last entry and add what to retry.
 fn mark_unready(t: &Target, unready: &[String]) -> Result<()> {
     let dir = state_dir(t)?;
@@ -347,9 +386,11 @@ pub fn destroy(dry_run: bool, volumes: bool, args: &DeployArgs, common: &FileArg
     let desired = t.desired(&[], false, args)?;
     let reporter = progress(args);
     runtime()?.block_on(async {
+        let mut signals = Signals::install()?;
         let backend = connect(&t, &desired, args).await?;
-        let lock = if dry_run { None } else { Some(backend.lock(&t, "nkdev destroy").await?) };
-        let result = with_provider!(&backend, p => interruptible(run_destroy(p, &desired, &t, dry_run, &reporter)).await);
+        let lock = if dry_run { None } else { Some(backend.lock(&t, "nkdev destroy", args).await?) };
+        let result =
+            with_provider!(&backend, p => interruptible(&mut signals, &t, "nkdev destroy", run_destroy(p, &desired, &t, dry_run, &reporter)).await);
         if let (Ok(_), true, Backend::Docker(p)) = (&result, volumes && !dry_run, &backend) {
             remove_volumes(p, &desired, &reporter).await?;
         }

@@ -43,7 +43,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Status { format, deploy, common } => deploy::status(format, &deploy, &common),
         #[cfg(feature = "docker")]
         Command::Logs { services, follow, tail, deploy, common } => deploy::logs(&services, follow, tail, &deploy, &common.into()),
-        Command::Infra { command: crate::args::InfraCommand::Unlock { common } } => infra_unlock(&common),
+        Command::Infra { command: crate::args::InfraCommand::Unlock { force, common } } => infra_unlock(force, &common),
         #[cfg(not(feature = "docker"))]
         Command::Up { .. } | Command::Plan { .. } | Command::Destroy { .. } | Command::Status { .. } | Command::Logs { .. } => {
             anyhow::bail!("this build of nkdev has no deploy provider (build with `--features docker`)")
@@ -66,30 +66,41 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
     }
 }
 
-/// `nkdev infra unlock`: clear the cluster lock, saying who held it.
-fn infra_unlock(common: &crate::args::FileArgs) -> Result<u8> {
+/// `nkdev infra unlock`: clear the cluster lock, saying who held it. Without `--force`, only
+/// a lock whose holder is gone (a dead process on this host).
+fn infra_unlock(force: bool, common: &crate::args::FileArgs) -> Result<u8> {
     let loaded = load_valid(common)?;
     let env = common.env();
     let resolved = &loaded.analysis.environment(env).ok_or_else(|| anyhow::anyhow!("environment `{env}` is not defined"))?.resolved;
-    #[cfg(feature = "aws")]
-    if resolved.provider == ProviderId::Aws {
-        let region = resolved.infra.region.clone().unwrap_or_default();
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let name = crate::aws::names::lock_parameter(&resolved.project, env);
-        let held = runtime.block_on(async {
-            let p = crate::aws::AwsProvider::connect(&region, resolved.infra.clone(), std::time::Duration::from_secs(1)).await?;
-            crate::aws::lock::unlock(&p.ssm, &name).await
-        })?;
-        match held {
-            None => println!("no lock on cluster {}/{env} (SSM parameter {name})", resolved.project),
-            Some(info) => println!("removed the lock of cluster {}/{env}: it was {}", resolved.project, info.describe()),
+    let cluster = format!("{}/{env}", resolved.project);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (held, place) = match resolved.provider {
+        #[cfg(feature = "aws")]
+        ProviderId::Aws => {
+            let region = resolved.infra.region.clone().unwrap_or_default();
+            let name = crate::aws::names::lock_parameter(&resolved.project, env);
+            let held = runtime.block_on(async {
+                let p = crate::aws::AwsProvider::connect(&region, resolved.infra.clone(), std::time::Duration::from_secs(1)).await?;
+                crate::aws::lock::unlock(&p.ssm, &name, force).await
+            })?;
+            (held, format!("SSM parameter {name}"))
         }
-        return Ok(crate::exit::OK);
-    }
-    let dir = crate::deploy::state::cluster_dir(resolved.provider.as_str(), &resolved.project, env)?;
-    match crate::deploy::lock::unlock(&dir)? {
-        None => println!("no lock on cluster {}/{env} ({})", resolved.project, dir.display()),
-        Some(info) => println!("removed the lock of cluster {}/{env}: it was {}", resolved.project, info.describe()),
+        #[cfg(feature = "docker")]
+        ProviderId::Docker => {
+            let held = runtime.block_on(async {
+                let p = crate::docker::DockerProvider::connect(crate::docker::DockerSettings::default()).await?;
+                crate::docker::lock::unlock(p.client(), &resolved.project, env, force).await
+            })?;
+            (held, format!("container {} on the Docker engine", crate::docker::lock::container_name(&resolved.project, env)))
+        }
+        _ => {
+            let dir = crate::deploy::state::cluster_dir(resolved.provider.as_str(), &resolved.project, env)?;
+            (crate::deploy::lock::unlock(&dir, force)?, crate::deploy::lock::lock_path(&dir).display().to_string())
+        }
+    };
+    match held {
+        None => println!("no lock on cluster {cluster} ({place})"),
+        Some(info) => println!("removed the lock of cluster {cluster}: it was {}", info.describe()),
     }
     Ok(crate::exit::OK)
 }

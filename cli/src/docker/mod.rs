@@ -4,6 +4,7 @@
 pub mod engine;
 pub mod gateway;
 pub mod guard;
+pub mod lock;
 pub mod probe;
 
 use bollard::container::{
