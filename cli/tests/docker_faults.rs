@@ -55,8 +55,12 @@ fn a_taken_gateway_port_is_named_before_anything_is_created() {
     assert!(containers_of(&p, "service").is_empty(), "{:?}", containers_of(&p, "service"));
     let (network_exists, _) = docker(&["network", "inspect", &format!("nk-{}-local", p.name)]);
     assert!(!network_exists, "the network is not created either");
+    // Nothing is recorded as deployed; `web` is recorded as not yet seen ready, to be retried.
     let recorded = std::fs::read_to_string(repo.join(".nanokit/state-local.json")).unwrap_or_default();
-    assert!(!recorded.contains("\"web\""), "no service is recorded: {recorded}");
+    let state: serde_json::Value = serde_json::from_str(&recorded).unwrap_or_default();
+    let component = &state["components"][p.name.as_str()];
+    assert!(component["services"].get("web").is_none(), "no service is recorded as deployed: {recorded}");
+    assert_eq!(component["unready"], serde_json::json!(["web"]), "{recorded}");
     // Once the port is free, the next run creates the gateway and routes through it.
     drop(squatter);
     let (ok, out) = p.up(&repo, &[]);

@@ -113,13 +113,17 @@ pub fn check(cluster: &Cluster, kind: ObjectKind, intent: Intent, what: &str, na
             cluster.project, cluster.env
         )));
     }
-    if let Some(role) = &found.role {
-        if !kind.roles().contains(&role.as_str()) {
+    // Everything nanokit creates says what it is; an object with the right owner labels but no
+    // role was not made by nanokit (or was made to look like it) and is not taken over.
+    match &found.role {
+        Some(role) if kind.roles().contains(&role.as_str()) => {}
+        Some(role) => {
             return Err(conflict(format!(
                 "it is a {role}, not a {}; nkdev never replaces one kind of object with another",
                 kind.roles().join(" or ")
-            )));
+            )))
         }
+        None => return Err(conflict("it has no `nk-role` label, so nanokit did not make it; nkdev does not take it over".to_string())),
     }
     let same_component = found.component.as_deref() == Some(cluster.component.as_str());
     match kind {

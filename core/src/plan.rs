@@ -371,10 +371,16 @@ fn volume_mount(prefix: &str, text: &str) -> Option<VolumeMount> {
 /// Whether a full deploy removes this observed service of ours: it left the file, and it was
 /// deployed from this checkout (or the user said `--remove-orphans`).
 fn removes(desired: &Desired, o: &ObservedService) -> bool {
-    o.component == desired.cluster.component
+    removes_service(desired, &o.component, &o.service, o.source.as_deref())
+}
+
+/// The same rule for a provider that reads a service's labels or tags itself (AWS listeners
+/// and security-group rules follow their service: kept while the plan keeps it).
+pub fn removes_service(desired: &Desired, component: &str, service: &str, source: Option<&str>) -> bool {
+    component == desired.cluster.component
         && desired.complete
-        && desired.service(&o.service).is_none()
-        && (desired.remove_orphans || o.source.as_deref() == Some(desired.cluster.source.id.as_str()))
+        && desired.service(service).is_none()
+        && (desired.remove_orphans || source == Some(desired.cluster.source.id.as_str()))
 }
 
 /// Hosts compare without case (DNS and the gateway's matcher do).

@@ -50,7 +50,12 @@ pub fn rule_description(desired: &Desired, service: &str) -> String {
 }
 
 pub fn rule_owner(description: &str) -> Tags {
-    description.split(';').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    let mut owner: Tags = description.split(';').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    // A port rule is a service's (the description names project, env, component, service).
+    if owner.contains_key(labels::SERVICE) {
+        owner.entry(labels::ROLE.to_string()).or_insert_with(|| "service".to_string());
+    }
+    owner
 }
 
 impl AwsProvider {

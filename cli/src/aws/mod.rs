@@ -609,7 +609,10 @@ impl AwsProvider {
             for (arn, port, tg) in self.listeners(&lb).await? {
                 let owner = self.elb_tags(&tg).await?;
                 let service = owner.get(labels::SERVICE).map(String::as_str).unwrap_or_default();
-                if guard::is_ours(desired, &owner) && desired.complete && desired.service(service).is_none() {
+                let source = owner.get(labels::SOURCE).map(String::as_str);
+                if guard::is_ours(desired, &owner)
+                    && nanokit_core::plan::removes_service(desired, &desired.cluster.component, service, source)
+                {
                     self.elb
                         .delete_listener()
                         .listener_arn(arn)

@@ -34,9 +34,13 @@ fn tag_map(tags: &[ec2t::Tag]) -> Tags {
     tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect()
 }
 
-/// The rule that let every port in from anywhere, which earlier versions created.
+/// The rule that let every port in from anywhere, which earlier versions created (TCP 1–65535
+/// from 0.0.0.0/0) — exactly that one: a rule the user added (SSH from anywhere, say) is theirs.
 fn is_wide_open(p: &ec2t::IpPermission) -> bool {
-    p.ip_ranges().iter().any(|r| r.cidr_ip() == Some(ANYWHERE))
+    p.ip_protocol() == Some("tcp")
+        && p.from_port() == Some(1)
+        && p.to_port() == Some(65535)
+        && p.ip_ranges().iter().any(|r| r.cidr_ip() == Some(ANYWHERE))
 }
 
 fn admits_members(group: &ec2t::SecurityGroup) -> bool {
@@ -423,7 +427,9 @@ impl AwsProvider {
                 continue;
             }
             let service = tags.get(labels::SERVICE).cloned().unwrap_or_default();
-            let removed = guard::is_ours(desired, &tags) && desired.complete && desired.service(&service).is_none();
+            let source = tags.get(labels::SOURCE).map(String::as_str);
+            let removed = guard::is_ours(desired, &tags)
+                && nanokit_core::plan::removes_service(desired, &desired.cluster.component, &service, source);
             if let (Some(port), false) = (tags.get(labels::PORT).and_then(|p| p.parse::<u16>().ok()), removed) {
                 wanted.insert(port, tags);
             }

@@ -217,7 +217,7 @@ pub fn up(services: &[String], dry_run: bool, remove_orphans: bool, args: &Deplo
             || with_provider!(&backend, p => interruptible(&mut signals, &t, "nkdev up", plan_up(p, &desired, &t)).await)?.is_noop();
         let command = format!("nkdev up {}", services.join(" ")).trim().to_string();
         let lock = if read_only { None } else { Some(backend.lock(&t, &command, args).await?) };
-        let result = with_provider!(&backend, p => interruptible(&mut signals, &t, "nkdev up", run_up(p, &desired, &t, dry_run, args, &reporter)).await);
+        let result = with_provider!(&backend, p => interruptible(&mut signals, &t, "nkdev up", run_up(p, &desired, &t, dry_run, lock.is_some(), args, &reporter)).await);
         if let Some(lock) = lock {
             lock.release().await;
         }
@@ -238,6 +238,7 @@ async fn run_up<P: Provider>(
     desired: &Desired,
     t: &Target,
     dry_run: bool,
+    locked: bool,
     args: &DeployArgs,
     reporter: &Progress,
 ) -> Result<u8> {
@@ -258,9 +259,13 @@ async fn run_up<P: Provider>(
         ));
         return Ok(crate::exit::OK);
     }
+    if !locked {
+        // Planned as "nothing to do" without the lock, changed since: another deploy is at work.
+        bail!("the cluster changed while this deploy was planning (another deploy is running?); nothing was changed. Run `nkdev up` again");
+    }
     // Until seen ready, every service the plan changes is unready, on disk first: a deploy
     // stopped by any signal (SIGKILL included) leaves them recorded for the next to retry.
-    let changed = changed_services(&plan);
+    let changed = executor::changed_services(&plan);
     if !changed.is_empty() {
         mark_unready(t, &changed)?;
     }
@@ -334,14 +339,6 @@ async fn save_state<P: Provider>(
 }
 
 /// The services a plan creates, recreates or starts.
-fn changed_services(plan: &Plan) -> Vec<String> {
-    plan.steps
-        .iter()
-        .filter(|s| s.changes_something() && matches!(s.action, Action::Create { .. } | Action::Recreate { .. } | Action::Start { .. }))
-        .filter_map(|s| s.service().map(str::to_string))
-        .collect()
-}
-
 /// Without the platform to observe, keep this component's last entry and add what to retry.
 fn mark_unready(t: &Target, unready: &[String]) -> Result<()> {
     let dir = state_dir(t)?;
@@ -391,9 +388,10 @@ pub fn destroy(dry_run: bool, volumes: bool, args: &DeployArgs, common: &FileArg
         let lock = if dry_run { None } else { Some(backend.lock(&t, "nkdev destroy", args).await?) };
         let result =
             with_provider!(&backend, p => interruptible(&mut signals, &t, "nkdev destroy", run_destroy(p, &desired, &t, dry_run, &reporter)).await);
-        if let (Ok(_), true, Backend::Docker(p)) = (&result, volumes && !dry_run, &backend) {
-            remove_volumes(p, &desired, &reporter).await?;
-        }
+        let result = match (result, volumes && !dry_run, &backend) {
+            (Ok(code), true, Backend::Docker(p)) => remove_volumes(p, &desired, &reporter).await.map(|()| code),
+            (result, _, _) => result,
+        };
         if let Some(lock) = lock {
             lock.release().await;
         }

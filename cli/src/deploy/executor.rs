@@ -34,19 +34,31 @@ async fn run<P: Provider>(provider: &P, step: &Step, desired: &Desired, reporter
     result
 }
 
+/// The services a plan creates, recreates or starts: unready until seen ready.
+pub fn changed_services(plan: &Plan) -> Vec<String> {
+    plan.steps.iter().filter(is_service_change).filter_map(|s| s.service().map(str::to_string)).collect()
+}
+
+fn is_service_change(s: &&Step) -> bool {
+    s.changes_something() && matches!(s.action, Action::Create { .. } | Action::Recreate { .. } | Action::Start { .. })
+}
+
 /// Steps that bring the gateway up (create, start or recreate it).
 fn is_gateway(step: &&Step) -> bool {
     matches!(step.action, Action::CreateGateway | Action::StartGateway | Action::RecreateGateway)
 }
 
 pub async fn apply<P: Provider>(provider: &P, plan: &Plan, desired: &Desired, reporter: &dyn Reporter) -> Result<(), Failed> {
-    provider.preflight(plan, desired).await?;
+    // A failure before the services are reached leaves every service the plan changes (and
+    // those an earlier deploy left unready, which it recreates) to be retried.
+    let all_unready = |error| Failed { error, unready: changed_services(plan) };
+    provider.preflight(plan, desired).await.map_err(all_unready)?;
     // Services need the network and their volumes first; the gateway too unless the
     // provider says otherwise, in which case it comes up while the services start.
     let gateway_first = provider.services_need_gateway();
     let is_infra = |s: &&Step| matches!(s.action, Action::CreateNetwork | Action::CreateVolume { .. }) || (gateway_first && is_gateway(s));
     for step in plan.steps.iter().filter(is_infra) {
-        run(provider, step, desired, reporter).await?;
+        run(provider, step, desired, reporter).await.map_err(all_unready)?;
     }
     let gateway = async {
         for step in plan.steps.iter().filter(|s| !gateway_first && is_gateway(s)) {
@@ -67,11 +79,9 @@ pub async fn apply<P: Provider>(provider: &P, plan: &Plan, desired: &Desired, re
 
 /// Each start level in parallel, every service waited for until ready before the next level.
 async fn start_services<P: Provider>(provider: &P, plan: &Plan, desired: &Desired, reporter: &dyn Reporter) -> Result<(), Failed> {
-    let is_service_change =
-        |s: &&Step| s.changes_something() && matches!(s.action, Action::Create { .. } | Action::Recreate { .. } | Action::Start { .. });
     // Until it is seen ready, every service the plan changes counts as unready: a failure
     // anywhere leaves the ones not yet reached to be retried too.
-    let mut unready: Vec<String> = plan.steps.iter().filter(is_service_change).filter_map(|s| s.service().map(str::to_string)).collect();
+    let mut unready = changed_services(plan);
     for level in desired.levels() {
         let steps: Vec<&Step> =
             plan.steps.iter().filter(is_service_change).filter(|s| level.iter().any(|d| Some(d.name.as_str()) == s.service())).collect();

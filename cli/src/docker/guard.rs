@@ -60,10 +60,11 @@ pub fn targets(step: &Step, desired: &Desired) -> Vec<Target> {
         // is only adopted.
         Action::UpdateRoutes { .. } => vec![t(Object::Container, ObjectKind::Infra, Intent::Adopt, &c.gateway)],
         Action::CreateVolume { name } => vec![t(Object::Volume, ObjectKind::Volume, Intent::Change, name)],
-        Action::Create { service } | Action::Start { service } => {
+        Action::Start { service } => {
             instance(service).map(|i| vec![t(Object::Container, ObjectKind::Service, Intent::Change, &i)]).unwrap_or_default()
         }
-        Action::Recreate { service } => instance(service)
+        // Create and recreate also meet a replacement an interrupted deploy left (`…_next`).
+        Action::Create { service } | Action::Recreate { service } => instance(service)
             .map(|i| {
                 vec![
                     t(Object::Container, ObjectKind::Service, Intent::Change, &i),

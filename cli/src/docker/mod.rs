@@ -247,7 +247,9 @@ impl DockerProvider {
             networking_config: Some(bollard::container::NetworkingConfig {
                 endpoints_config: HashMap::from([(
                     desired.cluster.network.clone(),
-                    EndpointSettings { aliases: Some(vec![s.instance.clone()]), ..Default::default() },
+                    // A replacement gets no alias: nothing is sent to it before it is ready. Once
+                    // renamed, the engine's DNS answers for it by its container name.
+                    EndpointSettings { aliases: (name == s.instance).then(|| vec![s.instance.clone()]), ..Default::default() },
                 )]),
             }),
             ..Default::default()
@@ -272,6 +274,9 @@ impl DockerProvider {
         // A replacement left by an interrupted deploy (the guard let it through: it is ours).
         self.remove_container(&next).await?;
         let exclusive = !s.volumes.is_empty();
+        // Only a service that was running is started again if its replacement fails.
+        let was_running =
+            self.docker.inspect_container(&s.instance, None).await.ok().and_then(|c| c.state.and_then(|st| st.running)).unwrap_or(false);
         if exclusive {
             let grace = bollard::container::StopContainerOptions { t: self.settings.stop_grace.as_secs() as i64 };
             let _ = self.docker.stop_container(&s.instance, Some(grace)).await;
@@ -282,7 +287,8 @@ impl DockerProvider {
         };
         if let Err(mut e) = started {
             let _ = self.remove_container(&next).await;
-            let restarted = !exclusive || self.docker.start_container(&s.instance, None::<StartContainerOptions<String>>).await.is_ok();
+            let restarted =
+                !exclusive || !was_running || self.docker.start_container(&s.instance, None::<StartContainerOptions<String>>).await.is_ok();
             e.details.push(if restarted {
                 format!("the running `{}` was left as it was", s.name)
             } else {
@@ -587,9 +593,12 @@ impl Provider for DockerProvider {
             }
             Action::Create { service } => {
                 let s = desired.service(service).ok_or_else(|| ProviderError::new(format!("no desired service `{service}`")))?;
-                // Ours (the guard let it through) but not observed: left by an interrupted deploy.
+                // Ours (the guard let them through) but not observed: left by an interrupted deploy.
                 if first_exists {
                     self.remove_container(&s.instance).await?;
+                }
+                if exists.get(1).copied().unwrap_or(false) {
+                    self.remove_container(&guard::replacement_name(&s.instance)).await?;
                 }
                 self.create_service(s, desired, &s.instance).await
             }
