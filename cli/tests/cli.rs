@@ -199,3 +199,29 @@ fn completions_and_man_page() {
     nkdev().args(["completions", "bash"]).assert().success().stdout(predicate::str::contains("nkdev"));
     nkdev().arg("man").assert().success().stdout(predicate::str::contains(".TH nkdev"));
 }
+
+#[test]
+fn absurd_durations_and_timeouts_are_refused_not_wrapped() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "nanokit.yml",
+        b"name: demo\nservices:\n  api:\n    image: x\n    healthcheck:\n      cmd: true\n      interval: 9999999999999h\n      timeout: 25h\n",
+    );
+    let out = nkdev().current_dir(dir.path()).arg("validate").assert().code(1).get_output().stdout.clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("nanokit.yml:7:17") && text.contains("at most 24h"), "{text}");
+    assert!(text.contains("nanokit.yml:8:16"), "{text}");
+    // --timeout is bounded by the parser: a usage error, never an overflowing deadline.
+    nkdev().current_dir(dir.path()).args(["plan", "--timeout", "18446744073709551615"]).assert().code(2);
+    nkdev().current_dir(dir.path()).args(["plan", "--timeout", "0"]).assert().code(2);
+}
+
+#[test]
+fn without_home_the_deploy_commands_refuse_rather_than_use_tmp() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "nanokit.yml", b"name: demo\nservices:\n  api:\n    image: x\nenvironments:\n  local:\n    infra:\n      provider: docker\n      shared: true\ncomponent: web\n");
+    let out = nkdev().current_dir(dir.path()).env_remove("HOME").env_remove("NANOKIT_HOME").args(["plan"]).assert().code(1);
+    let text = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(text.contains("neither NANOKIT_HOME nor HOME is set"), "{text}");
+}

@@ -81,7 +81,10 @@ fn target(common: &FileArgs) -> Result<Target> {
     }
     let project_dir =
         loaded.path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p }).unwrap_or(Path::new(".")).to_path_buf();
-    Ok(Target { resolved: with_graph.resolved.clone(), graph: with_graph.graph.clone(), project_dir })
+    let t = Target { resolved: with_graph.resolved.clone(), graph: with_graph.graph.clone(), project_dir };
+    // Where state will be kept is known before any engine is reached (no HOME: refused now).
+    state_dir(&t)?;
+    Ok(t)
 }
 
 fn print_plan(plan: &Plan, desired: &Desired, target: &str) {
