@@ -10,6 +10,7 @@ pub mod analysis;
 pub mod check;
 pub mod diagnostic;
 pub mod document;
+pub mod engine_host;
 pub mod graph;
 pub mod model;
 pub mod names;
