@@ -19,6 +19,10 @@ command -v pidof >/dev/null || need+=(procps)
 command -v unzip >/dev/null || need+=(unzip)
 command -v cc >/dev/null || need+=(build-essential)
 command -v npm >/dev/null || need+=(npm)
+# sshd for the "Docker on a VPS" tests (run on 127.0.0.1 with keys in a temporary folder; the
+# package's own service is not used) and the ssh client nkdev runs to reach a remote engine.
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null || need+=(openssh-client)
 if [ ${#need[@]} -gt 0 ]; then
   echo "test-deps: installing ${need[*]}"
   $SUDO apt-get update -qq
@@ -40,6 +44,8 @@ if ! docker info >/dev/null 2>&1; then
     exit 1
   fi
 fi
+# sshd's privilege separation folder, which the package's service would create.
+$SUDO mkdir -p /run/sshd
 # pre-commit (PyPI) for the hook test, in its own venv.
 tools="${NANOKIT_TOOLS:-$HOME/.cache/nanokit-tools}"
 if [ ! -x "$tools/venv/bin/pre-commit" ]; then

@@ -80,12 +80,18 @@ pub struct DeployArgs {
     /// Gateway image (Caddy 2)
     #[arg(long, env = "NANOKIT_GATEWAY_IMAGE", default_value = "caddy:2-alpine")]
     pub gateway_image: String,
-    /// Host port the gateway publishes
-    #[arg(long, env = "NANOKIT_GATEWAY_PORT", default_value_t = 80)]
-    pub gateway_port: u16,
-    /// Host address the gateway port binds to
-    #[arg(long, env = "NANOKIT_GATEWAY_BIND", default_value = "127.0.0.1")]
-    pub gateway_bind: String,
+    /// Host port of the gateway's HTTP [default: 80]
+    #[arg(long, env = "NANOKIT_GATEWAY_PORT")]
+    pub gateway_port: Option<u16>,
+    /// Host port of the gateway's HTTPS, when it serves HTTPS [default: 443]
+    #[arg(long, env = "NANOKIT_GATEWAY_HTTPS_PORT")]
+    pub gateway_https_port: Option<u16>,
+    /// Host address the gateway's ports bind to [default: 127.0.0.1 on a local engine, 0.0.0.0 on a remote one]
+    #[arg(long, env = "NANOKIT_GATEWAY_BIND")]
+    pub gateway_bind: Option<String>,
+    /// How the gateway serves its hosts: plain HTTP, or HTTPS with public certificates for public names and its own CA for private ones (auto), or its own CA for all (internal) [default: off on a local engine, auto on a remote one]
+    #[arg(long = "tls", env = "NANOKIT_GATEWAY_TLS", value_enum)]
+    pub tls: Option<Tls>,
     /// Seconds a service may take to become ready (1 to 86400)
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,
@@ -265,5 +271,27 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+}
+
+/// How the gateway serves its hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Tls {
+    /// Plain HTTP (local development).
+    Off,
+    /// HTTPS: public certificates (ACME) for public names, Caddy's own CA for local and
+    /// private names (`.localhost`, `.local`, `.internal`, `.test`, IPs, wildcards).
+    Auto,
+    /// HTTPS with Caddy's own CA for every host (`tls internal`).
+    Internal,
+}
+
+impl Tls {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tls::Off => "off",
+            Tls::Auto => "auto",
+            Tls::Internal => "internal",
+        }
     }
 }

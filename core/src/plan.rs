@@ -449,7 +449,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Result<Plan, PlanError> {
         let changed = matches!((&cluster.gateway_settings, &gw.settings), (Some(want), Some(have)) if want != have)
             || (cluster.gateway_settings.is_some() && gw.settings.is_none());
         let repair = if changed {
-            Some((Action::RecreateGateway, "its settings changed (image, port or bind address)".to_string()))
+            Some((Action::RecreateGateway, "its settings changed (image, ports, bind address or TLS)".to_string()))
         } else if !gw.running {
             Some((Action::StartGateway, "it is not running".to_string()))
         } else {

@@ -5,6 +5,7 @@ use crate::deploy::interrupt::Signals;
 use crate::deploy::lock::{self, LockInfo};
 use crate::deploy::report::{Mode, Progress};
 use crate::deploy::{executor, state};
+use crate::docker::engine::Engine;
 use crate::docker::{DockerProvider, DockerSettings};
 use anyhow::{anyhow, bail, Result};
 use nanokit_core::model::ProviderId;
@@ -19,14 +20,28 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
 }
 
-fn settings(args: &DeployArgs) -> DockerSettings {
+/// The Docker provider's settings: the engine's defaults (local or remote), then the user's.
+fn settings(args: &DeployArgs, engine: &Engine) -> DockerSettings {
+    let defaults = DockerSettings::for_engine(engine.is_remote());
     DockerSettings {
         gateway_image: args.gateway_image.clone(),
-        gateway_port: args.gateway_port,
-        gateway_bind: args.gateway_bind.clone(),
+        gateway_port: args.gateway_port.unwrap_or(defaults.gateway_port),
+        gateway_https_port: args.gateway_https_port.unwrap_or(defaults.gateway_https_port),
+        gateway_bind: args.gateway_bind.clone().unwrap_or(defaults.gateway_bind.clone()),
+        tls: args.tls.unwrap_or(defaults.tls),
         ready_timeout: Duration::from_secs(args.timeout),
-        ..DockerSettings::default()
+        ..defaults
     }
+}
+
+/// The Docker engine an environment deploys to: its `infra.host`, else what the `docker` CLI
+/// would use. Known before connecting, so the plan (the gateway's settings) can depend on it.
+pub fn engine_of(resolved: &ResolvedEnvironment) -> Result<Engine> {
+    crate::docker::engine::current(&resolved.env, file_engine_host(resolved)).map_err(|e| anyhow!(e))
+}
+
+fn file_engine_host(_resolved: &ResolvedEnvironment) -> Option<&str> {
+    None
 }
 
 fn progress(args: &DeployArgs) -> Progress {
@@ -42,6 +57,29 @@ struct Target {
     resolved: ResolvedEnvironment,
     graph: nanokit_core::graph::Graph,
     project_dir: PathBuf,
+    /// The Docker engine, for `provider: docker`.
+    engine: Option<Engine>,
+}
+
+impl Target {
+    /// What the plan should say about how services reach their files on this engine.
+    fn engine_notes(&self, desired: &Desired) -> Vec<String> {
+        let Some(engine) = self.engine.as_ref().filter(|e| e.is_remote()) else { return Vec::new() };
+        desired
+            .services
+            .iter()
+            .filter_map(|s| {
+                let folder = s.mount.as_ref()?;
+                let shown = folder.strip_prefix(&self.project_dir).unwrap_or(folder);
+                Some(format!(
+                    "`{}`: {} is copied into its container (the engine at {} cannot mount a folder of this machine); a change to its files redeploys it",
+                    s.name,
+                    shown.display(),
+                    engine.address
+                ))
+            })
+            .collect()
+    }
 }
 
 impl Target {
@@ -57,8 +95,18 @@ impl Target {
             ),
         };
         let mut desired = plan::desired(&self.resolved, &self.graph, services, &self.project_dir, &options).map_err(|e| anyhow!(e))?;
-        if self.resolved.provider == ProviderId::Docker {
-            desired.cluster.gateway_settings = Some(settings(args).gateway_fingerprint());
+        if let Some(engine) = &self.engine {
+            desired.cluster.gateway_settings = Some(settings(args, engine).gateway_fingerprint());
+            if engine.is_remote() {
+                // Copied, not mounted: a change to the files is a change to the service.
+                for s in desired.services.iter_mut() {
+                    if let Some(folder) = &s.mount {
+                        let files = crate::docker::copy::digest(folder)
+                            .map_err(|e| anyhow!("service `{}`: cannot read its path {}: {e}", s.name, folder.display()))?;
+                        s.config_hash = crate::docker::copy::config_hash_with_files(&s.config_hash, &files);
+                    }
+                }
+            }
         }
         Ok(desired)
     }
@@ -81,7 +129,8 @@ fn target(common: &FileArgs) -> Result<Target> {
     }
     let project_dir =
         loaded.path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p }).unwrap_or(Path::new(".")).to_path_buf();
-    let t = Target { resolved: with_graph.resolved.clone(), graph: with_graph.graph.clone(), project_dir };
+    let engine = if provider == ProviderId::Docker { Some(engine_of(&with_graph.resolved)?) } else { None };
+    let t = Target { resolved: with_graph.resolved.clone(), graph: with_graph.graph.clone(), project_dir, engine };
     // Where state will be kept is known before any engine is reached (no HOME: refused now).
     state_dir(&t)?;
     Ok(t)
@@ -135,7 +184,7 @@ impl HeldLock {
 
 /// One connected provider of either kind, so commands are written once, generically.
 enum Backend {
-    Docker(DockerProvider),
+    Docker(Box<DockerProvider>),
     #[cfg(feature = "aws")]
     Aws(Box<crate::aws::AwsProvider>),
 }
@@ -150,11 +199,37 @@ async fn connect(t: &Target, desired: &Desired, args: &DeployArgs) -> Result<Bac
                 crate::aws::AwsProvider::connect(&region, t.resolved.infra.clone(), Duration::from_secs(args.timeout)).await?,
             )))
         }
-        _ => Ok(Backend::Docker(DockerProvider::connect(settings(args)).await?)),
+        _ => Ok(Backend::Docker(Box::new(docker_provider(t, args).await?))),
     }
 }
 
+async fn docker_provider(t: &Target, args: &DeployArgs) -> Result<DockerProvider> {
+    let engine = match &t.engine {
+        Some(e) => e.clone(),
+        None => engine_of(&t.resolved)?,
+    };
+    let settings = settings(args, &engine);
+    Ok(DockerProvider::connect(engine, settings).await?)
+}
+
 impl Backend {
+    /// Why the way to the platform failed, if it did (a lost SSH connection), to add to an error.
+    fn transport_problem(&self) -> Option<String> {
+        match self {
+            Backend::Docker(p) => p.transport_problem(),
+            #[cfg(feature = "aws")]
+            Backend::Aws(_) => None,
+        }
+    }
+
+    /// `result`, with the transport's own account of a failure added.
+    fn explain<T>(&self, result: Result<T>) -> Result<T> {
+        match (result, self.transport_problem()) {
+            (Err(e), Some(problem)) => Err(e.context(problem)),
+            (result, _) => result,
+        }
+    }
+
     async fn lock(&self, t: &Target, command: &str, args: &DeployArgs) -> Result<HeldLock> {
         let info = LockInfo::current(&t.resolved.component, command);
         match self {
@@ -177,7 +252,10 @@ impl Backend {
 macro_rules! with_provider {
     ($backend:expr, $p:ident => $body:expr) => {
         match $backend {
-            Backend::Docker($p) => $body,
+            Backend::Docker($p) => {
+                let $p = &**$p;
+                $body
+            }
             #[cfg(feature = "aws")]
             Backend::Aws($p) => {
                 let $p = &**$p;
@@ -221,6 +299,7 @@ pub fn up(services: &[String], dry_run: bool, remove_orphans: bool, args: &Deplo
         let command = format!("nkdev up {}", services.join(" ")).trim().to_string();
         let lock = if read_only { None } else { Some(backend.lock(&t, &command, args).await?) };
         let result = with_provider!(&backend, p => interruptible(&mut signals, &t, "nkdev up", run_up(p, &desired, &t, dry_run, lock.is_some(), args, &reporter)).await);
+        let result = backend.explain(result);
         if let Some(lock) = lock {
             lock.release().await;
         }
@@ -233,7 +312,9 @@ async fn plan_up<P: Provider>(provider: &P, desired: &Desired, t: &Target) -> Re
     let mut observed = provider.observe(desired).await?;
     // The provider may know of unready services too (a replacement an interrupted deploy left).
     observed.unready.extend(unready_from_state(t)?);
-    plan::plan(desired, &observed).map_err(|e| anyhow!(e))
+    let mut plan = plan::plan(desired, &observed).map_err(|e| anyhow!(e))?;
+    plan.notes.extend(t.engine_notes(desired));
+    Ok(plan)
 }
 
 async fn run_up<P: Provider>(
@@ -286,21 +367,19 @@ async fn run_up<P: Provider>(
         return Err(anyhow!(error));
     }
     let after = save_state(provider, desired, t, &[]).await?;
-    if t.resolved.provider == ProviderId::Docker {
-        // The port the gateway really publishes: a shared repo's, or one this deploy did not
-        // recreate, may differ from this command's --gateway-port.
-        let served = after
-            .gateway
-            .as_ref()
-            .and_then(|g| g.settings.as_deref())
-            .and_then(crate::docker::fingerprint_port)
-            .unwrap_or(args.gateway_port);
-        if served != args.gateway_port && desired.cluster.shared {
-            reporter.note(&format!("the shared gateway publishes port {served} (not --gateway-port {})", args.gateway_port));
+    if let Some(engine) = &t.engine {
+        // Where the gateway really serves: a shared repo's, or one this deploy did not
+        // recreate, may differ from this command's settings.
+        let mine = settings(args, engine).gateway_fingerprint();
+        let fingerprint = after.gateway.as_ref().and_then(|g| g.settings.clone()).unwrap_or(mine.clone());
+        let (scheme, port) = crate::docker::fingerprint_served(&fingerprint).unwrap_or(("http", 80));
+        if fingerprint != mine && desired.cluster.shared {
+            reporter.note(&format!("the shared gateway serves {scheme} on port {port} (its owner's settings, not this command's)"));
         }
+        let default_port = if scheme == "https" { 443 } else { 80 };
         for s in desired.services.iter().filter(|s| s.host.is_some()) {
-            let port = if served == 80 { String::new() } else { format!(":{served}") };
-            reporter.note(&format!("{} → http://{}{port}", s.name, s.host.as_deref().unwrap_or_default()));
+            let shown = if port == default_port { String::new() } else { format!(":{port}") };
+            reporter.note(&format!("{} → {scheme}://{}{shown}", s.name, s.host.as_deref().unwrap_or_default()));
         }
     }
     Ok(crate::exit::OK)
@@ -481,6 +560,9 @@ pub fn status(format: OutputFormat, args: &DeployArgs, common: &FileArgs) -> Res
         rows.sort_by_key(|r| {
             (r["component"].as_str().unwrap_or_default().to_string(), r["service"].as_str().unwrap_or_default().to_string())
         });
+        if format == OutputFormat::Text {
+            println!("{}/{} on docker engine {}", desired.cluster.project, desired.cluster.env, provider.engine());
+        }
         if rows.is_empty() && format == OutputFormat::Text {
             println!("no services deployed in {}/{}", desired.cluster.project, desired.cluster.env);
         }
@@ -565,7 +647,7 @@ pub fn logs(services: &[String], follow: bool, tail: Option<usize>, args: &Deplo
         .collect();
     let width = names.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     runtime()?.block_on(async {
-        let provider = DockerProvider::connect(settings(args)).await?;
+        let provider = docker_provider(&t, args).await?;
         let streams = names.iter().map(|(name, container)| {
             let prefix = format!("{name:<width$} | ");
             provider.logs(container, follow, tail).map(move |item| (prefix.clone(), item))

@@ -88,7 +88,8 @@ fn infra_unlock(force: bool, common: &crate::args::FileArgs) -> Result<u8> {
         #[cfg(feature = "docker")]
         ProviderId::Docker => {
             let held = runtime.block_on(async {
-                let p = crate::docker::DockerProvider::connect(crate::docker::DockerSettings::default()).await?;
+                let engine = deploy::engine_of(resolved)?;
+                let p = crate::docker::DockerProvider::connect(engine, crate::docker::DockerSettings::default()).await?;
                 crate::docker::lock::unlock(p.client(), &resolved.project, env, force).await
             })?;
             (held, format!("container {} on the Docker engine", crate::docker::lock::container_name(&resolved.project, env)))

@@ -12,8 +12,25 @@ pub const CONFIG_FILE_NAME: &str = "caddy.json";
 pub const STAGING_FILE: &str = "/etc/nanokit/next.json";
 pub const STAGING_FILE_NAME: &str = "next.json";
 pub const LISTEN_PORT: u16 = 80;
+pub const TLS_LISTEN_PORT: u16 = 443;
+/// Where Caddy keeps its certificates and keys (`XDG_DATA_HOME`), on a named volume.
+pub const DATA_DIR: &str = "/data";
 
-pub fn config(routes: &[Route]) -> Value {
+/// How the gateway serves its hosts (`--tls`): defined with the arguments, which every build has.
+pub use crate::args::Tls;
+
+/// A host no public CA can certify over HTTP-01 (a name no public DNS answers, an address, a
+/// wildcard): served with the gateway's own CA under `auto`.
+pub fn needs_internal_ca(host: &str) -> bool {
+    const PRIVATE_SUFFIXES: &[&str] = &[".localhost", ".local", ".internal", ".test", ".example", ".invalid", ".home.arpa", ".lan"];
+    host == "localhost"
+        || host.starts_with("*.")
+        || !host.contains('.')
+        || host.parse::<std::net::IpAddr>().is_ok()
+        || PRIVATE_SUFFIXES.iter().any(|s| host.ends_with(s))
+}
+
+pub fn config(routes: &[Route], tls: Tls) -> Value {
     let routes: Vec<Value> = routes
         .iter()
         .map(|r| {
@@ -30,13 +47,36 @@ pub fn config(routes: &[Route]) -> Value {
             "handle": [{"handler": "static_response", "status_code": 404, "body": "nanokit: no service is routed for this host\n"}]
         })))
         .collect();
+    if tls == Tls::Off {
+        return json!({
+            "admin": {"listen": "localhost:2019"},
+            "apps": {"http": {"servers": {"nanokit": {
+                "listen": [format!(":{LISTEN_PORT}")],
+                "automatic_https": {"disable": true},
+                "routes": routes
+            }}}}
+        });
+    }
+    // Caddy's automatic HTTPS: a certificate for every host matched, and HTTP redirected to
+    // HTTPS. Which issuer signs which host is said here, not left to Caddy's defaults.
+    let hosts: Vec<&Value> = routes.iter().filter_map(|r| r["match"][0]["host"].get(0)).collect();
+    let internal: Vec<&Value> = match tls {
+        Tls::Internal => hosts,
+        _ => hosts.into_iter().filter(|h| h.as_str().is_some_and(needs_internal_ca)).collect(),
+    };
+    let policies = if internal.is_empty() { json!([]) } else { json!([{"subjects": internal, "issuers": [{"module": "internal"}]}]) };
     json!({
         "admin": {"listen": "localhost:2019"},
-        "apps": {"http": {"servers": {"nanokit": {
-            "listen": [format!(":{LISTEN_PORT}")],
-            "automatic_https": {"disable": true},
-            "routes": routes
-        }}}}
+        "apps": {
+            "http": {"servers": {"nanokit": {
+                "listen": [format!(":{TLS_LISTEN_PORT}")],
+                "routes": routes
+            }}},
+            "tls": {"automation": {"policies": policies}},
+            // The gateway's own CA stays in the container (and its volume): never installed
+            // into a trust store, which a container has no business changing.
+            "pki": {"certificate_authorities": {"local": {"install_trust": false}}}
+        }
     })
 }
 
@@ -98,8 +138,27 @@ mod tests {
             Route { host: "a.localhost".into(), upstream: "nk-p-local-a".into(), port: 3001 },
             Route { host: "b.localhost".into(), upstream: "nk-p-local-b".into(), port: 80 },
         ];
-        let tar = archive(&config(&routes), CONFIG_FILE_NAME).unwrap();
+        let tar = archive(&config(&routes, Tls::Off), CONFIG_FILE_NAME).unwrap();
         let back = from_archive(&tar).unwrap();
         assert_eq!(routes_of(&back), routes);
+        let tls = config(&routes, Tls::Auto);
+        assert_eq!(routes_of(&tls), routes);
+    }
+
+    #[test]
+    fn https_certifies_private_names_with_the_gateway_ca_and_public_names_with_acme() {
+        let route = |host: &str| Route { host: host.into(), upstream: "nk-p-e-s".into(), port: 80 };
+        let routes = vec![route("shop.example.com"), route("api.localhost"), route("*.apps.example.com"), route("10.0.0.7")];
+        let auto = config(&routes, Tls::Auto);
+        assert_eq!(auto["apps"]["http"]["servers"]["nanokit"]["listen"], json!([":443"]));
+        assert_eq!(
+            auto["apps"]["tls"]["automation"]["policies"],
+            json!([{"subjects": ["api.localhost", "*.apps.example.com", "10.0.0.7"], "issuers": [{"module": "internal"}]}])
+        );
+        let internal = config(&routes, Tls::Internal);
+        assert_eq!(internal["apps"]["tls"]["automation"]["policies"][0]["subjects"].as_array().unwrap().len(), 4);
+        assert_eq!(config(&[route("shop.example.com")], Tls::Auto)["apps"]["tls"]["automation"]["policies"], json!([]));
+        assert_eq!(config(&routes, Tls::Off)["apps"]["http"]["servers"]["nanokit"]["automatic_https"]["disable"], json!(true));
+        assert!(!needs_internal_ca("shop.example.com") && needs_internal_ca("db") && needs_internal_ca("x.internal"));
     }
 }

@@ -46,6 +46,19 @@ pub fn is_replacement_name(name: &str) -> bool {
     name.ends_with("_next")
 }
 
+/// The volume holding the gateway's certificates. `_` keeps it apart from every volume name a
+/// file can ask for (those are DNS labels), as `_next` does for containers.
+pub fn gateway_data_volume(gateway: &str) -> String {
+    format!("{gateway}_data")
+}
+
+impl Target {
+    /// The gateway's certificate volume: infrastructure, changed only by the infra owner.
+    pub fn gateway_data(gateway: &str) -> Target {
+        Target { object: Object::Volume, kind: ObjectKind::Infra, intent: Intent::Change, name: gateway_data_volume(gateway) }
+    }
+}
+
 /// Every named object `step` creates, changes or removes (the first is the step's own).
 pub fn targets(step: &Step, desired: &Desired) -> Vec<Target> {
     let c = &desired.cluster;
@@ -53,9 +66,10 @@ pub fn targets(step: &Step, desired: &Desired) -> Vec<Target> {
     let instance = |service: &str| desired.service(service).map(|s| s.instance.clone());
     match &step.action {
         Action::CreateNetwork | Action::RemoveNetwork => vec![t(Object::Network, ObjectKind::Infra, Intent::Change, &c.network)],
-        Action::CreateGateway | Action::StartGateway | Action::RecreateGateway | Action::RemoveGateway => {
-            vec![t(Object::Container, ObjectKind::Infra, Intent::Change, &c.gateway)]
+        Action::CreateGateway | Action::RecreateGateway => {
+            vec![t(Object::Container, ObjectKind::Infra, Intent::Change, &c.gateway), Target::gateway_data(&c.gateway)]
         }
+        Action::StartGateway | Action::RemoveGateway => vec![t(Object::Container, ObjectKind::Infra, Intent::Change, &c.gateway)],
         // Routes are every component's (each deploy rebuilds them from all); the gateway itself
         // is only adopted.
         Action::UpdateRoutes { .. } => vec![t(Object::Container, ObjectKind::Infra, Intent::Adopt, &c.gateway)],
@@ -124,7 +138,7 @@ impl DockerProvider {
     /// (then the new port must be free; the old one is the gateway's own).
     pub(super) async fn gateway_port_changes(&self, desired: &Desired) -> Result<bool, ProviderError> {
         let labels = self.existing_labels(Object::Container, &desired.cluster.gateway).await?.unwrap_or_default();
-        let old = labels.get(nanokit_core::provider::labels::GATEWAY_SETTINGS).and_then(|f| f.split_once('|')).map(|(_, a)| a.to_string());
+        let old = labels.get(nanokit_core::provider::labels::GATEWAY_SETTINGS).and_then(|f| f.split('|').nth(1)).map(str::to_string);
         let new = format!("{}:{}", self.settings.gateway_bind, self.settings.gateway_port);
         Ok(old.as_deref() != Some(new.as_str()))
     }

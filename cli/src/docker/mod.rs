@@ -1,11 +1,13 @@
 //! `provider: docker` on a real engine through bollard: a network per cluster, a Caddy
 //! gateway, one container per service, everything labelled for ownership (SPEC §6).
 
+pub mod copy;
 pub mod engine;
 pub mod gateway;
 pub mod guard;
 pub mod lock;
 pub mod probe;
+pub mod ssh;
 
 use bollard::container::{
     Config, CreateContainerOptions, DownloadFromContainerOptions, ListContainersOptions, LogOutput, LogsOptions, RemoveContainerOptions,
@@ -32,8 +34,12 @@ pub struct DockerSettings {
     pub gateway_image: String,
     /// `--gateway-port` / `NANOKIT_GATEWAY_PORT`: the host port the gateway publishes.
     pub gateway_port: u16,
-    /// `NANOKIT_GATEWAY_BIND`: host address the gateway port binds to.
+    /// `NANOKIT_GATEWAY_BIND`: host address the gateway ports bind to.
     pub gateway_bind: String,
+    /// `--gateway-https-port` / `NANOKIT_GATEWAY_HTTPS_PORT`: the host port of HTTPS.
+    pub gateway_https_port: u16,
+    /// `--tls` / `NANOKIT_GATEWAY_TLS`: plain HTTP, or HTTPS with automatic certificates.
+    pub tls: gateway::Tls,
     /// How long a service may take to become ready.
     pub ready_timeout: Duration,
     /// How long a container gets to exit after SIGTERM before it is killed, when it is
@@ -42,16 +48,46 @@ pub struct DockerSettings {
 }
 
 impl DockerSettings {
-    /// The gateway's settings as one label value (`image|bind:port`): a gateway created with
-    /// other settings is recreated by its owner.
+    /// The gateway's settings as one label value (`image|bind:port`, then
+    /// `|https=PORT|tls=MODE` when it serves HTTPS): a gateway created with other settings is
+    /// recreated by its owner. (Plain HTTP keeps the first form, so gateways made before HTTPS
+    /// existed are not recreated for nothing.)
     pub fn gateway_fingerprint(&self) -> String {
-        format!("{}|{}:{}", self.gateway_image, self.gateway_bind, self.gateway_port)
+        let plain = format!("{}|{}:{}", self.gateway_image, self.gateway_bind, self.gateway_port);
+        match self.tls {
+            gateway::Tls::Off => plain,
+            tls => format!("{plain}|https={}|tls={}", self.gateway_https_port, tls.as_str()),
+        }
+    }
+
+    /// Defaults for an engine: a local one publishes plain HTTP on 127.0.0.1:80; a remote one
+    /// (a VPS) HTTP and HTTPS on all its interfaces, with automatic certificates.
+    pub fn for_engine(remote: bool) -> DockerSettings {
+        let local = DockerSettings::default();
+        if !remote {
+            return local;
+        }
+        DockerSettings { gateway_bind: "0.0.0.0".into(), tls: gateway::Tls::Auto, ..local }
     }
 }
 
-/// The host port in a gateway fingerprint, for the URL really served.
-pub fn fingerprint_port(fingerprint: &str) -> Option<u16> {
-    fingerprint.rsplit_once(':')?.1.parse().ok()
+/// Where a gateway with this fingerprint serves: its scheme and host port, for the URLs shown.
+pub fn fingerprint_served(fingerprint: &str) -> Option<(&'static str, u16)> {
+    let mut fields = fingerprint.split('|').skip(1);
+    let http: u16 = fields.next()?.rsplit_once(':')?.1.parse().ok()?;
+    match fields.next().and_then(|f| f.strip_prefix("https=")) {
+        Some(https) => Some(("https", https.parse().ok()?)),
+        None => Some(("http", http)),
+    }
+}
+
+/// How a gateway with this fingerprint serves (HTTP or which HTTPS).
+pub fn fingerprint_tls(fingerprint: &str) -> gateway::Tls {
+    match fingerprint.split('|').find_map(|f| f.strip_prefix("tls=")) {
+        Some("internal") => gateway::Tls::Internal,
+        Some(_) => gateway::Tls::Auto,
+        None => gateway::Tls::Off,
+    }
 }
 
 impl Default for DockerSettings {
@@ -60,6 +96,8 @@ impl Default for DockerSettings {
             gateway_image: "caddy:2-alpine".into(),
             gateway_port: 80,
             gateway_bind: "127.0.0.1".into(),
+            gateway_https_port: 443,
+            tls: gateway::Tls::Off,
             ready_timeout: Duration::from_secs(60),
             stop_grace: Duration::from_secs(10),
         }
@@ -69,6 +107,8 @@ impl Default for DockerSettings {
 pub struct DockerProvider {
     docker: Docker,
     engine: engine::Engine,
+    /// The way to a remote engine over SSH; it lives as long as the provider.
+    tunnel: Option<ssh::SshTunnel>,
     settings: DockerSettings,
     /// Images known to be on the engine: twenty services of one image make one check, not
     /// twenty, while the engine is busy creating their containers.
@@ -107,25 +147,53 @@ fn is_not_found(e: &bollard::errors::Error) -> bool {
 }
 
 impl DockerProvider {
-    /// Connect with the usual defaults (`DOCKER_HOST` or the local socket) and negotiate the
-    /// API version, so an older engine (API 1.41 on Debian) is spoken to in its own version.
-    pub async fn connect(settings: DockerSettings) -> Result<Self, ProviderError> {
-        let engine = engine::current().map_err(ProviderError::new)?;
-        let hint = "is the Docker engine running? (`sudo dockerd` or `systemctl start docker`)";
+    /// Connect to `engine` (over SSH when it is an `ssh://` one) and negotiate the API version,
+    /// so an older engine (API 1.41 on Debian) is spoken to in its own version.
+    pub async fn connect(engine: engine::Engine, settings: DockerSettings) -> Result<Self, ProviderError> {
+        use nanokit_core::engine_host::EngineAddress;
+        let hint = match &engine.address {
+            EngineAddress::Ssh(dest) => format!("is the Docker engine running there? (`ssh {dest} docker info`)"),
+            _ => "is the Docker engine running? (`sudo dockerd` or `systemctl start docker`)".to_string(),
+        };
         const TIMEOUT_SECS: u64 = 120;
-        let docker = match &engine {
-            engine::Engine::Unix(path) => Docker::connect_with_socket(&path.to_string_lossy(), TIMEOUT_SECS, bollard::API_DEFAULT_VERSION),
-            engine::Engine::Tcp(addr) => Docker::connect_with_http(addr, TIMEOUT_SECS, bollard::API_DEFAULT_VERSION),
+        let mut tunnel = None;
+        let docker = match &engine.address {
+            EngineAddress::Unix(path) => Docker::connect_with_socket(&path.to_string_lossy(), TIMEOUT_SECS, bollard::API_DEFAULT_VERSION),
+            EngineAddress::Tcp(addr) => Docker::connect_with_http(addr, TIMEOUT_SECS, bollard::API_DEFAULT_VERSION),
+            EngineAddress::Ssh(dest) => {
+                let home = crate::deploy::state::nanokit_home().map_err(|e| ProviderError::new(format!("{e:#}")))?;
+                let opened = ssh::SshTunnel::open(dest, &home.join("ssh")).await.map_err(ProviderError::new)?;
+                let socket = opened.socket();
+                tunnel = Some(opened);
+                Docker::connect_with_socket(&socket.to_string_lossy(), TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+            }
         }
         .map_err(|e| engine_err(format!("cannot connect to the Docker engine at {engine}; {hint}"), &e))?;
-        let docker =
-            docker.negotiate_version().await.map_err(|e| engine_err(format!("cannot reach the Docker engine at {engine}; {hint}"), &e))?;
-        Ok(DockerProvider { docker, engine, settings, images_present: Default::default() })
+        let docker = match docker.negotiate_version().await {
+            Ok(d) => d,
+            Err(e) => {
+                // Over SSH, what the remote side said is the useful part.
+                if let Some(problem) = tunnel.as_ref().and_then(|t| t.problem()) {
+                    return Err(ProviderError::new(format!("cannot reach the Docker engine at {engine}: {problem}")));
+                }
+                return Err(engine_err(format!("cannot reach the Docker engine at {engine}; {hint}"), &e));
+            }
+        };
+        Ok(DockerProvider { docker, engine, tunnel, settings, images_present: Default::default() })
     }
 
-    /// The engine this provider talks to (`unix:///var/run/docker.sock`, `tcp://host:2375`).
+    /// The engine this provider talks to (`unix:///var/run/docker.sock`, `ssh://deploy@vps`).
     pub fn engine(&self) -> &engine::Engine {
         &self.engine
+    }
+
+    /// Why the SSH way to the engine failed, if it did: a deploy that lost its engine says so.
+    pub fn transport_problem(&self) -> Option<String> {
+        self.tunnel.as_ref()?.problem()
+    }
+
+    pub fn settings(&self) -> &DockerSettings {
+        &self.settings
     }
 
     pub fn client(&self) -> &Docker {
@@ -209,10 +277,20 @@ impl DockerProvider {
         }
         let mut binds: Vec<String> =
             s.volumes.iter().map(|v| format!("{}:{}{}", v.name, v.target, if v.read_only { ":ro" } else { "" })).collect();
-        if let Some(mount) = &s.mount {
-            let absolute = std::fs::canonicalize(mount).map_err(|e| err(format!("service `{}`: path {}", s.name, mount.display()), e))?;
-            binds.push(format!("{}:{APP_DIR}", absolute.display()));
-        }
+        // A remote engine cannot mount a folder of this machine: it is copied after create.
+        let copy_from = match &s.mount {
+            Some(mount) => {
+                let absolute =
+                    std::fs::canonicalize(mount).map_err(|e| err(format!("service `{}`: path {}", s.name, mount.display()), e))?;
+                if self.engine.is_remote() {
+                    Some(absolute)
+                } else {
+                    binds.push(format!("{}:{APP_DIR}", absolute.display()));
+                    None
+                }
+            }
+            None => None,
+        };
         let healthcheck = s.healthcheck.as_ref().and_then(|h| {
             let cmd = h.cmd.as_ref()?;
             // Bounded by NK054 (at most a day), and checked here too: never a wrapped value.
@@ -258,6 +336,14 @@ impl DockerProvider {
             .create_container(Some(CreateContainerOptions { name: name.to_string(), platform: None }), config)
             .await
             .map_err(|e| engine_err(format!("cannot create container `{name}`"), &e))?;
+        if let Some(folder) = copy_from {
+            let tar =
+                copy::archive(&folder, APP_DIR).map_err(|e| err(format!("service `{}`: cannot read {}", s.name, folder.display()), e))?;
+            self.docker
+                .upload_to_container(name, Some(UploadToContainerOptions { path: "/".to_string(), ..Default::default() }), tar.into())
+                .await
+                .map_err(|e| engine_err(format!("cannot copy {} into `{name}`", folder.display()), &e))?;
+        }
         self.docker
             .start_container(name, None::<StartContainerOptions<String>>)
             .await
@@ -306,24 +392,39 @@ impl DockerProvider {
     async fn create_gateway(&self, desired: &Desired) -> Result<(), ProviderError> {
         let image = &self.settings.gateway_image;
         self.ensure_image(image).await?;
-        let port = format!("{}/tcp", gateway::LISTEN_PORT);
         let mut gateway_labels = Self::base_labels(desired, "gateway");
         gateway_labels.insert(labels::GATEWAY_SETTINGS.into(), self.settings.gateway_fingerprint());
+        let publish = |container: u16, host: u16| {
+            (
+                format!("{container}/tcp"),
+                Some(vec![PortBinding { host_ip: Some(self.settings.gateway_bind.clone()), host_port: Some(host.to_string()) }]),
+            )
+        };
+        let mut ports = HashMap::from([publish(gateway::LISTEN_PORT, self.settings.gateway_port)]);
+        let mut binds = Vec::new();
+        if self.settings.tls != gateway::Tls::Off {
+            ports.extend([publish(gateway::TLS_LISTEN_PORT, self.settings.gateway_https_port)]);
+            // Certificates and the gateway CA outlive the container: a recreated gateway keeps
+            // serving the same certificates instead of asking the CA (and its rate limits) again.
+            let volume = guard::gateway_data_volume(&desired.cluster.gateway);
+            if !self.guard(desired, &guard::Target::gateway_data(&desired.cluster.gateway)).await? {
+                let options =
+                    CreateVolumeOptions { name: volume.clone(), labels: Self::base_labels(desired, "gateway"), ..Default::default() };
+                self.docker.create_volume(options).await.map_err(|e| engine_err(format!("cannot create volume `{volume}`"), &e))?;
+            }
+            binds.push(format!("{volume}:{}", gateway::DATA_DIR));
+        }
         let config = Config {
             image: Some(image.clone()),
             cmd: Some(vec!["caddy".into(), "run".into(), "--config".into(), gateway::CONFIG_FILE.into(), "--resume".into()]),
             entrypoint: Some(vec![]),
+            env: Some(vec![format!("XDG_DATA_HOME={}", gateway::DATA_DIR)]),
             labels: Some(gateway_labels),
-            exposed_ports: Some(HashMap::from([(port.clone(), HashMap::new())])),
+            exposed_ports: Some(ports.keys().map(|p| (p.clone(), HashMap::new())).collect()),
             host_config: Some(HostConfig {
                 network_mode: Some(desired.cluster.network.clone()),
-                port_bindings: Some(HashMap::from([(
-                    port,
-                    Some(vec![PortBinding {
-                        host_ip: Some(self.settings.gateway_bind.clone()),
-                        host_port: Some(self.settings.gateway_port.to_string()),
-                    }]),
-                )])),
+                binds: Some(binds),
+                port_bindings: Some(ports),
                 restart_policy: Some(RestartPolicy { name: Some(RestartPolicyNameEnum::UNLESS_STOPPED), maximum_retry_count: None }),
                 ..Default::default()
             }),
@@ -334,7 +435,7 @@ impl DockerProvider {
             .create_container(Some(CreateContainerOptions { name: name.clone(), platform: None }), config)
             .await
             .map_err(|e| engine_err(format!("cannot create gateway `{name}`"), &e))?;
-        let started = match self.upload_config(name, gateway::CONFIG_FILE_NAME, &[]).await {
+        let started = match self.upload_config(name, gateway::CONFIG_FILE_NAME, &[], self.settings.tls).await {
             Ok(()) => self.docker.start_container(name, None::<StartContainerOptions<String>>).await.map_err(|e| {
                 let mut pe = engine_err(format!("cannot start gateway `{name}`"), &e);
                 if e.to_string().contains("address already in use") || e.to_string().contains("port is already allocated") {
@@ -353,8 +454,8 @@ impl DockerProvider {
         started
     }
 
-    async fn upload_config(&self, gateway: &str, file_name: &str, routes: &[Route]) -> Result<(), ProviderError> {
-        let tar = gateway::archive(&gateway::config(routes), file_name).map_err(|e| err("cannot build the gateway config", e))?;
+    async fn upload_config(&self, gateway: &str, file_name: &str, routes: &[Route], tls: gateway::Tls) -> Result<(), ProviderError> {
+        let tar = gateway::archive(&gateway::config(routes, tls), file_name).map_err(|e| err("cannot build the gateway config", e))?;
         self.docker
             .upload_to_container(gateway, Some(UploadToContainerOptions { path: "/etc".to_string(), ..Default::default() }), tar.into())
             .await
@@ -387,7 +488,11 @@ impl DockerProvider {
     /// file saying what the gateway really serves, and the next plan retries.
     async fn update_routes(&self, desired: &Desired, routes: &[Route]) -> Result<(), ProviderError> {
         let gw = &desired.cluster.gateway;
-        self.upload_config(gw, gateway::STAGING_FILE_NAME, routes).await?;
+        // Served as the gateway was made to serve (a shared repo's settings may differ from
+        // the owner's, who made it).
+        let made_with = self.existing_labels(guard::Object::Container, gw).await?.unwrap_or_default();
+        let tls = made_with.get(labels::GATEWAY_SETTINGS).map_or(gateway::Tls::Off, |f| fingerprint_tls(f));
+        self.upload_config(gw, gateway::STAGING_FILE_NAME, routes, tls).await?;
         // `--force`: Caddy skips a reload whose config it thinks unchanged, and ours changed on disk.
         let (code, output) =
             self.exec(gw, vec!["caddy".into(), "reload".into(), "--config".into(), gateway::STAGING_FILE.into(), "--force".into()]).await?;
@@ -396,7 +501,7 @@ impl DockerProvider {
             e.details = output.lines().rev().take(10).map(str::to_string).collect::<Vec<_>>().into_iter().rev().collect();
             return Err(e);
         }
-        self.upload_config(gw, gateway::CONFIG_FILE_NAME, routes).await
+        self.upload_config(gw, gateway::CONFIG_FILE_NAME, routes, tls).await
     }
 
     async fn current_routes(&self, gateway: &str) -> Option<Vec<Route>> {
@@ -788,8 +893,14 @@ mod tests {
     }
 
     #[test]
-    fn gateway_fingerprints_carry_the_port() {
+    fn gateway_fingerprints_carry_where_it_serves() {
         let s = DockerSettings { gateway_port: 8080, ..DockerSettings::default() };
-        assert_eq!(fingerprint_port(&s.gateway_fingerprint()), Some(8080));
+        assert_eq!(s.gateway_fingerprint(), "caddy:2-alpine|127.0.0.1:8080");
+        assert_eq!(fingerprint_served(&s.gateway_fingerprint()), Some(("http", 8080)));
+        assert_eq!(fingerprint_tls(&s.gateway_fingerprint()), gateway::Tls::Off);
+        let remote = DockerSettings::for_engine(true);
+        assert_eq!(remote.gateway_fingerprint(), "caddy:2-alpine|0.0.0.0:80|https=443|tls=auto");
+        assert_eq!(fingerprint_served(&remote.gateway_fingerprint()), Some(("https", 443)));
+        assert_eq!(fingerprint_tls(&remote.gateway_fingerprint()), gateway::Tls::Auto);
     }
 }
