@@ -268,6 +268,9 @@ fn infra_rules(project: &Project, env: &str, doc: &Document, out: &mut Vec<Diagn
         return;
     };
     let base = pointer(&["environments", env, "infra"]);
+    if let Some(host) = &infra.host {
+        engine_host_rules(host, infra.provider, &base, doc, out);
+    }
     if let Some(cidr) = &infra.cidr {
         if let Some(problem) = names::cidr_problem(cidr).or_else(|| names::vpc_cidr_size_problem(cidr)) {
             out.push(
@@ -311,6 +314,31 @@ fn infra_rules(project: &Project, env: &str, doc: &Document, out: &mut Vec<Diagn
             Diagnostic::new(Code::SharedWithoutComponent, doc.key_span_of(&format!("{base}/shared")), "`shared: true` needs a top-level `component`")
                 .label("adopts another repository's infrastructure")
                 .help("without `component`, this repository's ownership scope defaults to the project name, the same as an owner repo that set none; add `component: <this-repo>` at the top level so it can never touch the owner's resources"),
+        );
+    }
+}
+
+/// `infra.host`: an engine address (NK061, by [`crate::engine_host::parse`], the rules the CLI's
+/// engine selection reads too) under provider `docker`, the only one that reads it (NK062).
+fn engine_host_rules(host: &str, provider: Option<ProviderId>, base: &str, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let p = format!("{base}/host");
+    if let Err(problem) = crate::engine_host::parse(host) {
+        out.push(
+            // The parser's message already shows the accepted forms.
+            Diagnostic::new(Code::InvalidEngineHost, doc.span_of(&p), problem).label("not a Docker engine address"),
+        );
+    }
+    // An `infra` without `provider` deploys with `docker`, the default: nothing to warn about.
+    if let Some(provider) = provider.filter(|p| *p != ProviderId::Docker) {
+        out.push(
+            Diagnostic::new(
+                Code::HostWithoutDocker,
+                doc.key_span_of(&p),
+                format!("`infra.host` is read by provider `docker` only; provider `{}` ignores it", provider.as_str()),
+            )
+            .label("ignored")
+            .related(doc.span_of(&format!("{base}/provider")), format!("provider `{}` is set here", provider.as_str()))
+            .help("remove `host`, or set `provider: docker` to deploy to that engine"),
         );
     }
 }

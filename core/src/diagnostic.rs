@@ -84,6 +84,9 @@ codes! {
     ScalingBoundsWithoutAuto = "NK057", Warning, "`min`/`max` with `scaling: manual` have no effect.";
     ReservedServiceName = "NK058", Error, "A service name that a provider uses for its own objects (`gateway`, `lock`).";
     InstanceNameCollision = "NK059", Error, "Two environment/service pairs whose deployed names (`nk-<project>-<env>-<service>`) are the same.";
+    // NK060 is the language server's own (two repositories of one workspace); never reuse it.
+    InvalidEngineHost = "NK061", Error, "An `infra.host` that is not a Docker engine address (`ssh://`, `tcp://`, `unix://`).";
+    HostWithoutDocker = "NK062", Warning, "`infra.host` under a provider other than `docker`, which ignores it.";
 }
 
 impl std::fmt::Display for Code {

@@ -272,6 +272,11 @@ pub struct Infra {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<ProviderId>,
 
+    /// Docker engine this environment deploys to (provider `docker`): `ssh://user@host[:port]`, `tcp://host:port` or `unix:///path/to/docker.sock`. Without it, `DOCKER_HOST` and the Docker context apply, as for the `docker` CLI.
+    #[schemars(example = &"ssh://deploy@vps.example.com")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+
     /// Cloud region (required for `aws`).
     #[schemars(example = &"us-east-1")]
     #[serde(default, skip_serializing_if = "Option::is_none")]

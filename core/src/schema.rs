@@ -421,6 +421,9 @@ mod tests {
         let provider = infra.iter().find(|k| k.name == "provider").unwrap();
         assert!(provider.values.contains(&"fly.io".to_string()));
         assert!(infra.iter().any(|k| k.name == "autoCreateDomain"));
+        let host = infra.iter().find(|k| k.name == "host").unwrap();
+        assert_eq!(host.kind.as_deref(), Some("string"));
+        assert!(host.description.as_deref().unwrap().contains("`DOCKER_HOST`"));
         let overrides = keys_at("/environments/prod/services/api");
         assert!(overrides.iter().any(|k| k.name == "expose"));
     }

@@ -137,3 +137,14 @@ fn ineffective_override_offers_a_fix_that_removes_the_line() {
     fixed.replace_range(edit.span.start..edit.span.end, &edit.new_text);
     assert!(fixed.ends_with("      a:\n        host: a.localhost\n"), "{fixed}");
 }
+
+#[test]
+fn infra_host_is_the_environments_own() {
+    let text = "name: demo\nservices:\n  web:\n    image: nginx:alpine\nenvironments:\n  local:\n    infra:\n      provider: docker\n  prod:\n    infra:\n      provider: docker\n      host: ssh://deploy@vps.example.com\n";
+    let analysis = analyze(text, &AnalyzeOptions::default());
+    assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
+    let host = |env: &str| analysis.environment(env).unwrap().resolved.infra.host.clone();
+    assert_eq!(host("prod").as_deref(), Some("ssh://deploy@vps.example.com"));
+    // none in the file: the front end falls back to DOCKER_HOST and the Docker context
+    assert_eq!(host("local"), None);
+}

@@ -155,6 +155,15 @@ fn value_items(ctx: &CursorContext, key: &str, names: &Names) -> Vec<CompletionI
             item.filter_text = Some("1".into());
             item
         }],
+        // The engine address of an environment (`services.<s>.host` is a hostname: nothing to offer).
+        "host" if ctx.path.last().is_some_and(|p| p == "infra") => [
+            ("ssh://", "the engine of another machine, over ssh: ssh://user@host[:port]"),
+            ("tcp://", "an engine on plain TCP: tcp://host:port"),
+            ("unix:///var/run/docker.sock", "the local engine's socket"),
+        ]
+        .iter()
+        .map(|(v, detail)| simple(v, CompletionItemKind::VALUE, detail))
+        .collect(),
         "depends_on" => names
             .services
             .iter()

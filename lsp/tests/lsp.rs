@@ -92,6 +92,43 @@ fn hover_shows_the_resolved_service_with_origins() {
 }
 
 #[test]
+fn infra_host_is_completed_documented_and_checked() {
+    let mut c = Client::start();
+    // the key is offered under `infra`, with its schema documentation
+    let text = format!("{PROJECT}      ho");
+    c.open(URI, &text);
+    c.diagnostics(URI, 1);
+    let result = c.request("textDocument/completion", json!({"textDocument": {"uri": URI}, "position": pos(&text, "      ho", 8)}));
+    let items = result.as_array().cloned().or_else(|| result["items"].as_array().cloned()).unwrap_or_default();
+    let host = items.iter().find(|i| i["label"] == "host").unwrap_or_else(|| panic!("no `host` under infra: {:?}", labels(&result)));
+    assert!(host["documentation"]["value"].as_str().unwrap().contains("Docker engine this environment deploys to"), "{host}");
+    // its value: the three forms of an engine address
+    let text = format!("{PROJECT}      host: ");
+    c.change(URI, 2, json!([{"text": text}]));
+    let got =
+        labels(&c.request("textDocument/completion", json!({"textDocument": {"uri": URI}, "position": pos(&text, "      host: ", 12)})));
+    assert_eq!(got, vec!["ssh://", "tcp://", "unix:///var/run/docker.sock"]);
+    // a service's `host` is a hostname: none of these
+    let got =
+        labels(&c.request("textDocument/completion", json!({"textDocument": {"uri": URI}, "position": pos(&text, "    host: api", 10)})));
+    assert!(!got.contains(&"ssh://".to_string()), "{got:?}");
+    // hover on the key, and a valid address has no diagnostic
+    let text = format!("{PROJECT}      host: ssh://deploy@vps.example.com\n");
+    c.change(URI, 3, json!([{"text": text}]));
+    assert_eq!(codes(&c.diagnostics(URI, 3)), Vec::<String>::new());
+    let hover = c.request("textDocument/hover", json!({"textDocument": {"uri": URI}, "position": pos(&text, "      host: ssh", 7)}));
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.starts_with("**host**") && value.contains("`DOCKER_HOST` and the Docker context apply"), "{value}");
+    // an address the docker CLI would not take: NK061 on the value
+    let text = format!("{PROJECT}      host: vps.example.com\n");
+    c.change(URI, 4, json!([{"text": text}]));
+    let diags = c.diagnostics(URI, 4);
+    assert_eq!(codes(&diags), vec!["NK061"]);
+    assert_eq!(diags[0]["range"]["start"], json!({"line": 18, "character": 12}));
+    c.shutdown();
+}
+
+#[test]
 fn definition_references_and_rename() {
     let mut c = Client::start();
     c.open(URI, PROJECT);
