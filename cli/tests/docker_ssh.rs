@@ -254,3 +254,51 @@ fn a_connection_dropped_mid_deploy_is_reported_and_the_next_up_converges() {
     let (ok, out) = r.run(&repo, &["up"]);
     assert!(ok && out.contains("nothing to do"), "{out}");
 }
+
+#[test]
+fn each_environment_names_its_engine_and_the_docker_context_is_honoured() {
+    let r = Remote::new("sshenv");
+    // `vps` names its engine in the file; `local` does not and stays on the local socket.
+    let yaml = format!(
+        "name: {{project}}\nservices:\n  web:\n    image: nk-test/busybox:1\n    command: mkdir -p /tmp/www && exec httpd -f -p 3000 -h /tmp/www\n    expose: 3000\nenvironments:\n  local:\n    infra:\n      provider: docker\n  vps:\n    infra:\n      provider: docker\n      host: {}\n",
+        r.sshd.docker_host()
+    );
+    let repo = r.p.repo("envs", &yaml, &[]);
+    let run = |args: &[&str], extra: &[(&str, &str)]| {
+        let mut cmd = r.cmd(&repo, r.p.home.path());
+        cmd.env_remove("DOCKER_HOST").args(args);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let before = r.dials();
+    let (ok, out) = run(&["up", "--env", "vps", "--timeout", "30"], &[]);
+    assert!(ok && out.contains(&format!("{} (infra.host of `vps`)", r.sshd.docker_host())), "{out}");
+    assert!(r.dials() > before, "the vps environment did not go through SSH");
+    let (ok, out) = run(&["status", "--env", "vps"], &[("DOCKER_HOST", "unix:///nonexistent.sock")]);
+    assert!(ok && out.contains("(infra.host of `vps`)"), "the file's host wins over DOCKER_HOST: {out}");
+    let before = r.dials();
+    let (ok, out) = run(&["plan"], &[]);
+    assert!(ok && out.contains("on docker engine unix:///var/run/docker.sock"), "{out}");
+    assert_eq!(r.dials(), before, "the local environment went through SSH");
+    // A context made by the docker CLI itself, picked by DOCKER_CONTEXT, for `local`.
+    let config = tempfile::tempdir().unwrap();
+    let (ok, made) = support::docker(&[
+        "--config",
+        &config.path().to_string_lossy(),
+        "context",
+        "create",
+        "vps-ctx",
+        "--docker",
+        &format!("host={}", r.sshd.docker_host()),
+    ]);
+    assert!(ok, "{made}");
+    let config_dir = config.path().to_string_lossy().to_string();
+    let (ok, out) = run(&["plan"], &[("DOCKER_CONFIG", &config_dir), ("DOCKER_CONTEXT", "vps-ctx")]);
+    assert!(ok && out.contains(&format!("{} (docker context `vps-ctx`)", r.sshd.docker_host())), "{out}");
+    assert!(r.dials() > before, "the context's engine was not reached through SSH");
+    let (ok, out) = run(&["destroy", "--env", "vps"], &[]);
+    assert!(ok, "{out}");
+}

@@ -37,11 +37,7 @@ fn settings(args: &DeployArgs, engine: &Engine) -> DockerSettings {
 /// The Docker engine an environment deploys to: its `infra.host`, else what the `docker` CLI
 /// would use. Known before connecting, so the plan (the gateway's settings) can depend on it.
 pub fn engine_of(resolved: &ResolvedEnvironment) -> Result<Engine> {
-    crate::docker::engine::current(&resolved.env, file_engine_host(resolved)).map_err(|e| anyhow!(e))
-}
-
-fn file_engine_host(_resolved: &ResolvedEnvironment) -> Option<&str> {
-    None
+    crate::docker::engine::current(&resolved.env, resolved.infra.host.as_deref()).map_err(|e| anyhow!(e))
 }
 
 fn progress(args: &DeployArgs) -> Progress {

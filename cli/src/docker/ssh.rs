@@ -159,7 +159,8 @@ async fn start_master(dest: &SshDestination, args: &[String], control: &Path, tm
 
 /// What ssh said, as what the user should do about it.
 fn explain_connect_failure(dest: &SshDestination, said: &str, code: Option<i32>) -> String {
-    let last = said.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("no message").to_string();
+    let last = said.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("no message");
+    let last = last.strip_prefix("ssh: ").unwrap_or(last).to_string();
     let port = dest.port.map(|p| format!(" -p {p}")).unwrap_or_default();
     let user_host = match &dest.user {
         Some(u) => format!("{u}@{}", dest.host),
