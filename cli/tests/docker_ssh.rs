@@ -159,10 +159,11 @@ fn the_offline_example_deploys_over_ssh_and_is_served_over_https() {
         ca_before.contains("BEGIN CERTIFICATE") && ca_before == ca_after,
         "the gateway CA changed on recreate:\n{ca_before}\n{ca_after}\n{out}"
     );
-    // destroy through SSH leaves no service
-    let (ok, out) = r.run(&repo, &["destroy"]);
+    // destroy --volumes through SSH leaves no service, and the certificates go with the gateway
+    let (ok, out) = r.run(&repo, &["destroy", "--volumes"]);
     assert!(ok, "{out}");
     assert!(r.p.services().is_empty(), "{out}");
+    assert!(!docker(&["volume", "inspect", &volume]).0, "{out}");
 }
 
 fn free_port() -> u16 {

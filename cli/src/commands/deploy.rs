@@ -185,6 +185,8 @@ enum Backend {
     Aws(Box<crate::aws::AwsProvider>),
 }
 
+// `desired` is read by the AWS provider's checks only.
+#[cfg_attr(not(feature = "aws"), allow(unused_variables))]
 async fn connect(t: &Target, desired: &Desired, args: &DeployArgs) -> Result<Backend> {
     match t.resolved.provider {
         #[cfg(feature = "aws")]
@@ -466,6 +468,7 @@ pub fn destroy(dry_run: bool, volumes: bool, args: &DeployArgs, common: &FileArg
         let lock = if dry_run { None } else { Some(backend.lock(&t, "nkdev destroy", args).await?) };
         let result =
             with_provider!(&backend, p => interruptible(&mut signals, &t, "nkdev destroy", run_destroy(p, &desired, &t, dry_run, &reporter)).await);
+        let result = backend.explain(result);
         let result = match (result, volumes && !dry_run, &backend) {
             (Ok(code), true, Backend::Docker(p)) => remove_volumes(p, &desired, &reporter).await.map(|()| code),
             (result, _, _) => result,
@@ -510,7 +513,14 @@ async fn remove_volumes(provider: &DockerProvider, desired: &Desired, reporter: 
         ],
     )]);
     let list = provider.client().list_volumes(Some(ListVolumesOptions { filters })).await?;
+    // The gateway's certificate volume goes with the gateway only: while other components
+    // still use the gateway (so destroy kept it), its certificates stay.
+    let gateway_kept = provider.client().inspect_container(&c.gateway, None).await.is_ok();
     for v in list.volumes.unwrap_or_default() {
+        if gateway_kept && v.labels.get(labels::ROLE).map(String::as_str) == Some("gateway") {
+            reporter.note(&format!("kept volume {} (the certificates of the gateway, still in use)", v.name));
+            continue;
+        }
         provider.client().remove_volume(&v.name, Some(RemoveVolumeOptions { force: false })).await?;
         reporter.note(&format!("removed volume {}", v.name));
     }

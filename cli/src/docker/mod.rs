@@ -165,7 +165,7 @@ impl DockerProvider {
                 let opened = ssh::SshTunnel::open(dest, &home.join("ssh")).await.map_err(ProviderError::new)?;
                 let socket = opened.socket();
                 tunnel = Some(opened);
-                Docker::connect_with_socket(&socket.to_string_lossy(), TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+                ssh::pooled_client(socket, TIMEOUT_SECS)
             }
         }
         .map_err(|e| engine_err(format!("cannot connect to the Docker engine at {engine}; {hint}"), &e))?;

@@ -73,6 +73,29 @@ impl SshTunnel {
     }
 }
 
+/// An engine client speaking to the tunnel's socket with connections kept open between
+/// requests. (bollard's unix client opens one per request, `pool_max_idle_per_host(0)`: free
+/// on a local socket, but over SSH each connection is a session and a `docker` process on the
+/// host, ~150 ms apiece.) Idle connections close after 30 s; hyper retries a request that
+/// meets one the far side closed.
+pub fn pooled_client(socket: PathBuf, timeout_secs: u64) -> Result<bollard::Docker, bollard::errors::Error> {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client =
+        Arc::new(Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(hyperlocal::UnixConnector));
+    let transport = move |request: bollard::BollardRequest| {
+        let client = client.clone();
+        let socket = socket.clone();
+        async move {
+            let (mut parts, body) = request.into_parts();
+            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+            parts.uri = hyperlocal::Uri::new(&socket, &path).into();
+            client.request(bollard::BollardRequest::from_parts(parts, body)).await.map_err(bollard::errors::Error::from)
+        }
+    };
+    bollard::Docker::connect_with_custom_transport(transport, Some("unix://nanokit-ssh"), timeout_secs, bollard::API_DEFAULT_VERSION)
+}
+
 /// `~/.nanokit/ssh/<hash>`: short (a unix socket path has ~100 bytes), one per destination.
 fn control_path(control_dir: &Path, dest: &SshDestination) -> PathBuf {
     use sha2::{Digest, Sha256};
