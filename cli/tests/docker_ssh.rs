@@ -110,6 +110,8 @@ fn the_offline_example_deploys_over_ssh_and_is_served_over_https() {
     assert!(out.contains(&format!("ssh://root@127.0.0.1:{} (DOCKER_HOST)", r.sshd.port)), "the plan names the engine: {out}");
     assert!(out.contains("apps/auth is copied into its container"), "the plan says the folder is copied: {out}");
     assert!(r.dials() > 0, "no session reached sshd: {:?}", r.sshd.commands());
+    // readiness was probed from the engine's host (a container address means nothing elsewhere)
+    assert!(r.sshd.log().contains("server_request_direct_tcpip"), "no probe went through SSH");
     // every host over HTTPS, with a certificate from the gateway's CA
     for (host, app) in [
         (format!("auth.{}.localhost", r.p.name), "auth"),

@@ -799,14 +799,14 @@ impl DockerProvider {
                 .filter(|h| *h != bollard::models::HealthStatusEnum::NONE && *h != bollard::models::HealthStatusEnum::EMPTY)
             {
                 if health == bollard::models::HealthStatusEnum::HEALTHY {
-                    if port_ready(s, ip.as_deref()).await {
+                    if self.port_ready(s, ip.as_deref()).await {
                         return Ok(());
                     }
                     why = "healthy, but its port is not open".into();
                 } else {
                     why = format!("healthcheck status `{health}`");
                 }
-            } else if port_ready(s, ip.as_deref()).await {
+            } else if self.port_ready(s, ip.as_deref()).await {
                 return Ok(());
             } else {
                 why = match (&s.expose, s.healthcheck.as_ref().and_then(|h| h.path.as_ref())) {
@@ -850,14 +850,31 @@ fn check_gateway_port(settings: &DockerSettings) -> Result<(), ProviderError> {
     }
 }
 
-/// The service's port answers at `ip` (with 2xx/3xx on the healthcheck path, if it has one).
-async fn port_ready(s: &DesiredService, ip: Option<&str>) -> bool {
-    let Some(port) = s.expose else { return true };
-    let Some(ip) = ip else { return false };
-    if let Some(path) = s.healthcheck.as_ref().and_then(|h| h.path.as_ref()) {
-        return probe::http_status(ip, port, path, s.host.as_deref()).await.is_some_and(|c| (200..400).contains(&c));
+impl DockerProvider {
+    /// The service's port answers at `ip` (with 2xx/3xx on the healthcheck path, if it has
+    /// one), probed from where the address means something: this machine for a local engine,
+    /// the engine's host through SSH for a remote one. A `tcp://` engine's containers cannot be
+    /// reached from here at all: there, running (and healthy, with a healthcheck) is ready.
+    async fn port_ready(&self, s: &DesiredService, ip: Option<&str>) -> bool {
+        let Some(port) = s.expose else { return true };
+        let Some(ip) = ip else { return false };
+        let path = s.healthcheck.as_ref().and_then(|h| h.path.as_ref());
+        let ok = |c: u16| (200..400).contains(&c);
+        match (&self.tunnel, path) {
+            (Some(tunnel), Some(path)) => match tunnel.dial(ip, port) {
+                Ok(stream) => {
+                    let host = s.host.as_deref().unwrap_or(ip);
+                    let status = tokio::time::timeout(Duration::from_secs(2), probe::http_status_over(stream, path, host)).await;
+                    status.ok().flatten().is_some_and(ok)
+                }
+                Err(_) => false,
+            },
+            (Some(tunnel), None) => tunnel.port_open(ip, port).await,
+            (None, _) if self.engine.is_remote() => true,
+            (None, Some(path)) => probe::http_status(ip, port, path, s.host.as_deref()).await.is_some_and(ok),
+            (None, None) => probe::port_open(ip, port).await,
+        }
     }
-    probe::port_open(ip, port).await
 }
 
 /// `repo[:tag]` or `repo@sha256:…` → (image, tag or digest) as the engine's pull wants them.

@@ -28,6 +28,8 @@ const PERSIST: &str = "60";
 /// An open way to a remote engine: `socket()` is where the engine client connects.
 pub struct SshTunnel {
     dest: SshDestination,
+    /// The options of every `ssh` to this destination (through the shared connection).
+    args: Vec<String>,
     /// Private (0700): nobody else on this machine can reach the remote engine through it.
     dir: tempfile::TempDir,
     accept: tokio::task::JoinHandle<()>,
@@ -54,8 +56,8 @@ impl SshTunnel {
         let socket = dir.path().join("docker.sock");
         let listener = UnixListener::bind(&socket).map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
         let last_error = Arc::new(Mutex::new(None));
-        let accept = tokio::spawn(serve(listener, args, dest.clone(), last_error.clone()));
-        Ok(SshTunnel { dest: dest.clone(), dir, accept, last_error })
+        let accept = tokio::spawn(serve(listener, args.clone(), dest.clone(), last_error.clone()));
+        Ok(SshTunnel { dest: dest.clone(), args, dir, accept, last_error })
     }
 
     /// The unix socket the engine client connects to.
@@ -70,6 +72,69 @@ impl SshTunnel {
 
     pub fn destination(&self) -> &SshDestination {
         &self.dest
+    }
+
+    /// A TCP connection made from the engine's host to `ip:port` (`ssh -W` over the shared
+    /// connection): a container's address is only reachable from there.
+    pub fn dial(&self, ip: &str, port: u16) -> std::io::Result<RemoteStream> {
+        // `-W` must come before the destination (`--` and the host end `args`).
+        let (options, destination) = self.args.split_at(self.args.len() - 2);
+        let mut child = Command::new("ssh")
+            .args(options)
+            .args(["-W", &format!("{ip}:{port}")])
+            .args(destination)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let (stdout, stdin) = (child.stdout.take(), child.stdin.take());
+        match (stdout, stdin) {
+            (Some(out), Some(input)) => Ok(RemoteStream { child, io: tokio::io::join(out, input) }),
+            _ => Err(std::io::Error::other("ssh -W without pipes")),
+        }
+    }
+
+    /// Whether something listens on `ip:port`, seen from the engine's host. ssh reports a
+    /// refused connection by exiting at once; a forward still open after a moment is a port
+    /// that accepted.
+    pub async fn port_open(&self, ip: &str, port: u16) -> bool {
+        let Ok(mut stream) = self.dial(ip, port) else { return false };
+        tokio::time::timeout(Duration::from_millis(500), stream.child.wait()).await.is_err()
+    }
+}
+
+/// A connection through `ssh -W`: its stdout and stdin as one stream; the process ends with it.
+pub struct RemoteStream {
+    child: tokio::process::Child,
+    io: tokio::io::Join<tokio::process::ChildStdout, tokio::process::ChildStdin>,
+}
+
+impl tokio::io::AsyncRead for RemoteStream {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for RemoteStream {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 
@@ -273,22 +338,20 @@ async fn session(conn: tokio::net::UnixStream, args: Vec<String>, dest: SshDesti
         if let Some(stdout) = stdout.as_mut() {
             let _ = tokio::io::copy(stdout, &mut to_client).await;
         }
-        // The remote side is gone: the client sees the connection close (and retries or fails).
+        // The remote side is gone. Why is recorded *before* the client sees the connection
+        // close, so that the error the client then returns can be explained.
+        let mut said = String::new();
+        if let Some(stderr) = stderr.as_mut() {
+            let _ = stderr.read_to_string(&mut said).await;
+        }
+        let status = child.wait().await.ok();
+        if status.is_some_and(|s| !s.success()) {
+            let message = explain_session_failure(&dest, &said, status.and_then(|s| s.code()));
+            *last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+        }
         let _ = tokio::io::AsyncWriteExt::shutdown(&mut to_client).await;
     };
-    let said = async {
-        let mut text = String::new();
-        if let Some(stderr) = stderr.as_mut() {
-            let _ = stderr.read_to_string(&mut text).await;
-        }
-        text
-    };
-    let ((), (), said) = tokio::join!(upstream, downstream, said);
-    let status = child.wait().await.ok();
-    if status.is_some_and(|s| !s.success()) {
-        let message = explain_session_failure(&dest, &said, status.and_then(|s| s.code()));
-        *last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
-    }
+    tokio::join!(upstream, downstream);
 }
 
 #[cfg(test)]

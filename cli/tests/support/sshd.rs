@@ -57,7 +57,7 @@ impl Sshd {
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\n\
              StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
-             ForceCommand {force}\nLogLevel VERBOSE\n",
+             ForceCommand {force}\nLogLevel DEBUG1\n",
             d = d.display(),
             force = force.display()
         );
