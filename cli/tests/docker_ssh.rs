@@ -18,7 +18,8 @@ use support::{docker, Project};
 const DIAL: &str = "docker system dial-stdio";
 
 /// A project deployed through `sshd`, its gateway on free ports of 127.0.0.1 (a real VPS would
-/// publish 80 and 443 on all interfaces: the default, checked in the unit tests).
+/// publish 80 and 443 on all interfaces: the default, checked in the unit tests), with the
+/// remote default `--tls auto` (the test hosts are `.localhost` names: the gateway's own CA).
 struct Remote {
     p: Project,
     sshd: Sshd,
@@ -27,8 +28,12 @@ struct Remote {
 
 impl Remote {
     fn new(tag: &str) -> Remote {
+        Remote::with_sshd(tag, "")
+    }
+
+    fn with_sshd(tag: &str, extra_config: &str) -> Remote {
         let p = Project::new(tag);
-        let sshd = Sshd::start();
+        let sshd = Sshd::start_with(extra_config);
         let https_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         Remote { p, sshd, https_port }
     }
@@ -38,7 +43,6 @@ impl Remote {
         cmd.env("NANOKIT_HOME", home)
             .env("DOCKER_HOST", self.sshd.docker_host())
             .env("PATH", self.sshd.path())
-            .env("NANOKIT_GATEWAY_TLS", "internal")
             .env("NANOKIT_GATEWAY_BIND", "127.0.0.1")
             .env("NANOKIT_GATEWAY_HTTPS_PORT", self.https_port.to_string());
         cmd
@@ -110,8 +114,10 @@ fn the_offline_example_deploys_over_ssh_and_is_served_over_https() {
     assert!(out.contains(&format!("ssh://root@127.0.0.1:{} (DOCKER_HOST)", r.sshd.port)), "the plan names the engine: {out}");
     assert!(out.contains("apps/auth is copied into its container"), "the plan says the folder is copied: {out}");
     assert!(r.dials() > 0, "no session reached sshd: {:?}", r.sshd.commands());
-    // readiness was probed from the engine's host (a container address means nothing elsewhere)
+    // readiness was probed from the engine's host (a container address means nothing elsewhere):
+    // the healthcheck path through a forward, open ports read from /proc there
     assert!(r.sshd.log().contains("server_request_direct_tcpip"), "no probe went through SSH");
+    assert!(r.sshd.commands().iter().any(|c| c.starts_with("cat /proc/")), "{:?}", r.sshd.commands());
     // every host over HTTPS, with a certificate from the gateway's CA
     for (host, app) in [
         (format!("auth.{}.localhost", r.p.name), "auth"),
@@ -125,7 +131,7 @@ fn the_offline_example_deploys_over_ssh_and_is_served_over_https() {
     let (_, binds) = docker(&["inspect", "-f", "{{json .HostConfig.Binds}}", &r.p.container("auth")]);
     assert!(!binds.contains("apps/auth"), "a local folder was mounted on a remote engine: {binds}");
     // the certificates live in the gateway's own labelled volume
-    let volume = format!("nk-{}-local-gateway_data", r.p.name);
+    let volume = format!("nk-{}-local_gateway-data", r.p.name);
     let (ok, labels) = docker(&["volume", "inspect", "-f", "{{json .Labels}}", &volume]);
     assert!(ok && labels.contains("\"nk-role\":\"gateway\""), "{labels}");
     // nothing changed: nothing to do, still through SSH
@@ -304,4 +310,18 @@ fn each_environment_names_its_engine_and_the_docker_context_is_honoured() {
     assert!(r.dials() > before, "the context's engine was not reached through SSH");
     let (ok, out) = run(&["destroy", "--env", "vps"], &[]);
     assert!(ok, "{out}");
+}
+
+#[test]
+fn a_host_without_tcp_forwarding_still_deploys_and_says_how_readiness_was_judged() {
+    let r = Remote::with_sshd("sshnofwd", "AllowTcpForwarding no");
+    let with_path = slow(2).replace("    expose: 3000\n", "    expose: 3000\n    healthcheck:\n      path: /\n");
+    let repo = r.p.repo("nofwd", &with_path, &[]);
+    let (ok, out) = r.run(&repo, &["up", "--timeout", "30"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("does not allow TCP forwarding"), "{out}");
+    // readiness came from the port listening, read on the host: the deploy waited for it
+    assert!(r.sshd.commands().iter().any(|c| c.starts_with("cat /proc/")), "{:?}", r.sshd.commands());
+    let (ok, out) = r.run(&repo, &["up"]);
+    assert!(ok && out.contains("nothing to do"), "{out}");
 }

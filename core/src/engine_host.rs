@@ -57,8 +57,17 @@ impl std::fmt::Display for EngineAddress {
 impl EngineAddress {
     /// Whether the engine runs on another machine: its host ports, paths and loopback are not
     /// this machine's (the gateway publishes publicly, a service `path` is copied, not mounted).
+    /// (A `tcp://` engine on this machine's loopback is local; an `ssh://` one is remote even
+    /// there: ssh may forward anywhere.)
     pub fn is_remote(&self) -> bool {
-        !matches!(self, EngineAddress::Unix(_))
+        match self {
+            EngineAddress::Unix(_) => false,
+            EngineAddress::Tcp(addr) => {
+                let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h).trim_start_matches('[').trim_end_matches(']');
+                !(host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()))
+            }
+            EngineAddress::Ssh(_) => true,
+        }
     }
 }
 
@@ -104,8 +113,14 @@ pub fn parse(address: &str) -> Result<EngineAddress, String> {
         if host.starts_with('-') || user.is_some_and(|u| u.starts_with('-')) {
             return Err(format!("`{address}`: a host or user may not start with `-`"));
         }
-        if host.chars().chain(user.unwrap_or_default().chars()).any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!("`{address}`: a host or user may not contain spaces or control characters"));
+        // Only the characters of host names, addresses and user names: a cloned repository's
+        // `infra.host` must not reach a shell through ssh's `%h`/`%r` (ProxyCommand, Match exec).
+        let host_ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':');
+        let user_ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+        if !host.chars().all(host_ok) || !user.unwrap_or_default().chars().all(user_ok) {
+            return Err(format!(
+                "`{address}`: a host may hold only letters, digits, `.`, `-`, `_` (and `:` in [brackets]), a user only letters, digits, `.`, `-`, `_`"
+            ));
         }
         return Ok(EngineAddress::Ssh(SshDestination { user: user.map(str::to_string), host, port }));
     }
@@ -179,6 +194,10 @@ mod tests {
             ("ssh://vps/var/run/docker.sock", "no path"),
             ("ssh://vps:0", "not a port"),
             ("ssh://2001:db8::1", "brackets"),
+            ("ssh://vps;touch${IFS}x", "only letters"),
+            ("ssh://a$(id)@vps", "only letters"),
+            ("ssh://vps%h", "only letters"),
+            ("ssh://v ps", "only letters"),
             ("https://vps:2376", "TLS"),
             ("vps.example.com", "not an engine address"),
             ("", "empty"),
@@ -192,6 +211,10 @@ mod tests {
     fn only_a_local_socket_is_local() {
         assert!(!parse("unix:///x").unwrap().is_remote());
         assert!(parse("tcp://h:1").unwrap().is_remote());
+        assert!(!parse("tcp://127.0.0.1:2375").unwrap().is_remote());
+        assert!(!parse("tcp://localhost:2375").unwrap().is_remote());
+        assert!(!parse("tcp://[::1]:2375").unwrap().is_remote());
+        assert!(parse("ssh://127.0.0.1").unwrap().is_remote());
         assert!(parse("ssh://h").unwrap().is_remote());
     }
 }

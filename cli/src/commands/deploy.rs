@@ -81,7 +81,9 @@ impl Target {
 impl Target {
     /// The desired state of `services` (all when empty), with who deploys it: this checkout
     /// (its machine and folder) and the user's opt-ins.
-    fn desired(&self, services: &[String], remove_orphans: bool, args: &DeployArgs) -> Result<Desired> {
+    /// (`deploying`: the services' files are read for their digest on a remote engine, and a
+    /// folder that cannot be read is an error; `status` and `destroy` go on without it.)
+    fn desired(&self, services: &[String], remove_orphans: bool, deploying: bool, args: &DeployArgs) -> Result<Desired> {
         let dir = std::fs::canonicalize(&self.project_dir).unwrap_or_else(|_| self.project_dir.clone());
         let options = plan::DeployOptions {
             source: crate::deploy::source::of(&dir, &lock::hostname()),
@@ -97,9 +99,11 @@ impl Target {
                 // Copied, not mounted: a change to the files is a change to the service.
                 for s in desired.services.iter_mut() {
                     if let Some(folder) = &s.mount {
-                        let files = crate::docker::copy::digest(folder)
-                            .map_err(|e| anyhow!("service `{}`: cannot read its path {}: {e}", s.name, folder.display()))?;
-                        s.config_hash = crate::docker::copy::config_hash_with_files(&s.config_hash, &files);
+                        match crate::docker::copy::digest(folder) {
+                            Ok(files) => s.config_hash = crate::docker::copy::config_hash_with_files(&s.config_hash, &files),
+                            Err(e) if deploying => bail!("service `{}`: cannot read its path {}: {e}", s.name, folder.display()),
+                            Err(_) => {}
+                        }
                     }
                 }
             }
@@ -220,10 +224,11 @@ impl Backend {
         }
     }
 
-    /// `result`, with the transport's own account of a failure added.
+    /// `result`, with the transport's own account of a failure added when the failure is the
+    /// engine not answering (not, say, an ownership conflict after a session that failed once).
     fn explain<T>(&self, result: Result<T>) -> Result<T> {
         match (result, self.transport_problem()) {
-            (Err(e), Some(problem)) => Err(e.context(problem)),
+            (Err(e), Some(problem)) if crate::docker::is_transport_failure(&format!("{e:#}")) => Err(e.context(problem)),
             (result, _) => result,
         }
     }
@@ -283,11 +288,11 @@ async fn interruptible<T>(signals: &mut Signals, t: &Target, next: &str, f: impl
 
 pub fn up(services: &[String], dry_run: bool, remove_orphans: bool, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
     let t = target(common)?;
-    let desired = t.desired(services, remove_orphans, args)?;
+    let desired = t.desired(services, remove_orphans, !dry_run, args)?;
     let reporter = progress(args);
     runtime()?.block_on(async {
         let mut signals = Signals::install()?;
-        let backend = connect(&t, &desired, args).await?;
+        let backend = interruptible(&mut signals, &t, "nkdev up", connect(&t, &desired, args)).await?;
         // Planning changes nothing, so it needs no lock: a dry run, or a deploy with nothing to
         // do, never takes one (on Docker the lock is a container created and removed on the
         // engine, which would cost a no-op `up` most of its time). A deploy that changes
@@ -460,11 +465,11 @@ fn write_state_entry(t: &Target, fill: Option<&dyn Fn(&mut state::ComponentState
 
 pub fn destroy(dry_run: bool, volumes: bool, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
     let t = target(common)?;
-    let desired = t.desired(&[], false, args)?;
+    let desired = t.desired(&[], false, false, args)?;
     let reporter = progress(args);
     runtime()?.block_on(async {
         let mut signals = Signals::install()?;
-        let backend = connect(&t, &desired, args).await?;
+        let backend = interruptible(&mut signals, &t, "nkdev destroy", connect(&t, &desired, args)).await?;
         let lock = if dry_run { None } else { Some(backend.lock(&t, "nkdev destroy", args).await?) };
         let result =
             with_provider!(&backend, p => interruptible(&mut signals, &t, "nkdev destroy", run_destroy(p, &desired, &t, dry_run, &reporter)).await);
@@ -529,7 +534,7 @@ async fn remove_volumes(provider: &DockerProvider, desired: &Desired, reporter: 
 
 pub fn status(format: OutputFormat, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
     let t = target(common)?;
-    let desired = t.desired(&[], false, args)?;
+    let desired = t.desired(&[], false, false, args)?;
     runtime()?.block_on(async {
         let provider = match connect(&t, &desired, args).await? {
             Backend::Docker(p) => p,

@@ -5,7 +5,7 @@
 
 use super::{engine_err, is_not_found, DockerProvider};
 use nanokit_core::ownership::{self, Intent, Labels, ObjectKind};
-use nanokit_core::plan::{Action, Desired, Step};
+use nanokit_core::plan::{Action, Cluster, Desired, Step};
 use nanokit_core::provider::ProviderError;
 use std::collections::HashMap;
 
@@ -46,16 +46,17 @@ pub fn is_replacement_name(name: &str) -> bool {
     name.ends_with("_next")
 }
 
-/// The volume holding the gateway's certificates. `_` keeps it apart from every volume name a
-/// file can ask for (those are DNS labels), as `_next` does for containers.
-pub fn gateway_data_volume(gateway: &str) -> String {
-    format!("{gateway}_data")
+/// The volume holding the gateway's certificates and CA keys: `nk-<project>-<env>_gateway-data`.
+/// A file's volumes are named `nk-<project>-<env>-<volume>` (project and environment are DNS
+/// labels, without `_`), so the `_` right after the environment is a name no file can ask for.
+pub fn gateway_data_volume(cluster: &Cluster) -> String {
+    format!("{}_gateway-data", cluster.network)
 }
 
 impl Target {
     /// The gateway's certificate volume: infrastructure, changed only by the infra owner.
-    pub fn gateway_data(gateway: &str) -> Target {
-        Target { object: Object::Volume, kind: ObjectKind::Infra, intent: Intent::Change, name: gateway_data_volume(gateway) }
+    pub fn gateway_data(cluster: &Cluster) -> Target {
+        Target { object: Object::Volume, kind: ObjectKind::Infra, intent: Intent::Change, name: gateway_data_volume(cluster) }
     }
 }
 
@@ -67,7 +68,7 @@ pub fn targets(step: &Step, desired: &Desired) -> Vec<Target> {
     match &step.action {
         Action::CreateNetwork | Action::RemoveNetwork => vec![t(Object::Network, ObjectKind::Infra, Intent::Change, &c.network)],
         Action::CreateGateway | Action::RecreateGateway => {
-            vec![t(Object::Container, ObjectKind::Infra, Intent::Change, &c.gateway), Target::gateway_data(&c.gateway)]
+            vec![t(Object::Container, ObjectKind::Infra, Intent::Change, &c.gateway), Target::gateway_data(c)]
         }
         Action::StartGateway | Action::RemoveGateway => vec![t(Object::Container, ObjectKind::Infra, Intent::Change, &c.gateway)],
         // Routes are every component's (each deploy rebuilds them from all); the gateway itself
@@ -77,13 +78,18 @@ pub fn targets(step: &Step, desired: &Desired) -> Vec<Target> {
         Action::Start { service } => {
             instance(service).map(|i| vec![t(Object::Container, ObjectKind::Service, Intent::Change, &i)]).unwrap_or_default()
         }
-        // Create and recreate also meet a replacement an interrupted deploy left (`…_next`).
-        Action::Create { service } | Action::Recreate { service } => instance(service)
-            .map(|i| {
-                vec![
-                    t(Object::Container, ObjectKind::Service, Intent::Change, &i),
-                    t(Object::Container, ObjectKind::Service, Intent::Change, &replacement_name(&i)),
-                ]
+        // Create and recreate also meet a replacement an interrupted deploy left (`…_next`), and
+        // mount the service's volumes: each must be this component's own volume (not another
+        // component's, not the gateway's certificates).
+        Action::Create { service } | Action::Recreate { service } => desired
+            .service(service)
+            .map(|s| {
+                let mut targets = vec![
+                    t(Object::Container, ObjectKind::Service, Intent::Change, &s.instance),
+                    t(Object::Container, ObjectKind::Service, Intent::Change, &replacement_name(&s.instance)),
+                ];
+                targets.extend(s.volumes.iter().map(|v| t(Object::Volume, ObjectKind::Volume, Intent::Adopt, &v.name)));
+                targets
             })
             .unwrap_or_default(),
         Action::Remove { instance, .. } => vec![
@@ -147,6 +153,23 @@ impl DockerProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_gateway_certificates_are_no_volume_a_file_can_name_or_mount() {
+        let analysis = nanokit_core::analyze(
+            "name: shop\nservices:\n  web:\n    image: x\n    volumes: [\"gateway_data:/a\", \"gateway-data:/b\"]\nenvironments:\n  local:\n    infra:\n      provider: docker\n",
+            &Default::default(),
+        );
+        let env = analysis.environment("local").unwrap();
+        let d = nanokit_core::plan::desired(&env.resolved, &env.graph, &[], std::path::Path::new("."), &Default::default()).unwrap();
+        let certs = gateway_data_volume(&d.cluster);
+        assert!(d.services[0].volumes.iter().all(|v| v.name != certs), "{certs}");
+        // and every mounted volume passes the guard when its service is created
+        let step = Step { action: Action::Create { service: "web".into() }, reason: String::new() };
+        let mounted: Vec<_> = targets(&step, &d).into_iter().filter(|t| t.object == Object::Volume).collect();
+        assert_eq!(mounted.len(), 2);
+        assert!(mounted.iter().all(|t| t.kind == ObjectKind::Volume && t.intent == Intent::Adopt));
+    }
 
     #[test]
     fn replacement_names_cannot_be_service_names() {

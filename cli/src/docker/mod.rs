@@ -60,6 +60,27 @@ impl DockerSettings {
         }
     }
 
+    /// The settings a gateway was made with, from its fingerprint (`base` for the rest).
+    pub fn from_fingerprint(fingerprint: &str, base: &DockerSettings) -> Option<DockerSettings> {
+        let mut fields = fingerprint.split('|');
+        let image = fields.next()?.to_string();
+        let (bind, port) = fields.next()?.rsplit_once(':')?;
+        let mut settings = DockerSettings {
+            gateway_image: image,
+            gateway_bind: bind.to_string(),
+            gateway_port: port.parse().ok()?,
+            tls: gateway::Tls::Off,
+            ..base.clone()
+        };
+        for field in fields {
+            if let Some(https) = field.strip_prefix("https=") {
+                settings.gateway_https_port = https.parse().ok()?;
+            }
+        }
+        settings.tls = fingerprint_tls(fingerprint);
+        Some(settings)
+    }
+
     /// Defaults for an engine: a local one publishes plain HTTP on 127.0.0.1:80; a remote one
     /// (a VPS) HTTP and HTTPS on all its interfaces, with automatic certificates.
     pub fn for_engine(remote: bool) -> DockerSettings {
@@ -130,14 +151,20 @@ fn engine_lost(e: &bollard::errors::Error) -> bool {
     )
 }
 
+/// The first line of what [`engine_err`] adds when the engine stopped answering.
+const ENGINE_LOST: &str = "the Docker engine stopped answering";
+
+/// Whether an error's text says the engine (or the way to it) went away, rather than that
+/// the engine answered with an error.
+pub fn is_transport_failure(text: &str) -> bool {
+    text.contains(ENGINE_LOST) || text.contains("cannot reach the Docker engine") || text.contains("hyper legacy client")
+}
+
 /// `err` for a failed engine call, with what to do when the engine itself stopped answering.
 fn engine_err(context: impl std::fmt::Display, e: &bollard::errors::Error) -> ProviderError {
     let mut pe = err(context, e);
     if engine_lost(e) {
-        pe.details.push(
-            "the Docker engine stopped answering (restarted or stopped?); once `docker info` works again, run `nkdev up` to converge"
-                .into(),
-        );
+        pe.details.push(format!("{ENGINE_LOST} (restarted or stopped?); once `docker info` works again, run `nkdev up` to converge"));
     }
     pe
 }
@@ -277,13 +304,16 @@ impl DockerProvider {
         }
         let mut binds: Vec<String> =
             s.volumes.iter().map(|v| format!("{}:{}{}", v.name, v.target, if v.read_only { ":ro" } else { "" })).collect();
-        // A remote engine cannot mount a folder of this machine: it is copied after create.
-        let copy_from = match &s.mount {
+        // A remote engine cannot mount a folder of this machine: its files are archived now
+        // (an unreadable file fails here, before any container exists) and copied in after create.
+        let copy = match &s.mount {
             Some(mount) => {
                 let absolute =
                     std::fs::canonicalize(mount).map_err(|e| err(format!("service `{}`: path {}", s.name, mount.display()), e))?;
                 if self.engine.is_remote() {
-                    Some(absolute)
+                    let tar = copy::archive(&absolute, APP_DIR)
+                        .map_err(|e| err(format!("service `{}`: cannot read {}", s.name, absolute.display()), e))?;
+                    Some((absolute, tar))
                 } else {
                     binds.push(format!("{}:{APP_DIR}", absolute.display()));
                     None
@@ -336,18 +366,25 @@ impl DockerProvider {
             .create_container(Some(CreateContainerOptions { name: name.to_string(), platform: None }), config)
             .await
             .map_err(|e| engine_err(format!("cannot create container `{name}`"), &e))?;
-        if let Some(folder) = copy_from {
-            let tar =
-                copy::archive(&folder, APP_DIR).map_err(|e| err(format!("service `{}`: cannot read {}", s.name, folder.display()), e))?;
+        let started = async {
+            if let Some((folder, tar)) = copy {
+                self.docker
+                    .upload_to_container(name, Some(UploadToContainerOptions { path: "/".to_string(), ..Default::default() }), tar.into())
+                    .await
+                    .map_err(|e| engine_err(format!("cannot copy {} into `{name}`", folder.display()), &e))?;
+            }
             self.docker
-                .upload_to_container(name, Some(UploadToContainerOptions { path: "/".to_string(), ..Default::default() }), tar.into())
+                .start_container(name, None::<StartContainerOptions<String>>)
                 .await
-                .map_err(|e| engine_err(format!("cannot copy {} into `{name}`", folder.display()), &e))?;
+                .map_err(|e| engine_err(format!("cannot start `{name}`"), &e))
+        };
+        if let Err(e) = started.await {
+            // This deploy just created it: never left behind half-made (without its files) for
+            // another machine's `up` to start as it is.
+            let _ = self.remove_container(name).await;
+            return Err(e);
         }
-        self.docker
-            .start_container(name, None::<StartContainerOptions<String>>)
-            .await
-            .map_err(|e| engine_err(format!("cannot start `{name}`"), &e))
+        Ok(())
     }
 
     /// Replace a running service without taking it down when the replacement cannot start:
@@ -390,24 +427,30 @@ impl DockerProvider {
     }
 
     async fn create_gateway(&self, desired: &Desired) -> Result<(), ProviderError> {
-        let image = &self.settings.gateway_image;
+        self.create_gateway_with(desired, &self.settings).await
+    }
+
+    /// Create and start the gateway as `settings` say (this command's, or those of the gateway
+    /// being replaced, to put it back).
+    async fn create_gateway_with(&self, desired: &Desired, settings: &DockerSettings) -> Result<(), ProviderError> {
+        let image = &settings.gateway_image;
         self.ensure_image(image).await?;
         let mut gateway_labels = Self::base_labels(desired, "gateway");
-        gateway_labels.insert(labels::GATEWAY_SETTINGS.into(), self.settings.gateway_fingerprint());
+        gateway_labels.insert(labels::GATEWAY_SETTINGS.into(), settings.gateway_fingerprint());
         let publish = |container: u16, host: u16| {
             (
                 format!("{container}/tcp"),
-                Some(vec![PortBinding { host_ip: Some(self.settings.gateway_bind.clone()), host_port: Some(host.to_string()) }]),
+                Some(vec![PortBinding { host_ip: Some(settings.gateway_bind.clone()), host_port: Some(host.to_string()) }]),
             )
         };
-        let mut ports = HashMap::from([publish(gateway::LISTEN_PORT, self.settings.gateway_port)]);
+        let mut ports = HashMap::from([publish(gateway::LISTEN_PORT, settings.gateway_port)]);
         let mut binds = Vec::new();
-        if self.settings.tls != gateway::Tls::Off {
-            ports.extend([publish(gateway::TLS_LISTEN_PORT, self.settings.gateway_https_port)]);
+        if settings.tls != gateway::Tls::Off {
+            ports.extend([publish(gateway::TLS_LISTEN_PORT, settings.gateway_https_port)]);
             // Certificates and the gateway CA outlive the container: a recreated gateway keeps
             // serving the same certificates instead of asking the CA (and its rate limits) again.
-            let volume = guard::gateway_data_volume(&desired.cluster.gateway);
-            if !self.guard(desired, &guard::Target::gateway_data(&desired.cluster.gateway)).await? {
+            let volume = guard::gateway_data_volume(&desired.cluster);
+            if !self.guard(desired, &guard::Target::gateway_data(&desired.cluster)).await? {
                 let options =
                     CreateVolumeOptions { name: volume.clone(), labels: Self::base_labels(desired, "gateway"), ..Default::default() };
                 self.docker.create_volume(options).await.map_err(|e| engine_err(format!("cannot create volume `{volume}`"), &e))?;
@@ -435,12 +478,12 @@ impl DockerProvider {
             .create_container(Some(CreateContainerOptions { name: name.clone(), platform: None }), config)
             .await
             .map_err(|e| engine_err(format!("cannot create gateway `{name}`"), &e))?;
-        let started = match self.upload_config(name, gateway::CONFIG_FILE_NAME, &[], self.settings.tls).await {
+        let started = match self.upload_config(name, gateway::CONFIG_FILE_NAME, &[], settings.tls).await {
             Ok(()) => self.docker.start_container(name, None::<StartContainerOptions<String>>).await.map_err(|e| {
                 let mut pe = engine_err(format!("cannot start gateway `{name}`"), &e);
                 if e.to_string().contains("address already in use") || e.to_string().contains("port is already allocated") {
                     // Taken after the preflight looked, or on a remote engine's host.
-                    pe.details.push(port_taken(&self.settings));
+                    pe.details.push(port_taken(settings));
                 }
                 pe
             }),
@@ -618,6 +661,25 @@ impl Provider for DockerProvider {
                     observed.unready.extend(label(c, labels::SERVICE).cloned());
                 }
                 Some("service") if guard::is_replacement_name(&name) => {}
+                // Created but never started: a deploy stopped between creating it and starting it
+                // (on a remote engine, while its files were being copied in). Not to be started
+                // as it is: the next plan recreates it.
+                Some("service")
+                    if c.state.as_deref() == Some("created") && component.as_deref() == Some(desired.cluster.component.as_str()) =>
+                {
+                    observed.unready.extend(label(c, labels::SERVICE).cloned());
+                    observed.services.push(ObservedService {
+                        service: label(c, labels::SERVICE).cloned().unwrap_or_default(),
+                        name,
+                        component: component.unwrap_or_default(),
+                        config_hash: label(c, labels::CONFIG_HASH).cloned().unwrap_or_default(),
+                        running: false,
+                        host: label(c, labels::HOST).cloned(),
+                        port: label(c, labels::PORT).and_then(|p| p.parse().ok()),
+                        source: label(c, labels::SOURCE).cloned(),
+                        source_path: label(c, labels::SOURCE_PATH).cloned(),
+                    });
+                }
                 Some("service") => observed.services.push(ObservedService {
                     service: label(c, labels::SERVICE).cloned().unwrap_or_default(),
                     name,
@@ -655,6 +717,8 @@ impl Provider for DockerProvider {
         // conflict the guard reports, never a volume to mount.
         let mut filters = Self::cluster_filters(desired);
         filters.entry("label".into()).or_default().push(format!("{}={}", labels::COMPONENT, desired.cluster.component));
+        // Services' volumes only: the gateway's certificates are never a volume to mount.
+        filters.entry("label".into()).or_default().push(format!("{}=volume", labels::ROLE));
         let volumes = self
             .docker
             .list_volumes(Some(bollard::volume::ListVolumesOptions { filters }))
@@ -733,8 +797,27 @@ impl Provider for DockerProvider {
                 .await
                 .map_err(|e| engine_err(format!("cannot start gateway `{}`", cluster.gateway), &e)),
             Action::RecreateGateway => {
+                // The settings it was made with, to make it again if the new one cannot start
+                // (its ports taken on a remote host, where the preflight cannot look).
+                let made_with = self.existing_labels(guard::Object::Container, &cluster.gateway).await?.unwrap_or_default();
+                let previous = made_with.get(labels::GATEWAY_SETTINGS).and_then(|f| DockerSettings::from_fingerprint(f, &self.settings));
                 self.remove_container(&cluster.gateway).await?;
-                self.create_gateway(desired).await
+                match self.create_gateway_with(desired, &self.settings).await {
+                    Ok(()) => Ok(()),
+                    Err(mut e) => {
+                        let restored = match &previous {
+                            Some(old) => self.create_gateway_with(desired, old).await.is_ok(),
+                            None => false,
+                        };
+                        e.details.push(if restored {
+                            "the previous gateway was made again with its old settings; its routes follow at the next `nkdev up`"
+                                .to_string()
+                        } else {
+                            "the gateway could not be made again; fix the cause and run `nkdev up`".to_string()
+                        });
+                        Err(e)
+                    }
+                }
             }
             Action::RemoveGateway => self.remove_container(&cluster.gateway).await,
             Action::RemoveNetwork => match self.docker.remove_network(&cluster.network).await {
@@ -771,6 +854,7 @@ impl DockerProvider {
                 .and_then(|n| n.networks.as_ref()?.get(&desired.cluster.network)?.ip_address.clone())
                 .filter(|ip| !ip.is_empty());
             let state = info.state.unwrap_or_default();
+            let pid = state.pid.unwrap_or(0);
             // Under `unless-stopped` a crashing service restarts in a loop: it never "exits".
             let crashing = state.restarting == Some(true) || (info.restart_count.unwrap_or(0) > 0 && state.exit_code.unwrap_or(0) != 0);
             if crashing {
@@ -799,14 +883,14 @@ impl DockerProvider {
                 .filter(|h| *h != bollard::models::HealthStatusEnum::NONE && *h != bollard::models::HealthStatusEnum::EMPTY)
             {
                 if health == bollard::models::HealthStatusEnum::HEALTHY {
-                    if self.port_ready(s, ip.as_deref()).await {
+                    if self.port_ready(s, ip.as_deref(), pid).await {
                         return Ok(());
                     }
                     why = "healthy, but its port is not open".into();
                 } else {
                     why = format!("healthcheck status `{health}`");
                 }
-            } else if self.port_ready(s, ip.as_deref()).await {
+            } else if self.port_ready(s, ip.as_deref(), pid).await {
                 return Ok(());
             } else {
                 why = match (&s.expose, s.healthcheck.as_ref().and_then(|h| h.path.as_ref())) {
@@ -840,28 +924,42 @@ fn port_taken(settings: &DockerSettings) -> String {
 /// (A remote engine publishes on its own host, where this machine's ports say nothing: the
 /// caller skips this check for one.)
 fn check_gateway_port(settings: &DockerSettings) -> Result<(), ProviderError> {
-    match std::net::TcpListener::bind((settings.gateway_bind.as_str(), settings.gateway_port)) {
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(ProviderError {
-            message: format!("the gateway cannot publish its port: {}", port_taken(settings)),
-            details: vec!["nothing was created or changed".into()],
-        }),
-        // Free, or not ours to bind (a port below 1024 without root): the engine decides.
-        _ => Ok(()),
+    let mut ports = vec![settings.gateway_port];
+    if settings.tls != gateway::Tls::Off {
+        ports.push(settings.gateway_https_port);
     }
+    for port in ports {
+        match std::net::TcpListener::bind((settings.gateway_bind.as_str(), port)) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                return Err(ProviderError {
+                    message: format!(
+                        "the gateway cannot publish its port: host port {}:{port} is taken; free it, or choose another with --gateway-port / --gateway-https-port",
+                        settings.gateway_bind
+                    ),
+                    details: vec!["nothing was created or changed".into()],
+                })
+            }
+            // Free, or not ours to bind (a port below 1024 without root): the engine decides.
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 impl DockerProvider {
     /// The service's port answers at `ip` (with 2xx/3xx on the healthcheck path, if it has
-    /// one), probed from where the address means something: this machine for a local engine,
-    /// the engine's host through SSH for a remote one. A `tcp://` engine's containers cannot be
-    /// reached from here at all: there, running (and healthy, with a healthcheck) is ready.
-    async fn port_ready(&self, s: &DesiredService, ip: Option<&str>) -> bool {
+    /// one), seen from where the address means something: this machine for a local engine,
+    /// the engine's host for one reached over SSH (the healthcheck path through `ssh -W`; an
+    /// open port read from the host's `/proc/<pid>/net/tcp` of the container's process, exact
+    /// and needing no forwarding). A `tcp://` engine's containers cannot be reached from here
+    /// at all: there, running (and healthy, with a Docker healthcheck) is ready.
+    async fn port_ready(&self, s: &DesiredService, ip: Option<&str>, pid: i64) -> bool {
         let Some(port) = s.expose else { return true };
         let Some(ip) = ip else { return false };
         let path = s.healthcheck.as_ref().and_then(|h| h.path.as_ref());
         let ok = |c: u16| (200..400).contains(&c);
         match (&self.tunnel, path) {
-            (Some(tunnel), Some(path)) => match tunnel.dial(ip, port) {
+            (Some(tunnel), Some(path)) if tunnel.forwarding().await => match tunnel.dial(ip, port) {
                 Ok(stream) => {
                     let host = s.host.as_deref().unwrap_or(ip);
                     let status = tokio::time::timeout(Duration::from_secs(2), probe::http_status_over(stream, path, host)).await;
@@ -869,7 +967,7 @@ impl DockerProvider {
                 }
                 Err(_) => false,
             },
-            (Some(tunnel), None) => tunnel.port_open(ip, port).await,
+            (Some(tunnel), _) => tunnel.listening(pid, port).await,
             (None, _) if self.engine.is_remote() => true,
             (None, Some(path)) => probe::http_status(ip, port, path, s.host.as_deref()).await.is_some_and(ok),
             (None, None) => probe::port_open(ip, port).await,
@@ -917,6 +1015,10 @@ mod tests {
         assert_eq!(fingerprint_tls(&s.gateway_fingerprint()), gateway::Tls::Off);
         let remote = DockerSettings::for_engine(true);
         assert_eq!(remote.gateway_fingerprint(), "caddy:2-alpine|0.0.0.0:80|https=443|tls=auto");
+        for made in [&s, &remote, &DockerSettings { gateway_https_port: 8443, tls: gateway::Tls::Internal, ..remote.clone() }] {
+            let back = DockerSettings::from_fingerprint(&made.gateway_fingerprint(), &DockerSettings::default()).unwrap();
+            assert_eq!(back.gateway_fingerprint(), made.gateway_fingerprint());
+        }
         assert_eq!(fingerprint_served(&remote.gateway_fingerprint()), Some(("https", 443)));
         assert_eq!(fingerprint_tls(&remote.gateway_fingerprint()), gateway::Tls::Auto);
     }

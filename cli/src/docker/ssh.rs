@@ -35,6 +35,9 @@ pub struct SshTunnel {
     accept: tokio::task::JoinHandle<()>,
     /// What the last failed `ssh` session said, for the error a lost connection causes.
     last_error: Arc<Mutex<Option<String>>>,
+    /// Whether the host lets this user open TCP connections through SSH (`ssh -W`), found out
+    /// at the first readiness probe.
+    forwarding: tokio::sync::OnceCell<bool>,
 }
 
 impl Drop for SshTunnel {
@@ -49,15 +52,18 @@ impl SshTunnel {
     pub async fn open(dest: &SshDestination, control_dir: &Path) -> Result<SshTunnel, String> {
         std::fs::create_dir_all(control_dir).map_err(|e| format!("cannot create {}: {e}", control_dir.display()))?;
         restrict(control_dir);
-        let control = control_path(control_dir, dest);
-        let args = base_args(dest, &control);
+        let control = control_path(control_dir, dest).await?;
+        let args = base_args(dest, &control)?;
         let dir = tempfile::Builder::new().prefix("nk-ssh-").tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))?;
+        // One nkdev at a time starts the shared connection (two at once would leave one of
+        // them running unshared, and forever).
+        let _starting = lock_file(control.with_extension("lock")).await?;
         start_master(dest, &args, &control, dir.path()).await?;
         let socket = dir.path().join("docker.sock");
         let listener = UnixListener::bind(&socket).map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
         let last_error = Arc::new(Mutex::new(None));
         let accept = tokio::spawn(serve(listener, args.clone(), dest.clone(), last_error.clone()));
-        Ok(SshTunnel { dest: dest.clone(), args, dir, accept, last_error })
+        Ok(SshTunnel { dest: dest.clone(), args, dir, accept, last_error, forwarding: Default::default() })
     }
 
     /// The unix socket the engine client connects to.
@@ -70,6 +76,39 @@ impl SshTunnel {
         self.last_error.lock().ok()?.clone()
     }
 
+    /// Whether readiness can be probed through SSH: the host allows TCP forwarding (sshd's
+    /// `AllowTcpForwarding`, a key's `restrict`). Asked once, by forwarding to a port nothing
+    /// listens on: a refused connection means forwarding works, "prohibited" that it does not.
+    pub async fn forwarding(&self) -> bool {
+        *self
+            .forwarding
+            .get_or_init(|| async {
+                let Ok(mut child) = self.forward_command("127.0.0.1", 1).stderr(Stdio::piped()).spawn() else { return false };
+                let mut said = String::new();
+                if let Some(mut stderr) = child.stderr.take() {
+                    let _ = tokio::time::timeout(Duration::from_secs(10), stderr.read_to_string(&mut said)).await;
+                }
+                let allowed = !(said.contains("prohibited") || said.contains("forwarding request failed") || said.contains("refused by peer"));
+                if !allowed {
+                    eprintln!(
+                        "warning: {} does not allow TCP forwarding over SSH (sshd `AllowTcpForwarding`, or a `restrict`ed key): healthcheck paths cannot be requested from here; a service is ready once its port listens (read on the host)",
+                        self.dest
+                    );
+                }
+                allowed
+            })
+            .await
+    }
+
+    fn forward_command(&self, ip: &str, port: u16) -> Command {
+        // `-W` must come before the destination (`--` and the host end `args`).
+        let (options, destination) = self.args.split_at(self.args.len() - 2);
+        let mut cmd = Command::new("ssh");
+        cmd.args(options).args(["-W", &format!("{ip}:{port}")]).args(destination).stdin(Stdio::piped()).stdout(Stdio::piped());
+        cmd.stderr(Stdio::null()).kill_on_drop(true).process_group(0);
+        cmd
+    }
+
     pub fn destination(&self) -> &SshDestination {
         &self.dest
     }
@@ -77,36 +116,50 @@ impl SshTunnel {
     /// A TCP connection made from the engine's host to `ip:port` (`ssh -W` over the shared
     /// connection): a container's address is only reachable from there.
     pub fn dial(&self, ip: &str, port: u16) -> std::io::Result<RemoteStream> {
-        // `-W` must come before the destination (`--` and the host end `args`).
-        let (options, destination) = self.args.split_at(self.args.len() - 2);
-        let mut child = Command::new("ssh")
-            .args(options)
-            .args(["-W", &format!("{ip}:{port}")])
-            .args(destination)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
+        let mut child = self.forward_command(ip, port).spawn()?;
         let (stdout, stdin) = (child.stdout.take(), child.stdin.take());
         match (stdout, stdin) {
-            (Some(out), Some(input)) => Ok(RemoteStream { child, io: tokio::io::join(out, input) }),
+            (Some(out), Some(input)) => Ok(RemoteStream { _child: child, io: tokio::io::join(out, input) }),
             _ => Err(std::io::Error::other("ssh -W without pipes")),
         }
     }
 
-    /// Whether something listens on `ip:port`, seen from the engine's host. ssh reports a
-    /// refused connection by exiting at once; a forward still open after a moment is a port
-    /// that accepted.
-    pub async fn port_open(&self, ip: &str, port: u16) -> bool {
-        let Ok(mut stream) = self.dial(ip, port) else { return false };
-        tokio::time::timeout(Duration::from_millis(500), stream.child.wait()).await.is_err()
+    /// Whether a process of the container whose main process is `pid` on the engine's host
+    /// listens on TCP `port`, as its network namespace says (`/proc/<pid>/net/tcp` and `tcp6`
+    /// read there with `cat`, present on every Linux host).
+    pub async fn listening(&self, pid: i64, port: u16) -> bool {
+        if pid <= 0 {
+            return false;
+        }
+        let read = Command::new("ssh")
+            .args(&self.args)
+            .args(["cat", &format!("/proc/{pid}/net/tcp"), &format!("/proc/{pid}/net/tcp6")])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .process_group(0)
+            .output();
+        // (`cat` exits 1 without IPv6; what it did print counts.)
+        match tokio::time::timeout(Duration::from_secs(10), read).await {
+            Ok(Ok(out)) => listens_on(&String::from_utf8_lossy(&out.stdout), port),
+            _ => false,
+        }
     }
+}
+
+/// Whether a `/proc/net/tcp` table has a socket listening (state `0A`) on `port`.
+fn listens_on(table: &str, port: u16) -> bool {
+    let port = format!("{port:04X}");
+    table.lines().any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.len() > 3 && fields[3] == "0A" && fields[1].rsplit_once(':').is_some_and(|(_, p)| p == port)
+    })
 }
 
 /// A connection through `ssh -W`: its stdout and stdin as one stream; the process ends with it.
 pub struct RemoteStream {
-    child: tokio::process::Child,
+    /// Held, not read: dropping the stream kills the `ssh -W` (kill_on_drop).
+    _child: tokio::process::Child,
     io: tokio::io::Join<tokio::process::ChildStdout, tokio::process::ChildStdin>,
 }
 
@@ -146,8 +199,13 @@ impl tokio::io::AsyncWrite for RemoteStream {
 pub fn pooled_client(socket: PathBuf, timeout_secs: u64) -> Result<bollard::Docker, bollard::errors::Error> {
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
-    let client =
-        Arc::new(Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(hyperlocal::UnixConnector));
+    // The timer is what makes the idle timeout happen at all.
+    let client = Arc::new(
+        Client::builder(TokioExecutor::new())
+            .pool_timer(hyper_util::rt::TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(hyperlocal::UnixConnector),
+    );
     let transport = move |request: bollard::BollardRequest| {
         let client = client.clone();
         let socket = socket.clone();
@@ -161,12 +219,53 @@ pub fn pooled_client(socket: PathBuf, timeout_secs: u64) -> Result<bollard::Dock
     bollard::Docker::connect_with_custom_transport(transport, Some("unix://nanokit-ssh"), timeout_secs, bollard::API_DEFAULT_VERSION)
 }
 
-/// `~/.nanokit/ssh/<hash>`: short (a unix socket path has ~100 bytes), one per destination.
-fn control_path(control_dir: &Path, dest: &SshDestination) -> PathBuf {
+/// `~/.nanokit/ssh/<hash>`: short (a unix socket path has ~100 bytes), one per destination *as
+/// ssh resolves it* (`ssh -G`: HostName, User, Port, ProxyJump… from `~/.ssh/config`), so a
+/// changed config never reuses a connection to the old server.
+async fn control_path(control_dir: &Path, dest: &SshDestination) -> Result<PathBuf, String> {
     use sha2::{Digest, Sha256};
-    let hash = Sha256::digest(dest.to_string().as_bytes());
+    let mut cmd = Command::new("ssh");
+    cmd.arg("-G");
+    if let Some(user) = &dest.user {
+        cmd.args(["-l", user]);
+    }
+    if let Some(port) = dest.port {
+        cmd.args(["-p", &port.to_string()]);
+    }
+    let out = cmd.args(["--", &dest.host]).stdin(Stdio::null()).output().await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!(
+            "reaching the Docker engine on ssh://{dest} needs the `ssh` client, which is not installed (apt install openssh-client)"
+        ),
+        _ => format!("cannot run ssh: {e}"),
+    })?;
+    if !out.status.success() {
+        return Err(format!("ssh cannot read its configuration for {dest}: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    let hash = Sha256::digest(&out.stdout);
     let hex: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    control_dir.join(hex)
+    Ok(control_dir.join(hex))
+}
+
+/// An exclusive lock on `path` (created if needed), held until the file is dropped.
+async fn lock_file(path: PathBuf) -> Result<std::fs::File, String> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    tokio::task::spawn_blocking(move || {
+        // SAFETY: flock on a descriptor this function owns; released when the file is closed.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        if rc == 0 {
+            Ok(file)
+        } else {
+            Err(format!("cannot lock {}: {}", path.display(), std::io::Error::last_os_error()))
+        }
+    })
+    .await
+    .map_err(|e| format!("cannot lock: {e}"))?
 }
 
 fn restrict(dir: &Path) {
@@ -176,7 +275,7 @@ fn restrict(dir: &Path) {
 
 /// The options every `ssh` of one destination shares. Non-interactive (BatchMode): a deploy
 /// never hangs on a password or host-key prompt, it fails with the reason instead.
-fn base_args(dest: &SshDestination, control: &Path) -> Vec<String> {
+fn base_args(dest: &SshDestination, control: &Path) -> Result<Vec<String>, String> {
     let mut args: Vec<String> = [
         "-o",
         "BatchMode=yes",
@@ -194,7 +293,12 @@ fn base_args(dest: &SshDestination, control: &Path) -> Vec<String> {
     .into_iter()
     .map(String::from)
     .collect();
-    args.push(format!("ControlPath={}", control.display()));
+    // Quoted for ssh's option parser (a home with spaces), `%` escaped from its token expansion.
+    let control = control.to_string_lossy();
+    if control.contains('"') {
+        return Err(format!("the nanokit home {control} contains `\"`, which ssh cannot take in a ControlPath"));
+    }
+    args.push(format!("ControlPath=\"{}\"", control.replace('%', "%%")));
     args.extend(["-o".to_string(), format!("ControlPersist={PERSIST}")]);
     if let Some(user) = &dest.user {
         args.extend(["-l".to_string(), user.clone()]);
@@ -204,13 +308,13 @@ fn base_args(dest: &SshDestination, control: &Path) -> Vec<String> {
     }
     // `--`: the host is never read as an option (engine_host::parse refuses a leading `-` too).
     args.extend(["--".to_string(), dest.host.clone()]);
-    args
+    Ok(args)
 }
 
 /// Authenticate once, leaving the shared connection in the background (`-f -N`), or say why
 /// not. An existing shared connection (a previous command's) is reused as it is.
 async fn start_master(dest: &SshDestination, args: &[String], control: &Path, tmp: &Path) -> Result<(), String> {
-    let alive = Command::new("ssh").args(["-O", "check"]).args(args).stdin(Stdio::null()).output().await;
+    let alive = Command::new("ssh").args(["-O", "check"]).args(args).stdin(Stdio::null()).process_group(0).output().await;
     if alive.is_ok_and(|o| o.status.success()) {
         return Ok(());
     }
@@ -227,7 +331,11 @@ async fn start_master(dest: &SshDestination, args: &[String], control: &Path, tm
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(Stdio::null())
+        // Killed if it has not authenticated in time (a hardware key waiting for a touch); its
+        // own process group, so a Ctrl-C meant for nkdev is nkdev's to handle.
+        .kill_on_drop(true)
+        .process_group(0);
     let status = match tokio::time::timeout(Duration::from_secs(30), cmd.status()).await {
         Ok(Ok(status)) => status,
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -317,6 +425,9 @@ async fn session(conn: tokio::net::UnixStream, args: Vec<String>, dest: SshDesti
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
+        // Its own process group: Ctrl-C in the terminal reaches nkdev, which stops the deploy
+        // and releases the lock through these very sessions.
+        .process_group(0)
         .spawn();
     let mut child = match child {
         Ok(c) => c,
@@ -364,10 +475,22 @@ mod tests {
 
     #[test]
     fn ssh_runs_without_prompts_and_never_reads_the_host_as_an_option() {
-        let args = base_args(&dest(), Path::new("/h/ssh/ab"));
+        let args = base_args(&dest(), Path::new("/h/ssh/ab")).unwrap();
         assert!(args.windows(2).any(|w| w == ["-o", "BatchMode=yes"]));
-        assert!(args.windows(2).any(|w| w == ["-o", "ControlPath=/h/ssh/ab"]));
+        assert!(args.windows(2).any(|w| w == ["-o", "ControlPath=\"/h/ssh/ab\""]));
+        let args = base_args(&dest(), Path::new("/my home/100%/ab")).unwrap();
+        assert!(args.windows(2).any(|w| w == ["-o", "ControlPath=\"/my home/100%%/ab\""]));
         assert_eq!(&args[args.len() - 6..], ["-l", "deploy", "-p", "2222", "--", "vps.example"]);
+    }
+
+    #[test]
+    fn a_listening_port_is_read_from_proc_net_tcp() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue\n   0: 00000000:0BB8 00000000:0000 0A 00000000:00000000\n   1: 0100007F:1F90 0100007F:9C40 01 00000000:00000000\n";
+        assert!(listens_on(table, 3000));
+        assert!(!listens_on(table, 8080), "an established connection is not a listener");
+        assert!(!listens_on(table, 3001));
+        let v6 = "  sl  local_address                         remote_address                        st\n   0: 00000000000000000000000000000000:0BB9 00000000000000000000000000000000:0000 0A\n";
+        assert!(listens_on(v6, 3001));
     }
 
     #[test]

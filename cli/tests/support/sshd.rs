@@ -29,6 +29,11 @@ fn keygen(path: &Path) {
 
 impl Sshd {
     pub fn start() -> Sshd {
+        Sshd::start_with("")
+    }
+
+    /// With more lines of sshd_config (e.g. `AllowTcpForwarding no`).
+    pub fn start_with(extra_config: &str) -> Sshd {
         let sshd = Path::new("/usr/sbin/sshd");
         assert!(sshd.exists(), "/usr/sbin/sshd is missing; scripts/test-deps.sh installs Debian's openssh-server");
         // sshd's privilege separation folder (created by the package's service, which the
@@ -57,7 +62,7 @@ impl Sshd {
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\n\
              StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
-             ForceCommand {force}\nLogLevel DEBUG1\n",
+             ForceCommand {force}\nLogLevel DEBUG1\n{extra_config}\n",
             d = d.display(),
             force = force.display()
         );
