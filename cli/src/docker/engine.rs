@@ -84,7 +84,10 @@ pub fn resolve(env: &str, file_host: Option<&str>, lookup: &Lookup) -> Result<En
     }
     let context = match lookup.get("DOCKER_CONTEXT") {
         Some(name) => Some(name),
-        None => lookup.docker_config.as_deref().and_then(current_context),
+        None => match lookup.docker_config.as_deref() {
+            Some(config) => current_context(config)?,
+            None => None,
+        },
     };
     match context {
         None => Ok(Engine::local_default()),
@@ -107,11 +110,18 @@ pub fn current(env: &str, file_host: Option<&str>) -> Result<Engine, String> {
     resolve(env, file_host, &Lookup { var: &|name| std::env::var(name).ok(), docker_config })
 }
 
-/// `currentContext` of `config.json`, if one is set.
-fn current_context(config: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(config.join("config.json")).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    json["currentContext"].as_str().filter(|s| !s.is_empty()).map(str::to_string)
+/// `currentContext` of `config.json`, if one is set. A config that cannot be read is an error
+/// (it may name a remote engine): never the local socket in its place.
+fn current_context(config: &Path) -> Result<Option<String>, String> {
+    let file = config.join("config.json");
+    let text = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read the Docker config {}: {e}", file.display())),
+    };
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("the Docker config {} is not valid JSON ({e}); fix it or set DOCKER_HOST", file.display()))?;
+    Ok(json["currentContext"].as_str().filter(|s| !s.is_empty()).map(str::to_string))
 }
 
 /// A context's docker endpoint, from `contexts/meta/<sha256 of its name>/meta.json` (where the
@@ -182,6 +192,10 @@ mod tests {
         assert!(e.starts_with("infra.host of environment `prod`"), "{e}");
         let e = resolve_with(&[("DOCKER_HOST", "tcp://vps:2376"), ("DOCKER_TLS_VERIFY", "1")], c, None).unwrap_err();
         assert!(e.contains("TLS"), "{e}");
+        std::fs::write(config.path().join("config.json"), "{ not json").unwrap();
+        let e = resolve_with(&[], c, None).unwrap_err();
+        assert!(e.contains("not valid JSON"), "{e}");
+        std::fs::remove_file(config.path().join("config.json")).unwrap();
         let e = resolve_with(&[("DOCKER_CONTEXT", "nope")], c, None).unwrap_err();
         assert!(e.contains("docker context `nope` is not defined"), "{e}");
         context(config.path(), "secure", "tcp://vps:2376");

@@ -11,8 +11,8 @@ pub const CONFIG_FILE_NAME: &str = "caddy.json";
 /// New routes are loaded from here; they become [`CONFIG_FILE`] once Caddy accepted them.
 pub const STAGING_FILE: &str = "/etc/nanokit/next.json";
 pub const STAGING_FILE_NAME: &str = "next.json";
+/// Where a plain-HTTP gateway listens in its container (published on the chosen host port).
 pub const LISTEN_PORT: u16 = 80;
-pub const TLS_LISTEN_PORT: u16 = 443;
 /// Where Caddy keeps its certificates and keys (`XDG_DATA_HOME`), on a named volume.
 pub const DATA_DIR: &str = "/data";
 
@@ -30,7 +30,27 @@ pub fn needs_internal_ca(host: &str) -> bool {
         || PRIVATE_SUFFIXES.iter().any(|s| host.ends_with(s))
 }
 
-pub fn config(routes: &[Route], tls: Tls) -> Value {
+/// How a gateway serves. With HTTPS, Caddy listens in its container on the very ports it is
+/// published on: its HTTP→HTTPS redirects and ACME's challenges then name the public ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Serving {
+    pub tls: Tls,
+    pub http_port: u16,
+    pub https_port: u16,
+}
+
+impl Serving {
+    /// Container port → host port, for the engine to publish.
+    pub fn published(&self) -> Vec<(u16, u16)> {
+        match self.tls {
+            Tls::Off => vec![(LISTEN_PORT, self.http_port)],
+            _ => vec![(self.http_port, self.http_port), (self.https_port, self.https_port)],
+        }
+    }
+}
+
+pub fn config(routes: &[Route], serving: &Serving) -> Value {
+    let tls = serving.tls;
     let routes: Vec<Value> = routes
         .iter()
         .map(|r| {
@@ -68,10 +88,14 @@ pub fn config(routes: &[Route], tls: Tls) -> Value {
     json!({
         "admin": {"listen": "localhost:2019"},
         "apps": {
-            "http": {"servers": {"nanokit": {
-                "listen": [format!(":{TLS_LISTEN_PORT}")],
-                "routes": routes
-            }}},
+            "http": {
+                "http_port": serving.http_port,
+                "https_port": serving.https_port,
+                "servers": {"nanokit": {
+                    "listen": [format!(":{}", serving.https_port)],
+                    "routes": routes
+                }}
+            },
             "tls": {"automation": {"policies": policies}},
             // The gateway's own CA stays in the container (and its volume): never installed
             // into a trust store, which a container has no business changing.
@@ -138,27 +162,35 @@ mod tests {
             Route { host: "a.localhost".into(), upstream: "nk-p-local-a".into(), port: 3001 },
             Route { host: "b.localhost".into(), upstream: "nk-p-local-b".into(), port: 80 },
         ];
-        let tar = archive(&config(&routes, Tls::Off), CONFIG_FILE_NAME).unwrap();
+        let plain = Serving { tls: Tls::Off, http_port: 8080, https_port: 443 };
+        let tar = archive(&config(&routes, &plain), CONFIG_FILE_NAME).unwrap();
         let back = from_archive(&tar).unwrap();
         assert_eq!(routes_of(&back), routes);
-        let tls = config(&routes, Tls::Auto);
+        let tls = config(&routes, &Serving { tls: Tls::Auto, ..plain });
         assert_eq!(routes_of(&tls), routes);
+        assert_eq!(plain.published(), [(80, 8080)]);
     }
 
     #[test]
     fn https_certifies_private_names_with_the_gateway_ca_and_public_names_with_acme() {
         let route = |host: &str| Route { host: host.into(), upstream: "nk-p-e-s".into(), port: 80 };
         let routes = vec![route("shop.example.com"), route("api.localhost"), route("*.apps.example.com"), route("10.0.0.7")];
-        let auto = config(&routes, Tls::Auto);
-        assert_eq!(auto["apps"]["http"]["servers"]["nanokit"]["listen"], json!([":443"]));
+        let serving = |tls| Serving { tls, http_port: 8080, https_port: 8443 };
+        let auto = config(&routes, &serving(Tls::Auto));
+        // listening on the public ports, so that redirects and ACME name them
+        assert_eq!(auto["apps"]["http"]["servers"]["nanokit"]["listen"], json!([":8443"]));
+        assert_eq!((auto["apps"]["http"]["http_port"].clone(), auto["apps"]["http"]["https_port"].clone()), (json!(8080), json!(8443)));
+        assert_eq!(serving(Tls::Auto).published(), [(8080, 8080), (8443, 8443)]);
         assert_eq!(
             auto["apps"]["tls"]["automation"]["policies"],
             json!([{"subjects": ["api.localhost", "*.apps.example.com", "10.0.0.7"], "issuers": [{"module": "internal"}]}])
         );
-        let internal = config(&routes, Tls::Internal);
+        let internal = config(&routes, &serving(Tls::Internal));
         assert_eq!(internal["apps"]["tls"]["automation"]["policies"][0]["subjects"].as_array().unwrap().len(), 4);
-        assert_eq!(config(&[route("shop.example.com")], Tls::Auto)["apps"]["tls"]["automation"]["policies"], json!([]));
-        assert_eq!(config(&routes, Tls::Off)["apps"]["http"]["servers"]["nanokit"]["automatic_https"]["disable"], json!(true));
+        assert_eq!(config(&[route("shop.example.com")], &serving(Tls::Auto))["apps"]["tls"]["automation"]["policies"], json!([]));
+        let plain = config(&routes, &serving(Tls::Off));
+        assert_eq!(plain["apps"]["http"]["servers"]["nanokit"]["automatic_https"]["disable"], json!(true));
+        assert_eq!(plain["apps"]["http"]["servers"]["nanokit"]["listen"], json!([":80"]));
         assert!(!needs_internal_ca("shop.example.com") && needs_internal_ca("db") && needs_internal_ca("x.internal"));
     }
 }

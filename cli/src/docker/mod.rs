@@ -60,6 +60,11 @@ impl DockerSettings {
         }
     }
 
+    /// How a gateway made with these settings serves.
+    pub fn serving(&self) -> gateway::Serving {
+        gateway::Serving { tls: self.tls, http_port: self.gateway_port, https_port: self.gateway_https_port }
+    }
+
     /// The settings a gateway was made with, from its fingerprint (`base` for the rest).
     pub fn from_fingerprint(fingerprint: &str, base: &DockerSettings) -> Option<DockerSettings> {
         let mut fields = fingerprint.split('|');
@@ -443,10 +448,9 @@ impl DockerProvider {
                 Some(vec![PortBinding { host_ip: Some(settings.gateway_bind.clone()), host_port: Some(host.to_string()) }]),
             )
         };
-        let mut ports = HashMap::from([publish(gateway::LISTEN_PORT, settings.gateway_port)]);
+        let ports: HashMap<_, _> = settings.serving().published().into_iter().map(|(inside, host)| publish(inside, host)).collect();
         let mut binds = Vec::new();
         if settings.tls != gateway::Tls::Off {
-            ports.extend([publish(gateway::TLS_LISTEN_PORT, settings.gateway_https_port)]);
             // Certificates and the gateway CA outlive the container: a recreated gateway keeps
             // serving the same certificates instead of asking the CA (and its rate limits) again.
             let volume = guard::gateway_data_volume(&desired.cluster);
@@ -478,7 +482,7 @@ impl DockerProvider {
             .create_container(Some(CreateContainerOptions { name: name.clone(), platform: None }), config)
             .await
             .map_err(|e| engine_err(format!("cannot create gateway `{name}`"), &e))?;
-        let started = match self.upload_config(name, gateway::CONFIG_FILE_NAME, &[], settings.tls).await {
+        let started = match self.upload_config(name, gateway::CONFIG_FILE_NAME, &[], &settings.serving()).await {
             Ok(()) => self.docker.start_container(name, None::<StartContainerOptions<String>>).await.map_err(|e| {
                 let mut pe = engine_err(format!("cannot start gateway `{name}`"), &e);
                 if e.to_string().contains("address already in use") || e.to_string().contains("port is already allocated") {
@@ -497,8 +501,14 @@ impl DockerProvider {
         started
     }
 
-    async fn upload_config(&self, gateway: &str, file_name: &str, routes: &[Route], tls: gateway::Tls) -> Result<(), ProviderError> {
-        let tar = gateway::archive(&gateway::config(routes, tls), file_name).map_err(|e| err("cannot build the gateway config", e))?;
+    async fn upload_config(
+        &self,
+        gateway: &str,
+        file_name: &str,
+        routes: &[Route],
+        serving: &gateway::Serving,
+    ) -> Result<(), ProviderError> {
+        let tar = gateway::archive(&gateway::config(routes, serving), file_name).map_err(|e| err("cannot build the gateway config", e))?;
         self.docker
             .upload_to_container(gateway, Some(UploadToContainerOptions { path: "/etc".to_string(), ..Default::default() }), tar.into())
             .await
@@ -534,8 +544,11 @@ impl DockerProvider {
         // Served as the gateway was made to serve (a shared repo's settings may differ from
         // the owner's, who made it).
         let made_with = self.existing_labels(guard::Object::Container, gw).await?.unwrap_or_default();
-        let tls = made_with.get(labels::GATEWAY_SETTINGS).map_or(gateway::Tls::Off, |f| fingerprint_tls(f));
-        self.upload_config(gw, gateway::STAGING_FILE_NAME, routes, tls).await?;
+        let serving = made_with
+            .get(labels::GATEWAY_SETTINGS)
+            .and_then(|f| DockerSettings::from_fingerprint(f, &self.settings))
+            .map_or(gateway::Serving { tls: gateway::Tls::Off, http_port: gateway::LISTEN_PORT, https_port: 443 }, |s| s.serving());
+        self.upload_config(gw, gateway::STAGING_FILE_NAME, routes, &serving).await?;
         // `--force`: Caddy skips a reload whose config it thinks unchanged, and ours changed on disk.
         let (code, output) =
             self.exec(gw, vec!["caddy".into(), "reload".into(), "--config".into(), gateway::STAGING_FILE.into(), "--force".into()]).await?;
@@ -544,7 +557,7 @@ impl DockerProvider {
             e.details = output.lines().rev().take(10).map(str::to_string).collect::<Vec<_>>().into_iter().rev().collect();
             return Err(e);
         }
-        self.upload_config(gw, gateway::CONFIG_FILE_NAME, routes, tls).await
+        self.upload_config(gw, gateway::CONFIG_FILE_NAME, routes, &serving).await
     }
 
     async fn current_routes(&self, gateway: &str) -> Option<Vec<Route>> {
