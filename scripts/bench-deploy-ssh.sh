@@ -52,26 +52,7 @@ export NANOKIT_HOME="$work/home" NANOKIT_GATEWAY_IMAGE=nk-test/caddy:1 NANOKIT_G
 # The same gateway (plain HTTP on 127.0.0.1) both ways, so only the transport differs.
 export NANOKIT_GATEWAY_TLS=off NANOKIT_GATEWAY_BIND=127.0.0.1
 
-nanokit_file() {
-  echo "name: nkbenchs"
-  echo "services:"
-  for i in $(seq 1 "$1"); do
-    v=1; [ "$i" = 1 ] && v="$2"
-    printf '  s%s:\n    image: nk-test/busybox:1\n    command: mkdir -p /tmp/w && exec httpd -f -p 8080 -h /tmp/w\n    expose: 8080\n    host: s%s.nkbenchs.localhost\n    env:\n      V: "%s"\n' "$i" "$i" "$v"
-  done
-}
-compose_file() {
-  echo "version: '3.7'"
-  echo "services:"
-  echo "  gateway:"
-  echo "    image: nk-test/caddy:1"
-  echo "    ports: ['127.0.0.1:18581:80']"
-  for i in $(seq 1 "$1"); do
-    v=1; [ "$i" = 1 ] && v="$2"
-    printf '  s%s:\n    image: nk-test/busybox:1\n    command: sh -c "mkdir -p /tmp/w && exec httpd -f -p 8080 -h /tmp/w"\n    environment: [PORT=8080, V=%s]\n    init: true\n' "$i" "$v"
-  done
-}
-t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; e=$(date +%s.%N); echo "$e - $s" | bc; }
+source scripts/bench-deploy-lib.sh  # (the script runs from the repository root)
 nk_ssh() { (cd "$work/nk" && DOCKER_HOST="$remote" PATH="$work/ssh/bin:$PATH" t "$nk" up); }
 c_ssh() { DOCKER_HOST="$remote" PATH="$work/ssh/bin:$PATH" t docker-compose -p nkbenchs -f "$work/compose/docker-compose.yml" up -d; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
@@ -79,8 +60,8 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 echo "| services | case | nkdev up, local socket | nkdev up over SSH | docker-compose up -d over SSH | compose / nkdev (SSH) |"
 echo "|---|---|---|---|---|---|"
 for n in "$@"; do
-  nanokit_file "$n" 1 > "$work/nk/nanokit.yml"
-  compose_file "$n" 1 > "$work/compose/docker-compose.yml"
+  nanokit_file nkbenchs "$n" 1 > "$work/nk/nanokit.yml"
+  compose_file nkbenchs 18581 "$n" 1 > "$work/compose/docker-compose.yml"
   (cd "$work/nk" && env -u DOCKER_HOST "$nk" up >/dev/null)
   DOCKER_HOST="$remote" PATH="$work/ssh/bin:$PATH" docker-compose -p nkbenchs -f "$work/compose/docker-compose.yml" up -d >/dev/null 2>"$work/compose.log" || { cat "$work/compose.log" >&2; exit 1; }
   # no-op: run again, each tool against its own deployment
@@ -91,11 +72,11 @@ for n in "$@"; do
   l_one=(); s_one=(); c_one=()
   # (a new value each time: every run really changes one service)
   for r in $(seq "$runs"); do
-    nanokit_file "$n" "$((100 + 2 * r))" > "$work/nk/nanokit.yml"
+    nanokit_file nkbenchs "$n" "$((100 + 2 * r))" > "$work/nk/nanokit.yml"
     l_one+=("$(cd "$work/nk" && t env -u DOCKER_HOST "$nk" up)")
-    nanokit_file "$n" "$((101 + 2 * r))" > "$work/nk/nanokit.yml"
+    nanokit_file nkbenchs "$n" "$((101 + 2 * r))" > "$work/nk/nanokit.yml"
     s_one+=("$(nk_ssh)")
-    compose_file "$n" "$((100 + r))" > "$work/compose/docker-compose.yml"
+    compose_file nkbenchs 18581 "$n" "$((100 + r))" > "$work/compose/docker-compose.yml"
     c_one+=("$(c_ssh)")
   done
   l_one=$(printf '%s\n' "${l_one[@]}" | median); s_one=$(printf '%s\n' "${s_one[@]}" | median); c_one=$(printf '%s\n' "${c_one[@]}" | median)

@@ -16,27 +16,7 @@ trap 'cleanup; rm -rf "$work"' EXIT
 export NANOKIT_HOME="$work/home" NANOKIT_GATEWAY_IMAGE=nk-test/caddy:1 NANOKIT_GATEWAY_PORT=18480
 mkdir -p "$work/nk" "$work/compose"
 
-# $1 services; $2 the value of V in service s1 (changing it changes exactly one service).
-nanokit_file() {
-  echo "name: nkbench"
-  echo "services:"
-  for i in $(seq 1 "$1"); do
-    v=1; [ "$i" = 1 ] && v="$2"
-    printf '  s%s:\n    image: nk-test/busybox:1\n    command: mkdir -p /tmp/w && exec httpd -f -p 8080 -h /tmp/w\n    expose: 8080\n    host: s%s.nkbench.localhost\n    env:\n      V: "%s"\n' "$i" "$i" "$v"
-  done
-}
-compose_file() {
-  echo "version: '3.7'"
-  echo "services:"
-  echo "  gateway:"
-  echo "    image: nk-test/caddy:1"
-  echo "    ports: ['127.0.0.1:18481:80']"
-  for i in $(seq 1 "$1"); do
-    v=1; [ "$i" = 1 ] && v="$2"
-    printf '  s%s:\n    image: nk-test/busybox:1\n    command: sh -c "mkdir -p /tmp/w && exec httpd -f -p 8080 -h /tmp/w"\n    environment: [PORT=8080, V=%s]\n    init: true\n    labels: {host: s%s.nkbench.localhost}\n' "$i" "$v" "$i"
-  done
-}
-t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; e=$(date +%s.%N); echo "$e - $s" | bc; }
+source scripts/bench-deploy-lib.sh  # (the script runs from the repository root)
 nkup() { (cd "$work/nk" && t "$nk" up); }
 cup() { t docker-compose -p nkbenchc -f "$work/compose/docker-compose.yml" up -d; }
 row() { printf '| %s | %s | %.2f s | %.2f s | %.2fx |\n' "$1" "$2" "$3" "$4" "$(echo "$4 / $3" | bc -l)"; }
@@ -44,12 +24,12 @@ row() { printf '| %s | %s | %.2f s | %.2f s | %.2fx |\n' "$1" "$2" "$3" "$4" "$(
 echo "| services | case | nkdev up | docker-compose up -d | compose / nkdev |"
 echo "|---|---|---|---|---|"
 for n in "$@"; do
-  nanokit_file "$n" 1 > "$work/nk/nanokit.yml"
-  compose_file "$n" 1 > "$work/compose/docker-compose.yml"
+  nanokit_file nkbench "$n" 1 > "$work/nk/nanokit.yml"
+  compose_file nkbench 18481 "$n" 1 > "$work/compose/docker-compose.yml"
   nk_cold=$(nkup); c_cold=$(cup)
   nk_noop=$(nkup); c_noop=$(cup)
-  nanokit_file "$n" 2 > "$work/nk/nanokit.yml"
-  compose_file "$n" 2 > "$work/compose/docker-compose.yml"
+  nanokit_file nkbench "$n" 2 > "$work/nk/nanokit.yml"
+  compose_file nkbench 18481 "$n" 2 > "$work/compose/docker-compose.yml"
   nk_one=$(nkup); c_one=$(cup)
   row "$n" cold "$nk_cold" "$c_cold"
   row "$n" no-op "$nk_noop" "$c_noop"

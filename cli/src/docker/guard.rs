@@ -144,9 +144,11 @@ impl DockerProvider {
     /// (then the new port must be free; the old one is the gateway's own).
     pub(super) async fn gateway_port_changes(&self, desired: &Desired) -> Result<bool, ProviderError> {
         let labels = self.existing_labels(Object::Container, &desired.cluster.gateway).await?.unwrap_or_default();
-        let old = labels.get(nanokit_core::provider::labels::GATEWAY_SETTINGS).and_then(|f| f.split('|').nth(1)).map(str::to_string);
-        let new = format!("{}:{}", self.settings.gateway_bind, self.settings.gateway_port);
-        Ok(old.as_deref() != Some(new.as_str()))
+        let old = labels
+            .get(nanokit_core::provider::labels::GATEWAY_SETTINGS)
+            .and_then(|f| super::DockerSettings::from_fingerprint(f, &self.settings))
+            .map(|old| (old.gateway_bind, old.gateway_port));
+        Ok(old != Some((self.settings.gateway_bind.clone(), self.settings.gateway_port)))
     }
 }
 

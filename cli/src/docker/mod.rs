@@ -80,9 +80,10 @@ impl DockerSettings {
         for field in fields {
             if let Some(https) = field.strip_prefix("https=") {
                 settings.gateway_https_port = https.parse().ok()?;
+            } else if let Some(tls) = field.strip_prefix("tls=") {
+                settings.tls = if tls == "internal" { gateway::Tls::Internal } else { gateway::Tls::Auto };
             }
         }
-        settings.tls = fingerprint_tls(fingerprint);
         Some(settings)
     }
 
@@ -99,21 +100,11 @@ impl DockerSettings {
 
 /// Where a gateway with this fingerprint serves: its scheme and host port, for the URLs shown.
 pub fn fingerprint_served(fingerprint: &str) -> Option<(&'static str, u16)> {
-    let mut fields = fingerprint.split('|').skip(1);
-    let http: u16 = fields.next()?.rsplit_once(':')?.1.parse().ok()?;
-    match fields.next().and_then(|f| f.strip_prefix("https=")) {
-        Some(https) => Some(("https", https.parse().ok()?)),
-        None => Some(("http", http)),
-    }
-}
-
-/// How a gateway with this fingerprint serves (HTTP or which HTTPS).
-pub fn fingerprint_tls(fingerprint: &str) -> gateway::Tls {
-    match fingerprint.split('|').find_map(|f| f.strip_prefix("tls=")) {
-        Some("internal") => gateway::Tls::Internal,
-        Some(_) => gateway::Tls::Auto,
-        None => gateway::Tls::Off,
-    }
+    let made = DockerSettings::from_fingerprint(fingerprint, &DockerSettings::default())?;
+    Some(match made.tls {
+        gateway::Tls::Off => ("http", made.gateway_port),
+        _ => ("https", made.gateway_https_port),
+    })
 }
 
 impl Default for DockerSettings {
@@ -674,36 +665,26 @@ impl Provider for DockerProvider {
                     observed.unready.extend(label(c, labels::SERVICE).cloned());
                 }
                 Some("service") if guard::is_replacement_name(&name) => {}
-                // Created but never started: a deploy stopped between creating it and starting it
-                // (on a remote engine, while its files were being copied in). Not to be started
-                // as it is: the next plan recreates it.
-                Some("service")
-                    if c.state.as_deref() == Some("created") && component.as_deref() == Some(desired.cluster.component.as_str()) =>
-                {
-                    observed.unready.extend(label(c, labels::SERVICE).cloned());
+                Some("service") => {
+                    // Created but never started: a deploy stopped between creating it and
+                    // starting it (on a remote engine, while its files were being copied in). Not
+                    // to be started as it is: the next plan recreates it.
+                    let ours = component.as_deref() == Some(desired.cluster.component.as_str());
+                    if ours && c.state.as_deref() == Some("created") {
+                        observed.unready.extend(label(c, labels::SERVICE).cloned());
+                    }
                     observed.services.push(ObservedService {
                         service: label(c, labels::SERVICE).cloned().unwrap_or_default(),
                         name,
                         component: component.unwrap_or_default(),
                         config_hash: label(c, labels::CONFIG_HASH).cloned().unwrap_or_default(),
-                        running: false,
+                        running: c.state.as_deref() == Some("running"),
                         host: label(c, labels::HOST).cloned(),
                         port: label(c, labels::PORT).and_then(|p| p.parse().ok()),
                         source: label(c, labels::SOURCE).cloned(),
                         source_path: label(c, labels::SOURCE_PATH).cloned(),
                     });
                 }
-                Some("service") => observed.services.push(ObservedService {
-                    service: label(c, labels::SERVICE).cloned().unwrap_or_default(),
-                    name,
-                    component: component.unwrap_or_default(),
-                    config_hash: label(c, labels::CONFIG_HASH).cloned().unwrap_or_default(),
-                    running: c.state.as_deref() == Some("running"),
-                    host: label(c, labels::HOST).cloned(),
-                    port: label(c, labels::PORT).and_then(|p| p.parse().ok()),
-                    source: label(c, labels::SOURCE).cloned(),
-                    source_path: label(c, labels::SOURCE_PATH).cloned(),
-                }),
                 _ => {}
             }
         }
@@ -1025,7 +1006,8 @@ mod tests {
         let s = DockerSettings { gateway_port: 8080, ..DockerSettings::default() };
         assert_eq!(s.gateway_fingerprint(), "caddy:2-alpine|127.0.0.1:8080");
         assert_eq!(fingerprint_served(&s.gateway_fingerprint()), Some(("http", 8080)));
-        assert_eq!(fingerprint_tls(&s.gateway_fingerprint()), gateway::Tls::Off);
+        let tls_of = |f: &str| DockerSettings::from_fingerprint(f, &DockerSettings::default()).unwrap().tls;
+        assert_eq!(tls_of(&s.gateway_fingerprint()), gateway::Tls::Off);
         let remote = DockerSettings::for_engine(true);
         assert_eq!(remote.gateway_fingerprint(), "caddy:2-alpine|0.0.0.0:80|https=443|tls=auto");
         for made in [&s, &remote, &DockerSettings { gateway_https_port: 8443, tls: gateway::Tls::Internal, ..remote.clone() }] {
@@ -1033,6 +1015,6 @@ mod tests {
             assert_eq!(back.gateway_fingerprint(), made.gateway_fingerprint());
         }
         assert_eq!(fingerprint_served(&remote.gateway_fingerprint()), Some(("https", 443)));
-        assert_eq!(fingerprint_tls(&remote.gateway_fingerprint()), gateway::Tls::Auto);
+        assert_eq!(tls_of(&remote.gateway_fingerprint()), gateway::Tls::Auto);
     }
 }
