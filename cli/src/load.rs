@@ -18,6 +18,8 @@ impl std::error::Error for UsageError {}
 pub struct Loaded {
     pub path: PathBuf,
     pub analysis: Analysis,
+    /// What `${VAR}` and `env:` secrets read: the process environment and the .env files.
+    pub variables: nanokit_core::variables::Variables,
 }
 
 /// `-f FILE`, else `nanokit.yml` / `nanokit.yaml` in the current directory.
@@ -90,7 +92,9 @@ pub fn read_text(path: &Path) -> Result<String> {
 pub fn load(path: &Path, env: Option<&str>) -> Result<Loaded> {
     let text = read_text(path)?;
     let base_dir = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p }).map(Path::to_path_buf);
+    let variables = nanokit_core::variables::Variables::load(base_dir.as_deref(), env);
     let options = AnalyzeOptions {
+        variables: Some(variables),
         base_dir,
         env: env.map(str::to_string),
         deployable: crate::commands::deployable_providers(),
@@ -98,5 +102,6 @@ pub fn load(path: &Path, env: Option<&str>) -> Result<Loaded> {
             std::env::var_os(nanokit_core::check::ALLOW_OUTSIDE_PATHS_VAR).as_deref(),
         ),
     };
-    Ok(Loaded { path: path.to_path_buf(), analysis: analyze(text, &options) })
+    let analysis = analyze(text, &options);
+    Ok(Loaded { path: path.to_path_buf(), analysis, variables: options.variables.unwrap_or_default() })
 }

@@ -9,6 +9,7 @@ use crate::model::{Project, ProviderId};
 use crate::resolve::{resolve_environment, ResolvedEnvironment, DEFAULT_ENV};
 use crate::schema;
 use crate::source::Span;
+use crate::variables::Variables;
 use crate::yaml::YamlProblemKind;
 use indexmap::IndexMap;
 use std::path::PathBuf;
@@ -25,11 +26,20 @@ pub struct AnalyzeOptions {
     pub env: Option<String>,
     /// The user opted in to service paths outside the folder of nanokit.yml (NK048).
     pub allow_outside_paths: bool,
+    /// What `${VAR}` reads ([`Variables::load`]). `None` leaves string values as written
+    /// (schema tools, fuzzing); the front ends always pass the process environment and `.env`.
+    pub variables: Option<Variables>,
 }
 
 impl Default for AnalyzeOptions {
     fn default() -> Self {
-        AnalyzeOptions { base_dir: None, deployable: vec![ProviderId::Docker, ProviderId::Aws], env: None, allow_outside_paths: false }
+        AnalyzeOptions {
+            base_dir: None,
+            deployable: vec![ProviderId::Docker, ProviderId::Aws],
+            env: None,
+            allow_outside_paths: false,
+            variables: None,
+        }
     }
 }
 
@@ -62,8 +72,11 @@ impl Analysis {
 }
 
 pub fn analyze(text: impl Into<String>, options: &AnalyzeOptions) -> Analysis {
-    let document = Document::parse(text);
+    let mut document = Document::parse(text);
     let mut diagnostics: Vec<Diagnostic> = document.yaml.problems.iter().map(yaml_problem).collect();
+    if let Some(variables) = &options.variables {
+        diagnostics.extend(crate::interpolate::apply(&mut document, variables));
+    }
     let (schema_diagnostics, project) = schema::validate(&document);
     diagnostics.extend(schema_diagnostics);
 

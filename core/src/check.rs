@@ -51,6 +51,7 @@ pub fn project_rules(project: &Project, doc: &Document, fs: Fs<'_>) -> Vec<Diagn
         infra_rules(project, env, doc, &mut out);
     }
     url_collisions(project, doc, &mut out);
+    crate::secret_rules::project_rules(project, doc, &mut out);
     out
 }
 
@@ -414,6 +415,7 @@ pub fn environment_rules(env: &ResolvedEnvironment, doc: &Document, deployable: 
             }
         }
     }
+    crate::secret_rules::environment_rules(env, doc, &mut out);
     if !deployable.contains(&env.provider) {
         let p = pointer(&["environments", &env.env, "infra", "provider"]);
         let list: Vec<&str> = deployable.iter().map(|p| p.as_str()).collect();

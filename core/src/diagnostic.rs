@@ -87,6 +87,14 @@ codes! {
     // NK060 is the language server's own (two repositories of one workspace); never reuse it.
     InvalidEngineHost = "NK061", Error, "An `infra.host` that is not a Docker engine address (`ssh://`, `tcp://`, `unix://`).";
     HostWithoutDocker = "NK062", Warning, "`infra.host` under a provider other than `docker`, which ignores it.";
+    UnsetVariable = "NK063", Warning, "`${VAR}` with VAR set nowhere (environment, .env) and no default: it is read as \"\".";
+    RequiredVariable = "NK064", Error, "`${VAR:?message}` with VAR not set: the file says it must be.";
+    InvalidInterpolation = "NK065", Error, "A `${` that is not an interpolation nanokit reads (unclosed, no name, unknown operator).";
+    InvalidDotenv = "NK066", Error, "A `.env` file beside nanokit.yml that cannot be parsed; none of its variables are read.";
+    InvalidSecretSource = "NK067", Error, "A secret whose source is not `env:VAR`, `file:./path`, `aws-ssm:/path` or `aws-sm:name`.";
+    SecretUnsupported = "NK068", Error, "A secret the environment's provider cannot deliver (`aws-ssm`/`aws-sm` outside `provider: aws`, `as: file` outside `docker`).";
+    SecretShadowsEnv = "NK069", Error, "A name both in `env` and in `secrets` of one service.";
+    PlainSecret = "NK070", Warning, "An `env` value that looks like a secret (its name or its randomness); it would be committed and printed.";
 }
 
 impl std::fmt::Display for Code {

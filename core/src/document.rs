@@ -32,6 +32,9 @@ pub struct Document {
     pub yaml: yaml::Parsed,
     pub json: Json,
     pub locations: HashMap<String, Location>,
+    /// String values that held `${…}`, by pointer: the text as written and what it read.
+    /// Their values in `json` are the interpolated ones ([`crate::interpolate::apply`]).
+    pub interpolated: HashMap<String, crate::interpolate::Interpolation>,
 }
 
 impl Document {
@@ -44,7 +47,7 @@ impl Document {
             Some(root) => to_json(root, &mut String::new(), None, &mut locations),
             None => Json::Null,
         };
-        Document { text, lines, yaml, json, locations }
+        Document { text, lines, yaml, json, locations, interpolated: HashMap::default() }
     }
 
     pub fn root(&self) -> Option<&Node> {

@@ -69,6 +69,11 @@ pub struct Runtime {
     #[schemars(example = env_example())]
     pub env: IndexMap<String, EnvValue>,
 
+    /// Secrets for every service of this runtime, merged key by key with the service's. See the service's `secrets`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(example = secrets_example())]
+    pub secrets: IndexMap<String, SecretSpec>,
+
     /// Services every service of this runtime waits for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(example = vec!["hub"])]
@@ -77,6 +82,59 @@ pub struct Runtime {
 
 fn env_example() -> serde_json::Value {
     serde_json::json!({"NODE_ENV": "production"})
+}
+
+fn secrets_example() -> serde_json::Value {
+    serde_json::json!({"DATABASE_PASSWORD": "env:DATABASE_PASSWORD", "STRIPE_KEY": "aws-ssm:/shop/prod/stripe-key"})
+}
+
+/// Where a secret is read, as `env:VAR`, `file:./path`, `aws-ssm:/path` or `aws-sm:name`; or that with how it is delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SecretSpec {
+    /// `env:VAR`, `file:./path`, `aws-ssm:/parameter/path` or `aws-sm:name-or-arn`.
+    // No pattern here: a wrong source gets NK067, which names the forms, not a schema mismatch.
+    Source(#[schemars(example = &"env:DATABASE_PASSWORD")] String),
+    Detailed(SecretDetail),
+}
+
+/// A secret with its delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretDetail {
+    /// Where the secret is read: `env:VAR`, `file:./path`, `aws-ssm:/parameter/path` or `aws-sm:name-or-arn`.
+    #[schemars(example = &"file:./secrets/db-password")]
+    pub from: String,
+
+    /// How the service receives it: `env` (an environment variable, the default) or `file` (the file `/run/secrets/<NAME>`, Docker only; its path is in the variable `<NAME>_FILE`).
+    #[serde(rename = "as", default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<SecretDelivery>,
+}
+
+/// How a secret reaches the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretDelivery {
+    /// An environment variable named like the secret.
+    #[default]
+    Env,
+    /// A file `/run/secrets/<NAME>`, whose path is in `<NAME>_FILE`.
+    File,
+}
+
+impl SecretSpec {
+    pub fn source(&self) -> &str {
+        match self {
+            SecretSpec::Source(s) => s,
+            SecretSpec::Detailed(d) => &d.from,
+        }
+    }
+    pub fn delivery(&self) -> SecretDelivery {
+        match self {
+            SecretSpec::Source(_) => SecretDelivery::Env,
+            SecretSpec::Detailed(d) => d.delivery.unwrap_or_default(),
+        }
+    }
 }
 
 /// How a service is installed and started.
@@ -132,6 +190,11 @@ pub struct Service {
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     #[schemars(example = env_example())]
     pub env: IndexMap<String, EnvValue>,
+
+    /// Secrets, given to the service as environment variables when it is deployed and never written to the file, labels, state or nkdev's output. The value says where the secret is read: `env:VAR` (the environment or `.env`), `file:./path` (relative to nanokit.yml), `aws-ssm:/parameter/path` or `aws-sm:name-or-arn` (provider `aws`). Merged key by key with the runtime's, like `env`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(example = secrets_example())]
+    pub secrets: IndexMap<String, SecretSpec>,
 
     /// Services this one waits for. Added to those inherited from its runtime.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

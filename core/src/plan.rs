@@ -76,6 +76,9 @@ pub struct DesiredService {
     /// Host directory mounted at [`APP_DIR`] (services with a `path`).
     pub mount: Option<PathBuf>,
     pub env: IndexMap<String, String>,
+    /// Secrets by variable name: sources always, values only once the deploy has read them.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub secrets: IndexMap<String, crate::secrets::DesiredSecret>,
     pub expose: Option<u16>,
     pub host: Option<String>,
     pub healthcheck: Option<Healthcheck>,
@@ -344,6 +347,11 @@ pub fn desired(
             command,
             mount,
             env: env.full_env(s),
+            secrets: s
+                .secrets
+                .iter()
+                .map(|(k, v)| (k.clone(), crate::secrets::DesiredSecret { secret: v.value.clone(), value: None }))
+                .collect(),
             expose: s.expose.as_ref().map(|e| e.value),
             host: s.host.as_ref().map(|h| h.value.clone()),
             healthcheck: s.healthcheck.as_ref().map(|h| h.value.clone()),

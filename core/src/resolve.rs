@@ -7,6 +7,7 @@ use crate::document::{pointer, Document};
 use crate::model::{Healthcheck, Infra, Project, ProviderId, Runtime, Service};
 use crate::names;
 use crate::runtimes::{self, Discovery};
+use crate::secrets::Secret;
 use indexmap::IndexMap;
 use serde::Serialize;
 use std::path::Path;
@@ -75,6 +76,8 @@ pub struct ResolvedService {
     pub volumes: Vec<Sourced<String>>,
     /// User variables merged key by key, plus the per-service injected ones.
     pub env: IndexMap<String, Sourced<String>>,
+    /// Secrets merged key by key like `env`: their sources, never their values.
+    pub secrets: IndexMap<String, Sourced<Secret>>,
     pub depends_on: Vec<Sourced<String>>,
     /// `nk-<project>-<env>-<service>`: container name and internal DNS name.
     pub internal_host: String,
@@ -122,6 +125,13 @@ impl ResolvedEnvironment {
             "env": self.full_env(service),
             "depends_on": service.depends_on.iter().map(|s| &s.value).collect::<Vec<_>>(),
         });
+        let mut value = value;
+        // Only when there are secrets, so the hash of every service without one is unchanged
+        // (a changed hash recreates the container).
+        if !service.secrets.is_empty() {
+            let secrets: IndexMap<&String, &Secret> = service.secrets.iter().map(|(k, v)| (k, &v.value)).collect();
+            value["secrets"] = serde_json::to_value(secrets).unwrap_or_default();
+        }
         let digest = Sha256::digest(value.to_string().as_bytes());
         digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
@@ -313,6 +323,7 @@ impl Resolver<'_> {
             .unwrap_or_default();
 
         let env_map = self.env_map(name, service, declared, &ov, &runtime_id, project, component, expose.as_ref().map(|e| e.value));
+        let secrets = self.secrets(name, service, declared, &ov, &runtime_id);
         let depends_on = self.depends_on(name, service, declared, &ov, &runtime_id);
 
         ResolvedService {
@@ -327,6 +338,7 @@ impl Resolver<'_> {
             healthcheck,
             volumes,
             env: env_map,
+            secrets,
             depends_on,
             internal_host: names::container_name(project, env, name),
         }
@@ -512,6 +524,45 @@ impl Resolver<'_> {
                 let p = value.pointer.clone();
                 self.injected_overridden(key, p);
                 break;
+            }
+        }
+        out
+    }
+
+    /// `secrets` merged like `env`; a source that does not parse is left out here and
+    /// reported once by [`crate::check`] (NK067).
+    fn secrets(
+        &mut self,
+        name: &str,
+        service: &Service,
+        runtime: Option<&Runtime>,
+        ov: &Service,
+        runtime_id: &Option<String>,
+    ) -> IndexMap<String, Sourced<Secret>> {
+        let env = self.env;
+        let rid = runtime_id.as_deref().unwrap_or_default();
+        let mut keys: Vec<&String> = service.secrets.keys().collect();
+        for k in runtime.map(|r| r.secrets.keys()).into_iter().flatten().chain(ov.secrets.keys()) {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        let rt_origin = Origin::Runtime { id: rid.to_string() };
+        let default_origin = Origin::Default { runtime: rid.to_string() };
+        let parsed = |spec: Option<&crate::model::SecretSpec>, p: String| spec.and_then(|s| Secret::from_spec(s).ok()).map(|s| (s, p));
+        let mut out = IndexMap::with_capacity(keys.len());
+        for key in keys {
+            let value = self.layer(
+                &format_args!("secrets.{key}"),
+                parsed(service.secrets.get(key), pointer(&["services", name, "secrets", key])),
+                parsed(runtime.and_then(|r| r.secrets.get(key)), pointer(&["runtimes", rid, "secrets", key])),
+                parsed(ov.secrets.get(key), pointer(&["environments", env, "services", name, "secrets", key])),
+                None,
+                &rt_origin,
+                &default_origin,
+            );
+            if let Some(value) = value {
+                out.insert(key.clone(), value);
             }
         }
         out

@@ -3,6 +3,7 @@
 //! of diagnostics of every file is snapshotted, so a change of wording or position shows up
 //! in review.
 
+use nanokit_core::variables::Variables;
 use nanokit_core::{analyze, AnalyzeOptions, Severity};
 use std::path::{Path, PathBuf};
 
@@ -21,8 +22,18 @@ fn describe(path: &Path) -> (String, Vec<String>, bool) {
     // The files share one `apps/` folder beside valid/ and invalid/, outside their own folder:
     // opted in, except for the file that shows NK048.
     let nk048 = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("nk048"));
-    let options =
-        AnalyzeOptions { base_dir: path.parent().map(Path::to_path_buf), allow_outside_paths: !nk048, ..AnalyzeOptions::default() };
+    // `${…}` reads the folder's .env and a fixed "process environment", never the real one.
+    let variables = Variables::load_with(
+        path.parent(),
+        None,
+        [("NK_CORPUS_PROCESS".to_string(), "from-process".to_string()), ("NK_CORPUS_EMPTY".to_string(), String::new())],
+    );
+    let options = AnalyzeOptions {
+        base_dir: path.parent().map(Path::to_path_buf),
+        allow_outside_paths: !nk048,
+        variables: Some(variables),
+        ..AnalyzeOptions::default()
+    };
     let analysis = analyze(text, &options);
     let doc = &analysis.document;
     let mut lines = Vec::new();

@@ -118,11 +118,13 @@ impl Store {
 pub fn analyse(text: String, version: i32, base_dir: Option<PathBuf>, env: Option<String>) -> Snapshot {
     let options = AnalyzeOptions {
         base_dir: base_dir.clone(),
-        env,
+        env: env.clone(),
         // The opt-in is read from the editor's environment, as nkdev reads it from the shell's.
         allow_outside_paths: nanokit_core::check::allows_outside_paths(
             std::env::var_os(nanokit_core::check::ALLOW_OUTSIDE_PATHS_VAR).as_deref(),
         ),
+        // `${VAR}` reads the editor's environment and the .env files, as nkdev reads the shell's.
+        variables: Some(nanokit_core::variables::Variables::load(base_dir.as_deref(), env.as_deref())),
         ..AnalyzeOptions::default()
     };
     let analysis = analyze(text, &options);

@@ -14,8 +14,13 @@ pub fn hover(snapshot: &Snapshot, offset: usize, env: &str) -> Option<(String, n
         return Some((text, occ.span));
     }
     let doc = &snapshot.analysis.document;
-    let (pointer, _) = doc.pointer_at(offset)?;
+    let (pointer, on_key) = doc.pointer_at(offset)?;
     let loc = doc.location(&pointer)?;
+    if !on_key {
+        if let Some(text) = interpolation_markdown(doc, &pointer) {
+            return Some((text, loc.value));
+        }
+    }
     let generic = schema_pointer(&pointer);
     let info = nanokit_core::schema::key_info(&generic)?;
     let mut text = format!("**{}**", info.name);
@@ -29,6 +34,34 @@ pub fn hover(snapshot: &Snapshot, offset: usize, env: &str) -> Option<(String, n
         let _ = write!(text, "\n\nOne of: {}", info.values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "));
     }
     Some((text, loc.key.unwrap_or(loc.value)))
+}
+
+/// A `${VAR}` value: what it resolves to and which variables it read. The value is hidden
+/// when the variable's name or value looks like a secret.
+fn interpolation_markdown(doc: &nanokit_core::document::Document, pointer: &str) -> Option<String> {
+    let interpolation = doc.interpolated.get(pointer)?;
+    let value = doc.json.pointer(pointer)?;
+    let value = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+    let key = nanokit_core::document::unescape(pointer.rsplit('/').next().unwrap_or_default());
+    let shown = if nanokit_core::secrets::looks_secret(&key, &value).is_some() || nanokit_core::secrets::looks_secret("", &value).is_some()
+    {
+        nanokit_core::secrets::REDACTED.to_string()
+    } else {
+        format!("`{value}`")
+    };
+    let mut out = format!(
+        "**`{}`** → {shown}
+
+",
+        interpolation.template
+    );
+    for u in &interpolation.uses {
+        let _ = match &u.source {
+            Some(source) => writeln!(out, "- `${}` from {source}", u.name),
+            None => writeln!(out, "- `${}` is not set", u.name),
+        };
+    }
+    Some(out)
 }
 
 /// List indices stay, map keys stay: the schema walker handles both.
@@ -68,11 +101,23 @@ pub fn service_markdown(snapshot: &Snapshot, name: &str, env: &str) -> Option<St
     }
     out.push_str("\n**environment**\n\n| variable | value | from |\n|---|---|---|\n");
     for (k, v) in &service.env {
-        let _ = writeln!(out, "| {k} | `{}` | {} |", v.value, v.origin);
+        // A value read from the environment may be a secret the user has not moved yet.
+        let interpolated = v.pointer.as_deref().is_some_and(|p| snapshot.analysis.document.interpolated.contains_key(p));
+        if interpolated && nanokit_core::secrets::looks_secret(k, &v.value).is_some() {
+            let _ = writeln!(out, "| {k} | {} | {} |", nanokit_core::secrets::REDACTED, v.origin);
+        } else {
+            let _ = writeln!(out, "| {k} | `{}` | {} |", v.value, v.origin);
+        }
     }
     for (k, v) in &resolved.urls {
         if !service.env.contains_key(k) {
             let _ = writeln!(out, "| {k} | `{v}` | injected by nanokit |");
+        }
+    }
+    if !service.secrets.is_empty() {
+        out.push_str("\n**secrets** (read when deploying, never shown)\n\n| variable | source | from |\n|---|---|---|\n");
+        for (k, v) in &service.secrets {
+            let _ = writeln!(out, "| {k} | {} | {} |", v.value.redacted(), v.origin);
         }
     }
     Some(out)

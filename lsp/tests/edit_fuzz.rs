@@ -46,7 +46,11 @@ proptest! {
             c.change(URI, version, json!([{"range": range, "text": insert}]));
         }
         let published = c.diagnostics(URI, version);
-        let expected = analyze(text.clone(), &AnalyzeOptions { base_dir: Some("/tmp/nanokit-fuzz".into()), ..AnalyzeOptions::default() });
+        let expected = analyze(text.clone(), &AnalyzeOptions {
+                base_dir: Some("/tmp/nanokit-fuzz".into()),
+                variables: Some(nanokit_core::variables::Variables::load(Some(std::path::Path::new("/tmp/nanokit-fuzz")), None)),
+                ..AnalyzeOptions::default()
+            });
         let doc = &expected.document;
         let want: Vec<(String, Value)> = expected.diagnostics.iter().map(|d| {
             let r = nanokit_lsp::convert::range(&doc.lines, &doc.text, d.span);

@@ -2,6 +2,7 @@
 
 use crate::args::{DataFormat, FileArgs};
 use anyhow::Result;
+use nanokit_core::document::Document;
 use nanokit_core::resolve::{ResolvedEnvironment, ResolvedService, Sourced};
 use serde_json::{json, Map, Value};
 
@@ -14,6 +15,7 @@ pub fn run(format: DataFormat, only: Option<&str>, explain: bool, common: &FileA
             return Err(crate::load::UsageError(format!("no service `{name}` in {}", loaded.path.display())).into());
         }
     }
+    let explain = explain.then_some(&loaded.analysis.document);
     let value = environment_json(&resolved.resolved, &resolved.graph.levels, only, explain);
     match format {
         DataFormat::Json => println!("{}", serde_json::to_string_pretty(&value)?),
@@ -22,7 +24,8 @@ pub fn run(format: DataFormat, only: Option<&str>, explain: bool, common: &FileA
     Ok(crate::exit::OK)
 }
 
-pub fn environment_json(env: &ResolvedEnvironment, levels: &[Vec<String>], only: Option<&str>, explain: bool) -> Value {
+/// `explain`: the document the values came from, to name the variables interpolated ones read.
+pub fn environment_json(env: &ResolvedEnvironment, levels: &[Vec<String>], only: Option<&str>, explain: Option<&Document>) -> Value {
     let mut services = Map::new();
     for (name, service) in &env.services {
         if only.is_none_or(|o| o == name) {
@@ -41,20 +44,27 @@ pub fn environment_json(env: &ResolvedEnvironment, levels: &[Vec<String>], only:
     })
 }
 
-fn field<T: serde::Serialize>(value: &Option<Sourced<T>>, explain: bool) -> Option<Value> {
+fn field<T: serde::Serialize>(value: &Option<Sourced<T>>, explain: Option<&Document>) -> Option<Value> {
     value.as_ref().map(|s| sourced(s, explain))
 }
 
-fn sourced<T: serde::Serialize>(s: &Sourced<T>, explain: bool) -> Value {
+fn sourced<T: serde::Serialize>(s: &Sourced<T>, explain: Option<&Document>) -> Value {
     let v = serde_json::to_value(&s.value).unwrap_or(Value::Null);
-    if explain {
-        json!({"value": v, "from": s.origin.to_string()})
-    } else {
-        v
+    match explain {
+        Some(doc) => json!({"value": v, "from": from(s, doc)}),
+        None => v,
     }
 }
 
-fn service_json(env: &ResolvedEnvironment, service: &ResolvedService, explain: bool) -> Value {
+/// "service, from $DB_HOST (.env line 3)" for an interpolated value; the layer alone otherwise.
+fn from<T>(s: &Sourced<T>, doc: &Document) -> String {
+    match s.pointer.as_deref().and_then(|p| doc.interpolated.get(p)) {
+        Some(interpolation) => format!("{}, {}", s.origin, interpolation.describe()),
+        None => s.origin.to_string(),
+    }
+}
+
+fn service_json(env: &ResolvedEnvironment, service: &ResolvedService, explain: Option<&Document>) -> Value {
     let mut out = Map::new();
     let mut put = |key: &str, v: Option<Value>| {
         if let Some(v) = v {
@@ -80,12 +90,24 @@ fn service_json(env: &ResolvedEnvironment, service: &ResolvedService, explain: b
     for (k, v) in &env.urls {
         if !service.env.contains_key(k) {
             let value = Value::String(v.clone());
-            environment.insert(k.clone(), if explain { json!({"value": value, "from": "injected by nanokit"}) } else { value });
+            environment.insert(k.clone(), if explain.is_some() { json!({"value": value, "from": "injected by nanokit"}) } else { value });
         }
     }
     for (k, v) in &service.env {
         environment.insert(k.clone(), sourced(v, explain));
     }
     put("environment", Some(Value::Object(environment)));
+    // Never a value: where each secret is read, redacted, and how it is delivered.
+    if !service.secrets.is_empty() {
+        let secrets: Map<String, Value> = service
+            .secrets
+            .iter()
+            .map(|(k, s)| {
+                let shown = Value::String(s.value.redacted());
+                (k.clone(), if let Some(doc) = explain { json!({"value": shown, "from": from(s, doc)}) } else { shown })
+            })
+            .collect();
+        put("secrets", Some(Value::Object(secrets)));
+    }
     Value::Object(out)
 }

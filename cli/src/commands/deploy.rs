@@ -55,6 +55,8 @@ struct Target {
     project_dir: PathBuf,
     /// The Docker engine, for `provider: docker`.
     engine: Option<Engine>,
+    /// What `env:` secrets read (the process environment and the .env files).
+    variables: nanokit_core::variables::Variables,
 }
 
 impl Target {
@@ -93,6 +95,7 @@ impl Target {
             ),
         };
         let mut desired = plan::desired(&self.resolved, &self.graph, services, &self.project_dir, &options).map_err(|e| anyhow!(e))?;
+        self.read_secrets(&mut desired, deploying)?;
         if let Some(engine) = &self.engine {
             desired.cluster.gateway_settings = Some(settings(args, engine).gateway_fingerprint());
             if engine.is_remote() {
@@ -109,6 +112,42 @@ impl Target {
             }
         }
         Ok(desired)
+    }
+}
+
+impl Target {
+    /// Read the `env:` and `file:` secrets of the services to deploy, and fold a digest of
+    /// their values into each config hash (a changed value rolls the service; the value is
+    /// never stored). Deploying, a secret that cannot be read stops everything before any
+    /// change, naming every such secret and its source; `status` and `destroy` go on without.
+    fn read_secrets(&self, desired: &mut Desired, deploying: bool) -> Result<()> {
+        let mut missing = Vec::new();
+        for s in desired.services.iter_mut() {
+            let mut read = Vec::new();
+            for (name, secret) in s.secrets.iter_mut() {
+                match nanokit_core::secrets::read_local(&secret.secret.source, &self.variables, &self.project_dir) {
+                    Ok(Some(value)) => {
+                        read.push((name.clone(), value.clone()));
+                        secret.value = Some(nanokit_core::secrets::SecretValue::new(value));
+                    }
+                    Ok(None) => {}
+                    Err(e) => missing.push(format!("  secret `{name}` of service `{}` ({}): {e}", s.name, secret.secret.source)),
+                }
+            }
+            if !read.is_empty() {
+                let digest = nanokit_core::secrets::digest(read.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                s.config_hash = nanokit_core::secrets::config_hash_with_secrets(&s.config_hash, &digest);
+            }
+        }
+        if deploying && !missing.is_empty() {
+            bail!(
+                "cannot read {} secret{}; nothing was changed:\n{}\nset the variables (in the environment or a .env beside nanokit.yml) or create the files",
+                missing.len(),
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join("\n")
+            );
+        }
+        Ok(())
     }
 }
 
@@ -130,7 +169,13 @@ fn target(common: &FileArgs) -> Result<Target> {
     let project_dir =
         loaded.path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p }).unwrap_or(Path::new(".")).to_path_buf();
     let engine = if provider == ProviderId::Docker { Some(engine_of(&with_graph.resolved)?) } else { None };
-    let t = Target { resolved: with_graph.resolved.clone(), graph: with_graph.graph.clone(), project_dir, engine };
+    let t = Target {
+        resolved: with_graph.resolved.clone(),
+        graph: with_graph.graph.clone(),
+        project_dir,
+        engine,
+        variables: loaded.variables.clone(),
+    };
     // Where state will be kept is known before any engine is reached (no HOME: refused now).
     state_dir(&t)?;
     Ok(t)

@@ -75,6 +75,40 @@ pub fn archive(root: &Path, target: &str) -> std::io::Result<Vec<u8>> {
     builder.into_inner()
 }
 
+/// The `.env` files at the top of a bind-mounted folder, which the container must not see:
+/// each is covered by an empty read-only file (`/dev/null`) at the same place.
+pub fn dotenv_files(root: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".git" && skipped(n))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A tar of secret files (`as: file`) under [`SECRET_FILE_DIR`], readable by any user of the
+/// container (the service may not run as root), to upload at `/` before the container starts.
+pub fn secret_files(secrets: &[(&str, &str)]) -> std::io::Result<Vec<u8>> {
+    let dir = Path::new(nanokit_core::secrets::SECRET_FILE_DIR.trim_start_matches('/'));
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Directory);
+    header.set_mode(0o755);
+    header.set_size(0);
+    builder.append_data(&mut header, dir, std::io::empty())?;
+    for (name, value) in secrets {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_mode(0o444);
+        header.set_size(value.len() as u64);
+        builder.append_data(&mut header, dir.join(name), value.as_bytes())?;
+    }
+    builder.into_inner()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

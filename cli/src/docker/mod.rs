@@ -20,6 +20,7 @@ use bollard::network::{CreateNetworkOptions, ListNetworksOptions};
 use bollard::volume::CreateVolumeOptions;
 use bollard::Docker;
 use futures_util::StreamExt;
+use nanokit_core::model::SecretDelivery;
 use nanokit_core::ownership::{Intent, ObjectKind};
 use nanokit_core::plan::{Action, Desired, DesiredService, Plan, Route, Step, APP_DIR};
 use nanokit_core::provider::{labels, Observed, ObservedResource, ObservedService, Provider, ProviderError};
@@ -289,6 +290,26 @@ impl DockerProvider {
         env.push("NANOKIT_PROVIDER=docker".into());
         env.push(format!("NANOKIT_NETWORK={}", desired.cluster.network));
         env.push(format!("NANOKIT_CONTAINER={}", s.instance));
+        // Secrets read by this deploy: as variables (visible to `docker inspect`, as with
+        // Compose's `environment`), or as files under /run/secrets with `<NAME>_FILE` naming them.
+        let mut secret_files: Vec<(&str, &str)> = Vec::new();
+        for (key, secret) in &s.secrets {
+            let Some(value) = &secret.value else {
+                return Err(ProviderError::new(format!("service `{}`: secret `{key}` ({}) was not read", s.name, secret.secret.source)));
+            };
+            match secret.secret.delivery {
+                SecretDelivery::Env => env.push(format!("{key}={}", value.expose())),
+                SecretDelivery::File => {
+                    env.push(format!("{key}_FILE={}/{key}", nanokit_core::secrets::SECRET_FILE_DIR));
+                    secret_files.push((key, value.expose()));
+                }
+            }
+        }
+        let secret_files = if secret_files.is_empty() {
+            None
+        } else {
+            Some(copy::secret_files(&secret_files).map_err(|e| err(format!("service `{}`: secret files", s.name), e))?)
+        };
         let mut container_labels = Self::base_labels(desired, "service");
         container_labels.insert(labels::SERVICE.into(), s.name.clone());
         container_labels.insert(labels::CONFIG_HASH.into(), s.config_hash.clone());
@@ -312,6 +333,10 @@ impl DockerProvider {
                     Some((absolute, tar))
                 } else {
                     binds.push(format!("{}:{APP_DIR}", absolute.display()));
+                    // The .env files beside the code hold the deploying machine's secrets.
+                    for name in copy::dotenv_files(&absolute) {
+                        binds.push(format!("/dev/null:{APP_DIR}/{name}:ro"));
+                    }
                     None
                 }
             }
@@ -368,6 +393,12 @@ impl DockerProvider {
                     .upload_to_container(name, Some(UploadToContainerOptions { path: "/".to_string(), ..Default::default() }), tar.into())
                     .await
                     .map_err(|e| engine_err(format!("cannot copy {} into `{name}`", folder.display()), &e))?;
+            }
+            if let Some(tar) = secret_files {
+                self.docker
+                    .upload_to_container(name, Some(UploadToContainerOptions { path: "/".to_string(), ..Default::default() }), tar.into())
+                    .await
+                    .map_err(|e| engine_err(format!("cannot copy the secret files of `{}` into `{name}`", s.name), &e))?;
             }
             self.docker
                 .start_container(name, None::<StartContainerOptions<String>>)

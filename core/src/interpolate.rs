@@ -1,0 +1,388 @@
+//! `${VAR}` interpolation in string values, with Compose's forms:
+//!
+//! | form              | unset            | set but empty    |
+//! |-------------------|------------------|------------------|
+//! | `${VAR}`          | "" + warning     | ""               |
+//! | `${VAR:-default}` | default          | default          |
+//! | `${VAR-default}`  | default          | ""               |
+//! | `${VAR:?message}` | error            | error            |
+//! | `${VAR?message}`  | error            | ""               |
+//! | `${VAR:+other}`   | ""               | ""  (else other) |
+//! | `${VAR+other}`    | ""               | other            |
+//!
+//! `$$` is a literal `$`. Unlike Compose, a bare `$VAR` is left as it is: start commands are
+//! shell lines (`exec app --port $PORT`) whose variables belong to the container, and nanokit
+//! files written before interpolation existed rely on that. So is `${NANOKIT_…}`: nanokit's
+//! injected variables (`${NANOKIT_URL_HUB}`) belong to the service. Defaults may hold `${…}`.
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::document::Document;
+use crate::source::Span;
+use crate::variables::{VarSource, Variables};
+use serde_json::Value as Json;
+use std::ops::Range;
+
+/// Variables nanokit injects into every service start with this; `${NANOKIT_…}` is left as
+/// written for the service to read, never taken from the deploying machine.
+pub const RESERVED_PREFIX: &str = "NANOKIT_";
+
+/// One variable a value read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarUse {
+    pub name: String,
+    /// Byte range of the whole `${…}` in the template.
+    pub range: Range<usize>,
+    /// Where the value came from; `None` when the variable is unset (a default or "" was used).
+    pub source: Option<VarSource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// `${VAR}` with VAR unset and no default.
+    Unset { name: String },
+    /// `${VAR:?message}` / `${VAR?message}` with VAR missing.
+    Required { name: String, message: String },
+    /// Not an interpolation nanokit can read (`${`, `${}`, `${1X}`).
+    Syntax { message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub range: Range<usize>,
+    pub kind: ProblemKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpolated {
+    pub value: String,
+    pub uses: Vec<VarUse>,
+    pub problems: Vec<Problem>,
+}
+
+/// True when a string has anything interpolation would change (`${` or `$$`).
+pub fn needs_interpolation(template: &str) -> bool {
+    template.contains("${") || template.contains("$$")
+}
+
+pub fn interpolate(template: &str, vars: &Variables) -> Interpolated {
+    let mut out = Interpolated { value: String::with_capacity(template.len()), uses: Vec::new(), problems: Vec::new() };
+    expand(template, 0, vars, &mut out.value, &mut out.uses, &mut out.problems);
+    out
+}
+
+/// Expand `text`, whose first byte is at `offset` in the outer template (for ranges).
+fn expand(text: &str, offset: usize, vars: &Variables, value: &mut String, uses: &mut Vec<VarUse>, problems: &mut Vec<Problem>) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut literal_start = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'$' || i + 1 >= bytes.len() {
+            i += 1;
+            continue;
+        }
+        match bytes[i + 1] {
+            b'$' => {
+                value.push_str(&text[literal_start..i]);
+                value.push('$');
+                i += 2;
+                literal_start = i;
+            }
+            b'{' => {
+                value.push_str(&text[literal_start..i]);
+                let Some(close) = matching_brace(bytes, i + 2) else {
+                    problems.push(Problem {
+                        range: offset + i..offset + text.len(),
+                        kind: ProblemKind::Syntax { message: "`${` without its closing `}`".into() },
+                    });
+                    value.push_str(&text[i..]);
+                    return;
+                };
+                let range = offset + i..offset + close + 1;
+                if text[i + 2..close].starts_with(RESERVED_PREFIX) {
+                    // nanokit's own variables (`${NANOKIT_URL_HUB}`) are the container's,
+                    // set by the deploy; the deploying shell's value must not replace them.
+                    value.push_str(&text[i..=close]);
+                    i = close + 1;
+                    literal_start = i;
+                    continue;
+                }
+                substitute(&text[i + 2..close], offset + i + 2, range, vars, value, uses, problems);
+                i = close + 1;
+                literal_start = i;
+            }
+            _ => i += 1,
+        }
+    }
+    value.push_str(&text[literal_start..]);
+}
+
+/// The index of the `}` closing a `${` whose body starts at `from` (nested `${…}` allowed).
+fn matching_brace(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = from;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'$' if bytes.get(i + 1) == Some(&b'{') => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' if depth == 0 => return Some(i),
+            b'}' => depth -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// One `${body}`; `body_offset` is where `body` starts in the outer template.
+#[allow(clippy::too_many_arguments)]
+fn substitute(
+    body: &str,
+    body_offset: usize,
+    range: Range<usize>,
+    vars: &Variables,
+    value: &mut String,
+    uses: &mut Vec<VarUse>,
+    problems: &mut Vec<Problem>,
+) {
+    let name_end = body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(body.len());
+    let (name, rest) = body.split_at(name_end);
+    if !crate::names::is_env_name(name) {
+        let message = if body.is_empty() {
+            "`${}` names no variable".to_string()
+        } else {
+            format!("`${{{body}}}` is not a variable: names are letters, digits and `_`, not starting with a digit")
+        };
+        problems.push(Problem { range, kind: ProblemKind::Syntax { message } });
+        return;
+    }
+    let var = vars.get(name);
+    let set = var.is_some();
+    let non_empty = var.is_some_and(|v| !v.value.is_empty());
+    uses.push(VarUse { name: name.to_string(), range: range.clone(), source: var.map(|v| v.source.clone()) });
+    let current = var.map(|v| v.value.as_str()).unwrap_or_default();
+    let (op, arg) = split_operator(rest);
+    let arg_offset = body_offset + name_end + op.len();
+    match op {
+        "" => {
+            if !set {
+                problems.push(Problem { range, kind: ProblemKind::Unset { name: name.to_string() } });
+            }
+            value.push_str(current);
+        }
+        ":-" | "-" => {
+            let use_default = if op == ":-" { !non_empty } else { !set };
+            if use_default {
+                expand(arg, arg_offset, vars, value, uses, problems);
+            } else {
+                value.push_str(current);
+            }
+        }
+        ":?" | "?" => {
+            let missing = if op == ":?" { !non_empty } else { !set };
+            if missing {
+                let message = if arg.is_empty() { format!("`{name}` must be set") } else { arg.to_string() };
+                problems.push(Problem { range, kind: ProblemKind::Required { name: name.to_string(), message } });
+            } else {
+                value.push_str(current);
+            }
+        }
+        ":+" | "+" => {
+            let use_other = if op == ":+" { non_empty } else { set };
+            if use_other {
+                expand(arg, arg_offset, vars, value, uses, problems);
+            }
+        }
+        _ => problems.push(Problem {
+            range,
+            kind: ProblemKind::Syntax {
+                message: format!("`${{{body}}}`: after the name, nanokit reads `}}`, `:-`, `-`, `:?`, `?`, `:+` or `+`"),
+            },
+        }),
+    }
+}
+
+fn split_operator(rest: &str) -> (&str, &str) {
+    for op in [":-", ":?", ":+", "-", "?", "+"] {
+        if let Some(arg) = rest.strip_prefix(op) {
+            return (op, arg);
+        }
+    }
+    if rest.is_empty() {
+        ("", "")
+    } else {
+        ("invalid", rest)
+    }
+}
+
+/// What one string value of the file read, kept for provenance (`config --explain`, hover).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpolation {
+    /// The value as written in the file.
+    pub template: String,
+    pub uses: Vec<VarUse>,
+}
+
+impl Interpolation {
+    /// "from $DB_HOST (.env line 3)", for explanations.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = self
+            .uses
+            .iter()
+            .map(|u| match &u.source {
+                Some(source) => format!("${} ({source})", u.name),
+                None => format!("${} (unset)", u.name),
+            })
+            .collect();
+        format!("from {}", parts.join(", "))
+    }
+}
+
+/// Interpolate every string value of the document in place (its JSON view; the text and spans
+/// stay as written) and report what could not be read, at the `${…}` that caused it.
+///
+/// A plain (unquoted) scalar that becomes a number or a boolean is read as one, so
+/// `expose: ${PORT:-3000}` is a port, as in Compose; a quoted one stays a string.
+pub fn apply(doc: &mut Document, vars: &Variables) -> Vec<Diagnostic> {
+    let mut diagnostics: Vec<Diagnostic> = vars
+        .errors
+        .iter()
+        .map(|e| {
+            Diagnostic::new(Code::InvalidDotenv, doc.key_span_of(""), format!("{e}; its variables are not read"))
+                .help("lines are `NAME=value`; quote values with spaces or `#`, and close every quote")
+        })
+        .collect();
+    if !doc.text.contains('$') {
+        return diagnostics;
+    }
+    let mut pointers: Vec<String> =
+        doc.locations.keys().filter(|p| doc.json.pointer(p).and_then(Json::as_str).is_some_and(needs_interpolation)).cloned().collect();
+    pointers.sort();
+    for pointer in pointers {
+        let Some(template) = doc.json.pointer(&pointer).and_then(Json::as_str).map(str::to_string) else { continue };
+        let out = interpolate(&template, vars);
+        let value_span = doc.span_of(&pointer);
+        // Map a range of the value onto the text when the value is written as is (plain, or
+        // quoted without escapes); otherwise the whole value is the best place to point at.
+        let at = |range: &Range<usize>| -> Span {
+            let raw = doc.text.get(value_span.start..value_span.end).unwrap_or_default();
+            match raw.find(template.as_str()) {
+                Some(p) => Span::new(value_span.start + p + range.start, value_span.start + p + range.end),
+                None => value_span,
+            }
+        };
+        for problem in &out.problems {
+            diagnostics.push(diagnostic(problem, at(&problem.range), vars));
+        }
+        let quoted = doc.node(&pointer).is_some_and(|n| matches!(n.value, crate::yaml::Value::Str { quoted: true, .. }));
+        let typed = if quoted || !template.contains("${") { Json::String(out.value) } else { retype(out.value) };
+        if let Some(slot) = doc.json.pointer_mut(&pointer) {
+            *slot = typed;
+        }
+        if !out.uses.is_empty() {
+            doc.interpolated.insert(pointer, Interpolation { template, uses: out.uses });
+        }
+    }
+    diagnostics
+}
+
+fn retype(value: String) -> Json {
+    if let Ok(i) = value.parse::<i64>() {
+        return Json::Number(i.into());
+    }
+    match value.as_str() {
+        "true" => Json::Bool(true),
+        "false" => Json::Bool(false),
+        _ => Json::String(value),
+    }
+}
+
+fn diagnostic(problem: &Problem, span: Span, vars: &Variables) -> Diagnostic {
+    match &problem.kind {
+        ProblemKind::Unset { name } => {
+            Diagnostic::new(Code::UnsetVariable, span, format!("variable `{name}` is not set; it is read as an empty string"))
+                .label(format!("looked in {}", vars.searched()))
+                .help(format!("set `{name}`, add it to .env beside nanokit.yml, or give a default: `${{{name}:-value}}`"))
+        }
+        ProblemKind::Required { name, message } => {
+            Diagnostic::new(Code::RequiredVariable, span, format!("variable `{name}` is required: {message}"))
+                .label(format!("looked in {}", vars.searched()))
+                .help(format!("set `{name}` in the environment or in .env beside nanokit.yml"))
+        }
+        ProblemKind::Syntax { message } => Diagnostic::new(Code::InvalidInterpolation, span, message.clone())
+            .help("write `${NAME}`, `${NAME:-default}` or `${NAME:?message}`; `$$` is a literal `$`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> Variables {
+        Variables::from_pairs([("SET", "value"), ("EMPTY", ""), ("PORT", "8080")])
+    }
+
+    fn value(template: &str) -> String {
+        let out = interpolate(template, &vars());
+        assert!(out.problems.is_empty(), "{template}: {:?}", out.problems);
+        out.value
+    }
+
+    #[test]
+    fn forms() {
+        assert_eq!(value("a-${SET}-b"), "a-value-b");
+        assert_eq!(value("${UNSET:-fallback}"), "fallback");
+        assert_eq!(value("${EMPTY:-fallback}"), "fallback");
+        assert_eq!(value("${EMPTY-fallback}"), "");
+        assert_eq!(value("${UNSET-fallback}"), "fallback");
+        assert_eq!(value("${SET:-fallback}"), "value");
+        assert_eq!(value("${SET:+other}|${EMPTY:+other}|${EMPTY+other}|${UNSET+other}"), "other||other|");
+        assert_eq!(value("${UNSET:-${PORT}}"), "8080");
+        assert_eq!(value("${UNSET:-http://${SET}:${PORT}/}"), "http://value:8080/");
+        assert_eq!(value("${EMPTY?}"), "");
+    }
+
+    #[test]
+    fn dollars() {
+        assert_eq!(value("$$"), "$");
+        assert_eq!(value("$${SET}"), "${SET}");
+        assert_eq!(value("cost: $$5"), "cost: $5");
+        // A bare $NAME belongs to the container's shell.
+        assert_eq!(value("exec app --port $PORT"), "exec app --port $PORT");
+        assert_eq!(value("trailing $"), "trailing $");
+        // nanokit's own variables are the service's, even when the deploying shell has one.
+        let vars = Variables::from_pairs([("NANOKIT_URL_HUB", "from-the-shell")]);
+        let out = interpolate("http://${NANOKIT_URL_HUB}/x ${NANOKIT_ENV:-y}", &vars);
+        assert_eq!((out.value.as_str(), out.uses.len(), out.problems.len()), ("http://${NANOKIT_URL_HUB}/x ${NANOKIT_ENV:-y}", 0, 0));
+    }
+
+    #[test]
+    fn problems_carry_their_range() {
+        let out = interpolate("x ${NOPE} y", &vars());
+        assert_eq!(out.value, "x  y");
+        assert_eq!(out.problems, vec![Problem { range: 2..9, kind: ProblemKind::Unset { name: "NOPE".into() } }]);
+        assert_eq!(out.uses[0].source, None);
+
+        let out = interpolate("${EMPTY:?set EMPTY to the database URL}", &vars());
+        assert_eq!(out.problems[0].kind, ProblemKind::Required { name: "EMPTY".into(), message: "set EMPTY to the database URL".into() });
+        let out = interpolate("${UNSET?}", &vars());
+        assert_eq!(out.problems[0].kind, ProblemKind::Required { name: "UNSET".into(), message: "`UNSET` must be set".into() });
+
+        for bad in ["${", "a ${SET", "${}", "${1X}", "${SET!x}", "${A B}"] {
+            let out = interpolate(bad, &vars());
+            assert!(matches!(out.problems.as_slice(), [Problem { kind: ProblemKind::Syntax { .. }, .. }]), "{bad}: {:?}", out.problems);
+        }
+        // Nested problems point into the default.
+        let out = interpolate("${UNSET:-${ALSO_UNSET}}", &vars());
+        assert_eq!(out.problems[0].range, 9..22);
+    }
+
+    #[test]
+    fn provenance() {
+        let out = interpolate("${SET}", &vars());
+        assert_eq!(out.uses, vec![VarUse { name: "SET".into(), range: 0..6, source: Some(VarSource::Process) }]);
+        assert!(!needs_interpolation("plain $PORT"));
+        assert!(needs_interpolation("${X}"));
+    }
+}
