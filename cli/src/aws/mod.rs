@@ -12,6 +12,7 @@ pub mod guard;
 pub mod lock;
 pub mod names;
 pub mod network;
+pub mod secrets;
 
 use nanokit_core::model::{DnsProvider, Infra, Scaling};
 use nanokit_core::ownership::Intent;
@@ -36,6 +37,7 @@ pub struct AwsProvider {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub iam: aws_sdk_iam::Client,
     pub ssm: aws_sdk_ssm::Client,
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
     pub scaling: aws_sdk_applicationautoscaling::Client,
     pub route53: aws_sdk_route53::Client,
     pub region: String,
@@ -101,6 +103,7 @@ impl AwsProvider {
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
+            secretsmanager: aws_sdk_secretsmanager::Client::new(&config),
             scaling: aws_sdk_applicationautoscaling::Client::new(&config),
             route53: aws_sdk_route53::Client::new(&config),
             region: region.to_string(),
@@ -363,6 +366,11 @@ impl AwsProvider {
         if let (Some(host), Some(DnsProvider::Aws)) = (&s.host, &self.infra.dns) {
             dns::check(&self.route53, host, &names::load_balancer(&desired.cluster.project, &desired.cluster.env)).await?;
         }
+        if !s.secrets.is_empty() {
+            // Every source exists and every object at our names is ours, before any change.
+            self.secret_references(s, desired, false).await?;
+            self.guard_service_role(desired, &secrets::service_role(&s.instance)).await?;
+        }
         Ok(())
     }
 
@@ -374,7 +382,17 @@ impl AwsProvider {
         let replace = self.guard_ecs_service(desired, &s.instance).await?.is_some();
         let (vpc, _) = self.vpc(desired).await?.ok_or_else(|| ProviderError::new("the VPC is missing"))?;
         let (subnets, group) = self.subnets_and_group(&vpc).await?;
-        let role = self.execution_role(desired, Intent::Adopt).await?;
+        // Secrets first (stored, then referenced by ARN), read by the service's own role.
+        let references = self.secret_references(s, desired, true).await?;
+        let role = if references.is_empty() {
+            self.execution_role(desired, Intent::Adopt).await?
+        } else {
+            self.service_execution_role(s, desired, &references).await?
+        };
+        let ecs_secrets = references
+            .iter()
+            .map(|r| ecst::Secret::builder().name(&r.name).value_from(&r.arn).build().map_err(|e| build_err("invalid secret reference", e)))
+            .collect::<Result<Vec<_>, _>>()?;
         let host = s.host.as_deref().map(str::to_ascii_lowercase);
         let mut env: Vec<ecst::KeyValuePair> = s.env.iter().map(|(k, v)| ecst::KeyValuePair::builder().name(k).value(v).build()).collect();
         // Transparent metadata (seed 003): where the service runs.
@@ -395,6 +413,7 @@ impl AwsProvider {
             .image(&s.image)
             .essential(true)
             .set_environment(Some(env))
+            .set_secrets((!ecs_secrets.is_empty()).then_some(ecs_secrets))
             .log_configuration(logging);
         if let Some(port) = s.expose {
             container = container
@@ -595,6 +614,9 @@ impl AwsProvider {
         }
         if let Some(port) = port {
             self.close_port(desired, port).await?;
+        }
+        if let Some(service) = instance.strip_prefix(&format!("{}-", c.network)) {
+            self.remove_service_secrets(desired, instance, service).await?;
         }
         Ok(())
     }

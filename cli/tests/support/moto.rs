@@ -61,8 +61,14 @@ impl Setup {
     }
 
     pub fn nkdev(&self, repo: &Path, args: &[&str]) -> (bool, String) {
+        self.nkdev_with(repo, args, &[])
+    }
+
+    /// `nkdev` with extra environment variables (secrets read from the environment).
+    pub fn nkdev_with(&self, repo: &Path, args: &[&str], vars: &[(&str, &str)]) -> (bool, String) {
         let out = Command::cargo_bin("nkdev")
             .unwrap()
+            .envs(vars.iter().copied())
             .current_dir(repo)
             .args(args)
             .env("NO_COLOR", "1")

@@ -1,0 +1,249 @@
+//! Secrets on ECS: every secret becomes a task definition `secrets` entry (`valueFrom` an ARN),
+//! never a plain `environment` value.
+//!
+//! - `aws-ssm:` / `aws-sm:` name the user's own parameter or secret: looked up (it must exist:
+//!   checked before anything changes) and referenced by ARN; nanokit never writes them.
+//! - `env:` / `file:` values were read on this machine; they are stored as SSM SecureString
+//!   parameters under the service's own path (`/nanokit/<project>/<env>/<service>/<NAME>`),
+//!   tagged like every object of the deploy, and referenced. A parameter at that path that is
+//!   not this component's is refused, never overwritten.
+//! - A service with secrets runs with its own task execution role, whose inline policy reads
+//!   exactly those ARNs: the shared role of the cluster (the infra owner's) is never widened
+//!   by a service, and one service cannot read another's secrets.
+
+use super::guard::{self, Tags};
+use super::{code, err, names, tags, AwsProvider, EXECUTION_POLICY, EXECUTION_POLICY_NAME};
+use nanokit_core::ownership::{Intent, ObjectKind};
+use nanokit_core::plan::{Desired, DesiredService};
+use nanokit_core::provider::ProviderError;
+use nanokit_core::secrets::SecretSource;
+
+const SECRETS_POLICY_NAME: &str = "nanokit-secrets";
+
+/// The SSM path under which a service's `env:`/`file:` secrets are stored.
+pub fn parameter_path(desired: &Desired, service: &str) -> String {
+    format!("/nanokit/{}/{}/{service}", desired.cluster.project, desired.cluster.env)
+}
+
+/// A service's own execution role (IAM names: at most 64 characters).
+pub fn service_role(instance: &str) -> String {
+    names::fit(&format!("{instance}-exec"), 64)
+}
+
+/// One ECS secret: the variable and the ARN ECS reads it from.
+pub struct Reference {
+    pub name: String,
+    pub arn: String,
+    /// Secrets Manager (else SSM): the two need different read permissions.
+    pub secrets_manager: bool,
+}
+
+impl AwsProvider {
+    /// The references of `s`'s secrets. `store`: write the `env:`/`file:` values first (the
+    /// deploy's step); without it every source is only checked (the preflight), so a missing
+    /// parameter or a foreign one at our path is reported before anything changes.
+    pub(super) async fn secret_references(
+        &self,
+        s: &DesiredService,
+        desired: &Desired,
+        store: bool,
+    ) -> Result<Vec<Reference>, ProviderError> {
+        let mut out = Vec::with_capacity(s.secrets.len());
+        for (name, secret) in &s.secrets {
+            let what = || format!("secret `{name}` of service `{}`", s.name);
+            let reference = match &secret.secret.source {
+                SecretSource::AwsSsm(parameter) => {
+                    let found = self.ssm.get_parameter().name(parameter).send().await.map_err(|e| match code(&e).as_deref() {
+                        Some("ParameterNotFound") => ProviderError::new(format!(
+                            "{}: SSM parameter `{parameter}` does not exist in {}; create it (aws ssm put-parameter --type SecureString) or fix the name",
+                            what(),
+                            self.region
+                        )),
+                        _ => err(format!("{}: cannot read SSM parameter `{parameter}`", what()), e),
+                    })?;
+                    let arn = found.parameter().and_then(|p| p.arn()).unwrap_or_default().to_string();
+                    Reference { name: name.clone(), arn, secrets_manager: false }
+                }
+                SecretSource::AwsSm(id) => {
+                    let found =
+                        self.secretsmanager.describe_secret().secret_id(id).send().await.map_err(|e| match code(&e).as_deref() {
+                            Some("ResourceNotFoundException") => ProviderError::new(format!(
+                                "{}: Secrets Manager secret `{id}` does not exist in {}; create it or fix the name",
+                                what(),
+                                self.region
+                            )),
+                            _ => err(format!("{}: cannot read Secrets Manager secret `{id}`", what()), e),
+                        })?;
+                    Reference { name: name.clone(), arn: found.arn().unwrap_or_default().to_string(), secrets_manager: true }
+                }
+                SecretSource::Env(_) | SecretSource::File(_) => {
+                    let path = format!("{}/{name}", parameter_path(desired, &s.name));
+                    let existing = self.guard_parameter(desired, &path).await?;
+                    if !store {
+                        Reference { name: name.clone(), arn: existing.unwrap_or_default(), secrets_manager: false }
+                    } else {
+                        let value = secret
+                            .value
+                            .as_ref()
+                            .ok_or_else(|| ProviderError::new(format!("{} ({}) was not read", what(), secret.secret.source)))?;
+                        let arn = self.put_parameter(desired, s, &path, value.expose(), existing.is_some()).await?;
+                        Reference { name: name.clone(), arn, secrets_manager: false }
+                    }
+                }
+            };
+            out.push(reference);
+        }
+        Ok(out)
+    }
+
+    /// The SecureString at `path`: created with the deploy's tags, or overwritten when it is
+    /// already this component's (checked by the caller through [`Self::guard_parameter`]).
+    async fn put_parameter(
+        &self,
+        desired: &Desired,
+        s: &DesiredService,
+        path: &str,
+        value: &str,
+        exists: bool,
+    ) -> Result<String, ProviderError> {
+        let mut put = self.ssm.put_parameter().name(path).value(value).r#type(aws_sdk_ssm::types::ParameterType::SecureString);
+        if exists {
+            put = put.overwrite(true);
+        } else {
+            for (k, v) in tags(desired, "service", Some(&s.name)) {
+                if let Ok(tag) = aws_sdk_ssm::types::Tag::builder().key(k).value(v).build() {
+                    put = put.tags(tag);
+                }
+            }
+        }
+        // The SDK's error never carries the request's value; the message names the path only.
+        put.send().await.map_err(|e| err(format!("cannot store secret parameter `{path}`"), e))?;
+        let found =
+            self.ssm.get_parameter().name(path).send().await.map_err(|e| err(format!("cannot read secret parameter `{path}`"), e))?;
+        Ok(found.parameter().and_then(|p| p.arn()).unwrap_or_default().to_string())
+    }
+
+    /// The parameter at `path` (its ARN) if it exists and is this component's; refused if not.
+    pub(super) async fn guard_parameter(&self, desired: &Desired, path: &str) -> Result<Option<String>, ProviderError> {
+        let found = match self.ssm.get_parameter().name(path).send().await {
+            Ok(o) => o,
+            Err(e) if code(&e).as_deref() == Some("ParameterNotFound") => return Ok(None),
+            Err(e) => return Err(err(format!("cannot read SSM parameter `{path}`"), e)),
+        };
+        let tags = self
+            .ssm
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+            .resource_id(path)
+            .send()
+            .await
+            .map_err(|e| err(format!("cannot read the tags of SSM parameter `{path}`"), e))?;
+        let tags: Tags = tags.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        guard::check(desired, ObjectKind::Service, Intent::Change, "SSM parameter", path, &tags)?;
+        Ok(Some(found.parameter().and_then(|p| p.arn()).unwrap_or_default().to_string()))
+    }
+
+    /// The service's own execution role (its ARN), made or updated so that it reads exactly
+    /// `references` and nothing else.
+    pub(super) async fn service_execution_role(
+        &self,
+        s: &DesiredService,
+        desired: &Desired,
+        references: &[Reference],
+    ) -> Result<String, ProviderError> {
+        let name = service_role(&s.instance);
+        let arn = match self.guard_service_role(desired, &name).await? {
+            Some(arn) => arn,
+            None => {
+                let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+                let mut role = self.iam.create_role().role_name(&name).assume_role_policy_document(trust);
+                for (k, v) in tags(desired, "service", Some(&s.name)) {
+                    if let Ok(tag) = aws_sdk_iam::types::Tag::builder().key(k).value(v).build() {
+                        role = role.tags(tag);
+                    }
+                }
+                let created = role.send().await.map_err(|e| err(format!("cannot create IAM role `{name}`"), e))?;
+                created.role().map(|r| r.arn().to_string()).unwrap_or_default()
+            }
+        };
+        for (policy, document) in [(EXECUTION_POLICY_NAME, EXECUTION_POLICY.to_string()), (SECRETS_POLICY_NAME, secrets_policy(references))]
+        {
+            self.iam
+                .put_role_policy()
+                .role_name(&name)
+                .policy_name(policy)
+                .policy_document(document)
+                .send()
+                .await
+                .map_err(|e| err(format!("cannot set policy `{policy}` of IAM role `{name}`"), e))?;
+        }
+        Ok(arn)
+    }
+
+    /// The role `name` (its ARN) if it exists and is this component's; refused if not.
+    pub(super) async fn guard_service_role(&self, desired: &Desired, name: &str) -> Result<Option<String>, ProviderError> {
+        let found = match self.iam.get_role().role_name(name).send().await {
+            Ok(o) => o,
+            Err(e) if code(&e).as_deref() == Some("NoSuchEntity") => return Ok(None),
+            Err(e) => return Err(err(format!("cannot read IAM role `{name}`"), e)),
+        };
+        let Some(role) = found.role() else { return Ok(None) };
+        let tags: Tags = role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        guard::check(desired, ObjectKind::Service, Intent::Change, "IAM role", name, &tags)?;
+        Ok(Some(role.arn().to_string()))
+    }
+
+    /// Remove what a removed service's secrets left: its role and its stored parameters, each
+    /// only when its tags are this component's.
+    pub(super) async fn remove_service_secrets(&self, desired: &Desired, instance: &str, service: &str) -> Result<(), ProviderError> {
+        let role = service_role(instance);
+        if self.guard_service_role(desired, &role).await?.is_some() {
+            for policy in [EXECUTION_POLICY_NAME, SECRETS_POLICY_NAME] {
+                let _ = self.iam.delete_role_policy().role_name(&role).policy_name(policy).send().await;
+            }
+            self.iam.delete_role().role_name(&role).send().await.map_err(|e| err(format!("cannot delete IAM role `{role}`"), e))?;
+        }
+        let path = parameter_path(desired, service);
+        let mut token = None;
+        loop {
+            let page = self
+                .ssm
+                .get_parameters_by_path()
+                .path(&path)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| err(format!("cannot list SSM parameters under `{path}`"), e))?;
+            for p in page.parameters() {
+                let Some(name) = p.name() else { continue };
+                if self.guard_parameter(desired, name).await?.is_some() {
+                    self.ssm
+                        .delete_parameter()
+                        .name(name)
+                        .send()
+                        .await
+                        .map_err(|e| err(format!("cannot delete SSM parameter `{name}`"), e))?;
+                }
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Read access to exactly these ARNs: SSM parameters and Secrets Manager secrets.
+pub fn secrets_policy(references: &[Reference]) -> String {
+    let ssm: Vec<&str> = references.iter().filter(|r| !r.secrets_manager).map(|r| r.arn.as_str()).collect();
+    let sm: Vec<&str> = references.iter().filter(|r| r.secrets_manager).map(|r| r.arn.as_str()).collect();
+    let mut statements = Vec::new();
+    if !ssm.is_empty() {
+        statements.push(serde_json::json!({"Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": ssm}));
+    }
+    if !sm.is_empty() {
+        statements.push(serde_json::json!({"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": sm}));
+    }
+    serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+}
