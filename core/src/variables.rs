@@ -112,6 +112,15 @@ impl Variables {
         self.vars.get(name)
     }
 
+    /// The variables the `.env` files define (not the process's), by name: what an editor
+    /// offers after `${` or `env:`.
+    pub fn from_files(&self) -> Vec<(&str, &Variable)> {
+        let mut out: Vec<(&str, &Variable)> =
+            self.vars.iter().filter(|(_, v)| matches!(v.source, VarSource::File { .. })).map(|(k, v)| (k.as_str(), v)).collect();
+        out.sort_by_key(|(k, _)| *k);
+        out
+    }
+
     /// Where a missing variable was looked for, for messages.
     pub fn searched(&self) -> String {
         let mut places = vec!["the environment".to_string()];

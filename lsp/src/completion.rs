@@ -14,11 +14,18 @@ struct Names {
     services: Vec<String>,
     runtimes: Vec<String>,
     environments: Vec<String>,
+    /// Variables the .env files define, with where (for `${…}` and `env:` values).
+    dotenv: Vec<(String, String)>,
 }
 
 fn names_from(good: Option<&Snapshot>) -> Names {
     let Some(project) = good.map(|s| &s.analysis.project) else {
-        return Names { services: vec![], runtimes: BUILTIN_RUNTIMES.iter().map(|r| r.id.to_string()).collect(), environments: vec![] };
+        return Names {
+            services: vec![],
+            runtimes: BUILTIN_RUNTIMES.iter().map(|r| r.id.to_string()).collect(),
+            environments: vec![],
+            dotenv: vec![],
+        };
     };
     let mut runtimes: Vec<String> = project.runtimes.keys().cloned().collect();
     for r in BUILTIN_RUNTIMES {
@@ -26,7 +33,14 @@ fn names_from(good: Option<&Snapshot>) -> Names {
             runtimes.push(r.id.to_string());
         }
     }
-    Names { services: project.services.keys().cloned().collect(), runtimes, environments: project.environments.keys().cloned().collect() }
+    let dotenv =
+        good.map_or_else(Vec::new, |s| s.variables.from_files().into_iter().map(|(k, v)| (k.to_string(), v.source.to_string())).collect());
+    Names {
+        services: project.services.keys().cloned().collect(),
+        runtimes,
+        environments: project.environments.keys().cloned().collect(),
+        dotenv,
+    }
 }
 
 pub fn complete(text: &str, offset: usize, good: Option<&Snapshot>) -> Vec<CompletionItem> {
@@ -146,7 +160,33 @@ fn value_items(ctx: &CursorContext, key: &str, names: &Names) -> Vec<CompletionI
         for v in ["NANOKIT_PROJECT", "NANOKIT_SERVICE", "NANOKIT_ENV", "NANOKIT_COMPONENT", "PORT"] {
             vars.push(simple(v, CompletionItemKind::VARIABLE, "injected by nanokit"));
         }
+        for (name, source) in &names.dotenv {
+            vars.push(simple(&format!("${{{name}}}"), CompletionItemKind::VARIABLE, &format!("from {source}")));
+        }
         return vars;
+    }
+    // A secret's source: `NAME: <here>` under `secrets`, or its `from:`.
+    let secret_name = match ctx.path.as_slice() {
+        [.., last] if last == "secrets" => Some(key.to_string()),
+        [.., secrets, name] if secrets == "secrets" && key == "from" => Some(name.clone()),
+        _ => None,
+    };
+    if let Some(name) = secret_name {
+        let mut items =
+            vec![simple(&format!("env:{name}"), CompletionItemKind::VALUE, "read from this variable (environment or .env) when deploying")];
+        for (var, source) in &names.dotenv {
+            if *var != name {
+                items.push(simple(&format!("env:{var}"), CompletionItemKind::VALUE, &format!("defined in {source}")));
+            }
+        }
+        for (v, detail) in [
+            ("file:./", "read from a file, relative to nanokit.yml"),
+            ("aws-ssm:/", "an AWS SSM parameter, read by ECS at start (provider aws)"),
+            ("aws-sm:", "an AWS Secrets Manager secret, read by ECS at start (provider aws)"),
+        ] {
+            items.push(simple(v, CompletionItemKind::VALUE, detail));
+        }
+        return items;
     }
     match key {
         "runtime" => names.runtimes.iter().map(|r| simple(r, CompletionItemKind::MODULE, "runtime")).collect(),

@@ -19,6 +19,8 @@ pub struct Snapshot {
     pub analysis: Analysis,
     pub occurrences: Vec<Occurrence>,
     pub base_dir: Option<PathBuf>,
+    /// What `${VAR}` and `env:` secrets read for this file (the editor's environment, .env).
+    pub variables: nanokit_core::variables::Variables,
 }
 
 impl Snapshot {
@@ -129,7 +131,7 @@ pub fn analyse(text: String, version: i32, base_dir: Option<PathBuf>, env: Optio
     };
     let analysis = analyze(text, &options);
     let occurrences = symbols::occurrences(&analysis.document);
-    Snapshot { version, analysis, occurrences, base_dir }
+    Snapshot { version, analysis, occurrences, base_dir, variables: options.variables.unwrap_or_default() }
 }
 
 /// LSP positions count UTF-16 units; the rope counts chars.

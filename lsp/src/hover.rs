@@ -17,7 +17,7 @@ pub fn hover(snapshot: &Snapshot, offset: usize, env: &str) -> Option<(String, n
     let (pointer, on_key) = doc.pointer_at(offset)?;
     let loc = doc.location(&pointer)?;
     if !on_key {
-        if let Some(text) = interpolation_markdown(doc, &pointer) {
+        if let Some(text) = interpolation_markdown(doc, &pointer).or_else(|| secret_markdown(snapshot, &pointer)) {
             return Some((text, loc.value));
         }
     }
@@ -62,6 +62,38 @@ fn interpolation_markdown(doc: &nanokit_core::document::Document, pointer: &str)
         };
     }
     Some(out)
+}
+
+/// A secret's source: where it is read and whether `nkdev up` could read it now, never the
+/// value (hover is shown on screens, shared and recorded).
+fn secret_markdown(snapshot: &Snapshot, pointer: &str) -> Option<String> {
+    let parts: Vec<String> = pointer.split('/').skip(1).map(nanokit_core::document::unescape).collect();
+    let name = match parts.as_slice() {
+        [.., secrets, name] if secrets == "secrets" => name,
+        [.., secrets, name, from] if secrets == "secrets" && from == "from" => name,
+        _ => return None,
+    };
+    let text = snapshot.analysis.document.json.pointer(pointer)?.as_str()?;
+    let source = nanokit_core::secrets::SecretSource::parse(text).ok()?;
+    let base = snapshot.base_dir.as_deref().unwrap_or(std::path::Path::new("."));
+    let status = if source.is_cloud() {
+        "read by ECS when the task starts (the deploy checks that it exists)".to_string()
+    } else {
+        match nanokit_core::secrets::read_local(&source, &snapshot.variables, base) {
+            Ok(_) => match &source {
+                nanokit_core::secrets::SecretSource::Env(var) => {
+                    let from = snapshot.variables.get(var).map(|v| v.source.to_string()).unwrap_or_default();
+                    format!("set (in {from}); `nkdev up` can read it")
+                }
+                _ => "readable; `nkdev up` can read it".to_string(),
+            },
+            Err(problem) => format!("**not readable now**: {problem}. `nkdev up` stops until it is; `validate` does not mind"),
+        }
+    };
+    Some(format!(
+        "**secret `{name}`** = {}\n\nRead from `{source}` when deploying and given to the service; never written to the file, labels, state or nkdev's output.\n\n{status}",
+        nanokit_core::secrets::REDACTED
+    ))
 }
 
 /// List indices stay, map keys stay: the schema walker handles both.

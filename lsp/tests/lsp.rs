@@ -260,3 +260,61 @@ fn an_oversized_document_gets_one_clear_diagnostic_and_the_server_keeps_serving(
     assert!(codes(&c.diagnostics(small, 1)).contains(&"NK002".to_string()));
     c.shutdown();
 }
+
+#[test]
+fn variables_and_secrets_in_the_editor() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "# local only\nAPI_TAG=2.4.1\nDB_PASSWORD=hunter2-from-dotenv\n").unwrap();
+    let file = dir.path().join("nanokit.yml");
+    let text = "name: demo\nservices:\n  api:\n    image: shop/api:${API_TAG}\n    env:\n      MODE: ${MODE:-dev}\n      GITHUB_TOKEN: ghp_x\n    secrets:\n      DB_PASSWORD: env:DB_PASSWORD\n      STRIPE_KEY: env:NK_LSP_TEST_NEVER_SET\n      CERT: \n";
+    std::fs::write(&file, text).unwrap();
+    let uri = format!("file://{}", file.display());
+    let mut c = Client::start();
+    c.open(&uri, text);
+    let diags = c.diagnostics(&uri, 1);
+    // A plain token is flagged with a fix; a secret whose source is unset is not a problem here.
+    assert!(codes(&diags).contains(&"NK070".to_string()), "{diags:?}");
+    assert!(!codes(&diags).iter().any(|c| c == "NK063" || c == "NK068"), "{diags:?}");
+
+    // Hover on `${API_TAG}`: the resolved value and where it came from.
+    let hover = c.request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": pos(text, "shop/api:", 3)}));
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("`shop/api:2.4.1`") && value.contains("`$API_TAG` from .env line 2"), "{value}");
+    // Hover on a secret: its source and whether up can read it, never its value.
+    let hover = c.request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": pos(text, "env:DB_PASSWORD", 5)}));
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("secret `DB_PASSWORD`") && value.contains("set (in .env line 3)"), "{value}");
+    assert!(!value.contains("hunter2"), "{value}");
+    let hover = c.request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": pos(text, "env:NK_LSP", 5)}));
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("not readable now") && value.contains("NK_LSP_TEST_NEVER_SET"), "{value}");
+    // The resolved service lists its secrets by source.
+    let hover = c.request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": pos(text, "  api:", 3)}));
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("| DB_PASSWORD | •••• (env:DB_PASSWORD) |"), "{value}");
+    assert!(!value.contains("hunter2"), "{value}");
+
+    // Completion of a secret's source offers the secret's own variable and the forms.
+    let got =
+        labels(&c.request("textDocument/completion", json!({"textDocument": {"uri": uri}, "position": pos(text, "      CERT: ", 12)})));
+    for expected in ["env:CERT", "env:API_TAG", "file:./", "aws-ssm:/", "aws-sm:"] {
+        assert!(got.contains(&expected.to_string()), "{expected} missing from {got:?}");
+    }
+
+    // The quick fix moves the token to `secrets:`.
+    let nk070 = diags.iter().find(|d| d["code"] == "NK070").unwrap().clone();
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": nk070["range"], "context": {"diagnostics": [nk070]}}),
+    );
+    let action = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"].as_str().unwrap_or_default().starts_with("Move `GITHUB_TOKEN`"))
+        .expect("the fix");
+    let edits = action["edit"]["changes"][&uri].as_array().unwrap();
+    assert!(edits.iter().any(|e| e["newText"] == "      GITHUB_TOKEN: env:GITHUB_TOKEN\n"), "{edits:?}");
+    assert!(edits.iter().any(|e| e["newText"] == ""), "the plain value is removed: {edits:?}");
+    c.shutdown();
+}
