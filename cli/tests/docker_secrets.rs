@@ -39,6 +39,11 @@ fn secrets_reach_the_service_and_nothing_else() {
     std::fs::write(repo.join("tls.key"), format!("{TLS_KEY}\n")).unwrap();
     std::fs::write(repo.join("apps/api/.env"), "LEAK=the-deploying-machine\n").unwrap();
 
+    // The plan says so; validate does not mind (pre-commit has no secrets).
+    let (ok, out) = nkdev_out(&p, &repo, &["up", "--dry-run"], None);
+    assert!(ok && out.contains("`nkdev up` would stop here: secret `API_TOKEN` of service `api` (env:NK_TEST_API_TOKEN)"), "{out}");
+    let (ok, out) = nkdev_out(&p, &repo, &["validate"], None);
+    assert!(ok, "{out}");
     // A secret that cannot be read stops the deploy before anything exists.
     let (ok, out) = nkdev_out(&p, &repo, &["up", "--timeout", "30"], None);
     assert!(!ok, "{out}");

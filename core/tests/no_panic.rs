@@ -1,5 +1,7 @@
 //! Whatever the bytes, analysis returns diagnostics; it never panics.
 
+use nanokit_core::interpolate::interpolate;
+use nanokit_core::variables::Variables;
 use nanokit_core::{analyze, AnalyzeOptions};
 use proptest::prelude::*;
 
@@ -36,6 +38,14 @@ const FRAGMENTS: &[&str] = &[
     "---\n",
     "? ",
     "| \n",
+    "    env:\n      A: ${X:-${Y}}\n",
+    "${",
+    "$$",
+    "}",
+    ":-",
+    "${NANOKIT_URL_A}",
+    "    secrets:\n      S: env:S\n",
+    "        from: aws-sm:x\n",
 ];
 
 proptest! {
@@ -46,9 +56,18 @@ proptest! {
     }
 
     #[test]
+    fn interpolation_of_any_text_never_panics(text in "[$${}:?+\\-a-zA-Z_0-9é ]{0,40}") {
+        let out = interpolate(&text, &Variables::from_pairs([("a", "1"), ("X", "é")]));
+        for p in &out.problems {
+            prop_assert!(p.range.end <= text.len() && text.is_char_boundary(p.range.start) && text.is_char_boundary(p.range.end));
+        }
+    }
+
+    #[test]
     fn yaml_like_fragments_never_panic(parts in proptest::collection::vec(proptest::sample::select(FRAGMENTS), 0..40)) {
         let text: String = parts.concat();
-        let analysis = analyze(text.clone(), &AnalyzeOptions::default());
+        let variables = Some(Variables::from_pairs([("X", "é😀"), ("Y", "")]));
+        let analysis = analyze(text.clone(), &AnalyzeOptions { variables, ..AnalyzeOptions::default() });
         for d in &analysis.diagnostics {
             prop_assert!(d.span.end <= text.len(), "span past the end: {:?}", d);
             prop_assert!(text.is_char_boundary(d.span.start) && text.is_char_boundary(d.span.end));

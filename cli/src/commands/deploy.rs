@@ -121,17 +121,22 @@ impl Target {
     /// never stored). Deploying, a secret that cannot be read stops everything before any
     /// change, naming every such secret and its source; `status` and `destroy` go on without.
     fn read_secrets(&self, desired: &mut Desired, deploying: bool) -> Result<()> {
-        let mut missing = Vec::new();
+        let missing = self.unreadable_secrets(desired);
+        if deploying && !missing.is_empty() {
+            bail!(
+                "cannot read {} secret{}; nothing was changed:\n{}\nset the variables (in the environment or a .env beside nanokit.yml) or create the files",
+                missing.len(),
+                if missing.len() == 1 { "" } else { "s" },
+                missing.iter().map(|m| format!("  {m}")).collect::<Vec<_>>().join("\n")
+            );
+        }
         for s in desired.services.iter_mut() {
             let mut read = Vec::new();
             for (name, secret) in s.secrets.iter_mut() {
-                match nanokit_core::secrets::read_local(&secret.secret.source, &self.variables, &self.project_dir) {
-                    Ok(Some(value)) => {
-                        read.push((name.clone(), value.clone()));
-                        secret.value = Some(nanokit_core::secrets::SecretValue::new(value));
-                    }
-                    Ok(None) => {}
-                    Err(e) => missing.push(format!("  secret `{name}` of service `{}` ({}): {e}", s.name, secret.secret.source)),
+                // Unreadable ones are reported by `unreadable_secrets`; cloud ones are read by the cloud.
+                if let Ok(Some(value)) = nanokit_core::secrets::read_local(&secret.secret.source, &self.variables, &self.project_dir) {
+                    read.push((name.clone(), value.clone()));
+                    secret.value = Some(nanokit_core::secrets::SecretValue::new(value));
                 }
             }
             if !read.is_empty() {
@@ -139,15 +144,21 @@ impl Target {
                 s.config_hash = nanokit_core::secrets::config_hash_with_secrets(&s.config_hash, &digest);
             }
         }
-        if deploying && !missing.is_empty() {
-            bail!(
-                "cannot read {} secret{}; nothing was changed:\n{}\nset the variables (in the environment or a .env beside nanokit.yml) or create the files",
-                missing.len(),
-                if missing.len() == 1 { "" } else { "s" },
-                missing.join("\n")
-            );
-        }
         Ok(())
+    }
+
+    /// The `env:`/`file:` secrets of `desired` that cannot be read now, each named with its
+    /// service, source and reason (never a value).
+    fn unreadable_secrets(&self, desired: &Desired) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in &desired.services {
+            for (name, secret) in &s.secrets {
+                if let Err(e) = nanokit_core::secrets::read_local(&secret.secret.source, &self.variables, &self.project_dir) {
+                    out.push(format!("secret `{name}` of service `{}` ({}): {e}", s.name, secret.secret.source));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -381,6 +392,9 @@ async fn run_up<P: Provider>(
         print_plan(&plan, desired, &provider.target());
     }
     if dry_run {
+        for problem in t.unreadable_secrets(desired) {
+            reporter.note(&format!("`nkdev up` would stop here: {problem}"));
+        }
         return Ok(crate::exit::OK);
     }
     if plan.is_noop() {
