@@ -70,6 +70,23 @@ async fn secrets_become_ecs_secrets_read_by_the_services_own_role() {
     assert_eq!(kept.parameter().unwrap().value(), Some("someone-elses"));
     ssm.delete_parameter().name(ours).send().await.unwrap();
 
+    // A role with the name the service's own role would have, made by someone else: refused.
+    let foreign_role = iam
+        .create_role()
+        .role_name("nk-shop-prod-api-exec")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .tags(aws_sdk_iam::types::Tag::builder().key("nk-project").value("shop").build().unwrap())
+        .tags(aws_sdk_iam::types::Tag::builder().key("nk-env").value("prod").build().unwrap())
+        .tags(aws_sdk_iam::types::Tag::builder().key("nk-component").value("other-repo").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let (ok, out) = s.nkdev_with(&repo, &up, &vars);
+    assert!(!ok && out.contains("nk-shop-prod-api-exec") && out.contains("other-repo"), "{out}");
+    assert_eq!(vpc_count(&ec2).await, 0, "refused before anything exists");
+    assert!(ssm.get_parameter().name(ours).send().await.is_err(), "and before any value is stored");
+    iam.delete_role().role_name(foreign_role.role().unwrap().role_name()).send().await.unwrap();
+
     // Deployed.
     let (ok, out) = s.nkdev_with(&repo, &up, &vars);
     assert!(ok, "{out}");

@@ -93,7 +93,7 @@ codes! {
     InvalidDotenv = "NK066", Error, "A `.env` file beside nanokit.yml that cannot be parsed; none of its variables are read.";
     InvalidSecretSource = "NK067", Error, "A secret whose source is not `env:VAR`, `file:./path`, `aws-ssm:/path` or `aws-sm:name`.";
     SecretUnsupported = "NK068", Error, "A secret the environment's provider cannot deliver (`aws-ssm`/`aws-sm` outside `provider: aws`, `as: file` outside `docker`).";
-    SecretShadowsEnv = "NK069", Error, "A name both in `env` and in `secrets` of one service.";
+    SecretShadowsEnv = "NK069", Error, "A name both in `env` and in `secrets` of one service, or a secret named like a variable nanokit sets.";
     PlainSecret = "NK070", Warning, "An `env` value that looks like a secret (its name or its randomness); it would be committed and printed.";
 }
 

@@ -160,6 +160,17 @@ pub fn environment_rules(env: &ResolvedEnvironment, doc: &Document, out: &mut Ve
                     .help("remove `as: file`; the secret becomes an environment variable"),
                 );
             }
+            if key.starts_with(crate::interpolate::RESERVED_PREFIX) || service.env.get(key).is_some_and(|v| v.origin == Origin::Injected) {
+                out.push(
+                    Diagnostic::new(
+                        Code::SecretShadowsEnv,
+                        doc.key_span_of(secret.pointer.as_deref().unwrap_or_default()),
+                        format!("secret `{key}` of service `{name}` has the name of a variable nanokit sets"),
+                    )
+                    .label("set by nanokit")
+                    .help("rename the secret; `NANOKIT_*` and `PORT` are nanokit's"),
+                );
+            }
             if let Some(plain) = service.env.get(key).filter(|v| v.origin != Origin::Injected) {
                 let mut d = Diagnostic::new(
                     Code::SecretShadowsEnv,
