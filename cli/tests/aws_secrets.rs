@@ -73,7 +73,7 @@ async fn secrets_become_ecs_secrets_read_by_the_services_own_role() {
     // A role with the name the service's own role would have, made by someone else: refused.
     let foreign_role = iam
         .create_role()
-        .role_name("nk-shop-prod-api-exec")
+        .role_name("nk-shop-prod-api-secrets")
         .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
         .tags(aws_sdk_iam::types::Tag::builder().key("nk-project").value("shop").build().unwrap())
         .tags(aws_sdk_iam::types::Tag::builder().key("nk-env").value("prod").build().unwrap())
@@ -82,10 +82,15 @@ async fn secrets_become_ecs_secrets_read_by_the_services_own_role() {
         .await
         .unwrap();
     let (ok, out) = s.nkdev_with(&repo, &up, &vars);
-    assert!(!ok && out.contains("nk-shop-prod-api-exec") && out.contains("other-repo"), "{out}");
+    assert!(!ok && out.contains("nk-shop-prod-api-secrets") && out.contains("other-repo"), "{out}");
     assert_eq!(vpc_count(&ec2).await, 0, "refused before anything exists");
     assert!(ssm.get_parameter().name(ours).send().await.is_err(), "and before any value is stored");
     iam.delete_role().role_name(foreign_role.role().unwrap().role_name()).send().await.unwrap();
+
+    // An empty value cannot be stored: refused before anything exists, not half-way.
+    let (ok, out) = s.nkdev_with(&repo, &up, &[("NK_TEST_TOKEN", "")]);
+    assert!(!ok && out.contains("SSM stores 1 to 4096 characters, this value has 0"), "{out}");
+    assert_eq!(vpc_count(&ec2).await, 0, "refused before anything exists");
 
     // Deployed.
     let (ok, out) = s.nkdev_with(&repo, &up, &vars);
@@ -119,8 +124,8 @@ async fn secrets_become_ecs_secrets_read_by_the_services_own_role() {
 
     // The service's own role reads exactly these, nothing else.
     let role_arn = task.execution_role_arn().unwrap();
-    assert!(role_arn.ends_with("/nk-shop-prod-api-exec"), "{role_arn}");
-    let policy = iam.get_role_policy().role_name("nk-shop-prod-api-exec").policy_name("nanokit-secrets").send().await.unwrap();
+    assert!(role_arn.ends_with("/nk-shop-prod-api-secrets"), "{role_arn}");
+    let policy = iam.get_role_policy().role_name("nk-shop-prod-api-secrets").policy_name("nanokit-secrets").send().await.unwrap();
     let document = urlencoding_decode(policy.policy_document());
     let document: serde_json::Value = serde_json::from_str(&document).unwrap();
     let mut statements: Vec<(String, Vec<String>)> = document["Statement"]
@@ -154,7 +159,7 @@ async fn secrets_become_ecs_secrets_read_by_the_services_own_role() {
     let (ok, out) = s.nkdev_with(&repo, &["destroy", "--env", "prod"], &vars);
     assert!(ok, "{out}");
     assert!(ssm.get_parameter().name(ours).send().await.is_err(), "the stored parameter is gone");
-    assert!(iam.get_role().role_name("nk-shop-prod-api-exec").send().await.is_err(), "the service's role is gone");
+    assert!(iam.get_role().role_name("nk-shop-prod-api-secrets").send().await.is_err(), "the service's role is gone");
     assert!(ssm.get_parameter().name("/shop/prod/session-key").send().await.is_ok(), "the user's parameter stays");
     assert!(sm.describe_secret().secret_id("shop/prod/db-cert").send().await.is_ok(), "the user's secret stays");
 }

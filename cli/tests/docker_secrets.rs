@@ -12,7 +12,7 @@ const DB_PASSWORD: &str = "pw-from-dotenv-51a2";
 const TLS_KEY: &str = "-----KEY 7e44-----";
 
 fn yaml() -> String {
-    "name: {project}\nservices:\n  api:\n    image: nk-test/busybox:1\n    path: ./apps/api\n    expose: 3000\n    host: api.{project}.localhost\n    provisioning:\n      install: mkdir -p /tmp/www && cp -r /app/. /tmp/www/\n      start: env | sort > /tmp/www/env.txt && cat \"$TLS_KEY_FILE\" > /tmp/www/key.txt && (cat /app/.env > /tmp/www/dotenv.txt || true) && exec httpd -f -p \"$PORT\" -h /tmp/www\n    env:\n      GREETING: hello-${NK_TEST_WHO:-nobody}\n    secrets:\n      API_TOKEN: env:NK_TEST_API_TOKEN\n      DB_PASSWORD: env:DB_PASSWORD\n      TLS_KEY:\n        from: file:./tls.key\n        as: file\nenvironments:\n  local:\n    infra:\n      provider: docker\n".to_string()
+    "name: {project}\nservices:\n  api:\n    image: nk-test/busybox:1\n    path: ./apps/api\n    expose: 3000\n    host: api.{project}.localhost\n    provisioning:\n      install: mkdir -p /tmp/www && cp -r /app/. /tmp/www/\n      start: env | sort > /tmp/www/env.txt && cat \"$TLS_KEY_FILE\" > /tmp/www/key.txt && (cat /app/.env /app/.env.local /app/.env.a:b > /tmp/www/dotenv.txt || true) && exec httpd -f -p \"$PORT\" -h /tmp/www\n    env:\n      GREETING: hello-${NK_TEST_WHO:-nobody}\n      LEGACY_STYLE: ${NK_TEST_API_TOKEN:-none}\n    secrets:\n      API_TOKEN: env:NK_TEST_API_TOKEN\n      DB_PASSWORD: env:DB_PASSWORD\n      TLS_KEY:\n        from: file:./tls.key\n        as: file\nenvironments:\n  local:\n    infra:\n      provider: docker\n".to_string()
 }
 
 fn nkdev_out(p: &Project, repo: &std::path::Path, args: &[&str], token: Option<&str>) -> (bool, String) {
@@ -38,6 +38,8 @@ fn secrets_reach_the_service_and_nothing_else() {
     std::fs::write(repo.join(".env"), format!("# not committed\nDB_PASSWORD={DB_PASSWORD}\n")).unwrap();
     std::fs::write(repo.join("tls.key"), format!("{TLS_KEY}\n")).unwrap();
     std::fs::write(repo.join("apps/api/.env"), "LEAK=the-deploying-machine\n").unwrap();
+    std::fs::write(repo.join("apps/api/.env.a:b"), "LEAK=a-name-with-a-colon\n").unwrap();
+    std::os::unix::fs::symlink("../../.env", repo.join("apps/api/.env.local")).unwrap();
 
     // The plan says so; validate does not mind (pre-commit has no secrets).
     let (ok, out) = nkdev_out(&p, &repo, &["up", "--dry-run"], None);
@@ -68,7 +70,10 @@ fn secrets_reach_the_service_and_nothing_else() {
     assert!(!env.contains("TLS_KEY="), "a file secret is not also a variable:\n{env}");
     assert_eq!(p.get(&host, "/key.txt").unwrap().1, TLS_KEY, "the file secret, its trailing newline dropped");
     let dotenv = p.get(&host, "/dotenv.txt").map(|(_, body)| body).unwrap_or_default();
-    assert!(!dotenv.contains("LEAK"), "the .env beside the code is hidden from the container: {dotenv}");
+    assert!(
+        !dotenv.contains("LEAK") && !dotenv.contains(DB_PASSWORD),
+        "the .env files beside the code (a link, a `:` in a name) are hidden from the container: {dotenv}"
+    );
 
     // Nothing nkdev prints or writes holds a value.
     for args in [&["config"][..], &["config", "--explain"], &["config", "--format", "json"], &["status"], &["up", "--dry-run"]] {
@@ -79,6 +84,7 @@ fn secrets_reach_the_service_and_nothing_else() {
     let (_, config) = nkdev_out(&p, &repo, &["config", "--explain"], Some(TOKEN));
     assert!(config.contains("•••• (env:NK_TEST_API_TOKEN)"), "{config}");
     assert!(config.contains("from $NK_TEST_WHO (the environment)"), "{config}");
+    assert!(config.contains("LEGACY_STYLE:") && config.contains("from $NK_TEST_API_TOKEN"), "read into plain env, hidden: {config}");
     let state = std::fs::read_to_string(repo.join(".nanokit/state-local.json")).unwrap();
     assert_no_secret("the state file", &state);
     let (_, labels) = docker(&["inspect", "-f", "{{json .Config.Labels}}", &p.container("api")]);

@@ -64,14 +64,35 @@ pub fn needs_interpolation(template: &str) -> bool {
     template.contains("${") || template.contains("$$")
 }
 
+/// How deep defaults may nest (`${A:-${B:-…}}`): far beyond any real file, and it bounds the
+/// recursion and the rescans a crafted 4 MiB value could otherwise cause.
+pub const MAX_NESTING: usize = 16;
+
 pub fn interpolate(template: &str, vars: &Variables) -> Interpolated {
     let mut out = Interpolated { value: String::with_capacity(template.len()), uses: Vec::new(), problems: Vec::new() };
-    expand(template, 0, vars, &mut out.value, &mut out.uses, &mut out.problems);
+    let mut sink = Sink { vars, value: &mut out.value, uses: &mut out.uses, problems: &mut out.problems };
+    expand(template, 0, 0, &mut sink);
     out
 }
 
-/// Expand `text`, whose first byte is at `offset` in the outer template (for ranges).
-fn expand(text: &str, offset: usize, vars: &Variables, value: &mut String, uses: &mut Vec<VarUse>, problems: &mut Vec<Problem>) {
+/// Where one interpolation writes: the value, the variables read, the problems found.
+struct Sink<'a> {
+    vars: &'a Variables,
+    value: &'a mut String,
+    uses: &'a mut Vec<VarUse>,
+    problems: &'a mut Vec<Problem>,
+}
+
+/// Expand `text`, whose first byte is at `offset` in the outer template (for ranges), at
+/// nesting `depth`.
+fn expand(text: &str, offset: usize, depth: usize, out: &mut Sink<'_>) {
+    if depth > MAX_NESTING {
+        out.problems.push(Problem {
+            range: offset..offset + text.len(),
+            kind: ProblemKind::Syntax { message: format!("defaults nested more than {MAX_NESTING} deep") },
+        });
+        return;
+    }
     let bytes = text.as_bytes();
     let mut i = 0;
     let mut literal_start = 0;
@@ -82,38 +103,36 @@ fn expand(text: &str, offset: usize, vars: &Variables, value: &mut String, uses:
         }
         match bytes[i + 1] {
             b'$' => {
-                value.push_str(&text[literal_start..i]);
-                value.push('$');
+                out.value.push_str(&text[literal_start..i]);
+                out.value.push('$');
                 i += 2;
                 literal_start = i;
             }
             b'{' => {
-                value.push_str(&text[literal_start..i]);
+                out.value.push_str(&text[literal_start..i]);
                 let Some(close) = matching_brace(bytes, i + 2) else {
-                    problems.push(Problem {
+                    out.problems.push(Problem {
                         range: offset + i..offset + text.len(),
                         kind: ProblemKind::Syntax { message: "`${` without its closing `}`".into() },
                     });
-                    value.push_str(&text[i..]);
+                    out.value.push_str(&text[i..]);
                     return;
                 };
                 let range = offset + i..offset + close + 1;
                 if text[i + 2..close].starts_with(RESERVED_PREFIX) {
                     // nanokit's own variables (`${NANOKIT_URL_HUB}`) are the container's,
                     // set by the deploy; the deploying shell's value must not replace them.
-                    value.push_str(&text[i..=close]);
-                    i = close + 1;
-                    literal_start = i;
-                    continue;
+                    out.value.push_str(&text[i..=close]);
+                } else {
+                    substitute(&text[i + 2..close], offset + i + 2, range, depth, out);
                 }
-                substitute(&text[i + 2..close], offset + i + 2, range, vars, value, uses, problems);
                 i = close + 1;
                 literal_start = i;
             }
             _ => i += 1,
         }
     }
-    value.push_str(&text[literal_start..]);
+    out.value.push_str(&text[literal_start..]);
 }
 
 /// The index of the `}` closing a `${` whose body starts at `from` (nested `${…}` allowed).
@@ -136,16 +155,7 @@ fn matching_brace(bytes: &[u8], from: usize) -> Option<usize> {
 }
 
 /// One `${body}`; `body_offset` is where `body` starts in the outer template.
-#[allow(clippy::too_many_arguments)]
-fn substitute(
-    body: &str,
-    body_offset: usize,
-    range: Range<usize>,
-    vars: &Variables,
-    value: &mut String,
-    uses: &mut Vec<VarUse>,
-    problems: &mut Vec<Problem>,
-) {
+fn substitute(body: &str, body_offset: usize, range: Range<usize>, depth: usize, out: &mut Sink<'_>) {
     let name_end = body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(body.len());
     let (name, rest) = body.split_at(name_end);
     if !crate::names::is_env_name(name) {
@@ -154,47 +164,47 @@ fn substitute(
         } else {
             format!("`${{{body}}}` is not a variable: names are letters, digits and `_`, not starting with a digit")
         };
-        problems.push(Problem { range, kind: ProblemKind::Syntax { message } });
+        out.problems.push(Problem { range, kind: ProblemKind::Syntax { message } });
         return;
     }
-    let var = vars.get(name);
+    let var = out.vars.get(name);
     let set = var.is_some();
     let non_empty = var.is_some_and(|v| !v.value.is_empty());
-    uses.push(VarUse { name: name.to_string(), range: range.clone(), source: var.map(|v| v.source.clone()) });
+    out.uses.push(VarUse { name: name.to_string(), range: range.clone(), source: var.map(|v| v.source.clone()) });
     let current = var.map(|v| v.value.as_str()).unwrap_or_default();
     let (op, arg) = split_operator(rest);
     let arg_offset = body_offset + name_end + op.len();
     match op {
         "" => {
             if !set {
-                problems.push(Problem { range, kind: ProblemKind::Unset { name: name.to_string() } });
+                out.problems.push(Problem { range, kind: ProblemKind::Unset { name: name.to_string() } });
             }
-            value.push_str(current);
+            out.value.push_str(current);
         }
         ":-" | "-" => {
             let use_default = if op == ":-" { !non_empty } else { !set };
             if use_default {
-                expand(arg, arg_offset, vars, value, uses, problems);
+                expand(arg, arg_offset, depth + 1, out);
             } else {
-                value.push_str(current);
+                out.value.push_str(current);
             }
         }
         ":?" | "?" => {
             let missing = if op == ":?" { !non_empty } else { !set };
             if missing {
                 let message = if arg.is_empty() { format!("`{name}` must be set") } else { arg.to_string() };
-                problems.push(Problem { range, kind: ProblemKind::Required { name: name.to_string(), message } });
+                out.problems.push(Problem { range, kind: ProblemKind::Required { name: name.to_string(), message } });
             } else {
-                value.push_str(current);
+                out.value.push_str(current);
             }
         }
         ":+" | "+" => {
             let use_other = if op == ":+" { non_empty } else { set };
             if use_other {
-                expand(arg, arg_offset, vars, value, uses, problems);
+                expand(arg, arg_offset, depth + 1, out);
             }
         }
-        _ => problems.push(Problem {
+        _ => out.problems.push(Problem {
             range,
             kind: ProblemKind::Syntax {
                 message: format!("`${{{body}}}`: after the name, nanokit reads `}}`, `:-`, `-`, `:?`, `?`, `:+` or `+`"),
@@ -276,7 +286,8 @@ pub fn apply(doc: &mut Document, vars: &Variables) -> Vec<Diagnostic> {
             diagnostics.push(diagnostic(problem, at(&problem.range), vars));
         }
         let quoted = doc.node(&pointer).is_some_and(|n| matches!(n.value, crate::yaml::Value::Str { quoted: true, .. }));
-        let typed = if quoted || !template.contains("${") { Json::String(out.value) } else { retype(out.value) };
+        let field = pointer.rsplit('/').next().unwrap_or_default();
+        let typed = if quoted || !template.contains("${") { Json::String(out.value) } else { retype(field, out.value) };
         if let Some(slot) = doc.json.pointer_mut(&pointer) {
             *slot = typed;
         }
@@ -287,15 +298,24 @@ pub fn apply(doc: &mut Document, vars: &Variables) -> Vec<Diagnostic> {
     diagnostics
 }
 
-fn retype(value: String) -> Json {
-    if let Ok(i) = value.parse::<i64>() {
-        return Json::Number(i.into());
+/// Fields whose schema wants a number or a boolean. Everywhere else (env values, commands,
+/// images) the text stays text: `ZIP: ${ZIP}` with ZIP=007 is "007", not 7.
+const NUMBER_FIELDS: &[&str] = &["expose", "port", "retries", "min", "max", "count", "interval", "timeout"];
+const BOOLEAN_FIELDS: &[&str] = &["shared", "autoCreateDomain"];
+
+fn retype(field: &str, value: String) -> Json {
+    if NUMBER_FIELDS.contains(&field) {
+        // Only a number that prints back as written (`+5` and `007` stay text, and fail there).
+        if let Ok(i) = value.parse::<i64>() {
+            if i.to_string() == value {
+                return Json::Number(i.into());
+            }
+        }
     }
-    match value.as_str() {
-        "true" => Json::Bool(true),
-        "false" => Json::Bool(false),
-        _ => Json::String(value),
+    if BOOLEAN_FIELDS.contains(&field) && (value == "true" || value == "false") {
+        return Json::Bool(value == "true");
     }
+    Json::String(value)
 }
 
 fn diagnostic(problem: &Problem, span: Span, vars: &Variables) -> Diagnostic {
@@ -373,6 +393,14 @@ mod tests {
             let out = interpolate(bad, &vars());
             assert!(matches!(out.problems.as_slice(), [Problem { kind: ProblemKind::Syntax { .. }, .. }]), "{bad}: {:?}", out.problems);
         }
+        // Nesting is bounded: a crafted value is an error, not a stack overflow.
+        let deep = format!("{}x{}", "${A:-".repeat(10_000), "}".repeat(10_000));
+        let out = interpolate(&deep, &vars());
+        assert!(
+            out.problems.iter().any(|p| matches!(&p.kind, ProblemKind::Syntax { message } if message.contains("nested"))),
+            "{:?}",
+            out.problems.first()
+        );
         // Nested problems point into the default.
         let out = interpolate("${UNSET:-${ALSO_UNSET}}", &vars());
         assert_eq!(out.problems[0].range, 9..22);

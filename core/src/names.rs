@@ -45,7 +45,6 @@ pub fn url_variable(service: &str) -> String {
     name
 }
 
-/// Prefix of every resource of one project environment: `nk-<project>-<env>`.
 /// An environment variable name as shells and Compose accept it: letters, digits and `_`,
 /// not starting with a digit.
 pub fn is_env_name(name: &str) -> bool {
@@ -53,6 +52,7 @@ pub fn is_env_name(name: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Prefix of every resource of one project environment: `nk-<project>-<env>`.
 pub fn cluster_prefix(project: &str, env: &str) -> String {
     format!("nk-{project}-{env}")
 }

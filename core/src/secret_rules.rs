@@ -6,7 +6,7 @@ use crate::diagnostic::{Code, Diagnostic, Edit, Fix};
 use crate::document::{pointer, Document};
 use crate::model::{EnvValue, Project, ProviderId, SecretDelivery, SecretSpec};
 use crate::resolve::{Origin, ResolvedEnvironment};
-use crate::secrets::{looks_secret, Secret};
+use crate::secrets::{looks_secret, secret_name, Secret};
 use crate::source::Span;
 use indexmap::IndexMap;
 
@@ -59,32 +59,59 @@ pub fn project_rules(project: &Project, doc: &Document, out: &mut Vec<Diagnostic
         }
         for (key, value) in env {
             let text = value.to_string();
-            // Interpolated values are judged as written: `${DB_PASSWORD}` is a reference.
             let mut at: Vec<&str> = base.clone();
             at.extend(["env", key.as_str()]);
             let p = pointer(&at);
-            let written = doc.interpolated.get(&p).map_or(text.as_str(), |i| i.template.as_str());
-            if let Some(why) = looks_secret(key, written) {
-                out.push(plain_secret(doc, &base, key, &p, why, secrets.is_empty()));
+            match doc.interpolated.get(&p) {
+                // `KEY: ${DB_PASSWORD}`: Compose's habit, but the value becomes plain config
+                // (printed by `config`, stored as is by providers); a secret reads it instead.
+                Some(interpolation) => {
+                    if let Some(var) = interpolation.uses.iter().find(|u| secret_name(&u.name)) {
+                        let whole = interpolation.template == format!("${{{}}}", var.name);
+                        let why = "it reads a variable named like a secret";
+                        out.push(plain_secret(doc, &base, key, &var.name, &p, why, secrets.is_empty(), whole));
+                    }
+                }
+                None => {
+                    if let Some(why) = looks_secret(key, &text) {
+                        out.push(plain_secret(doc, &base, key, key, &p, why, secrets.is_empty(), true));
+                    }
+                }
             }
         }
     }
 }
 
-fn plain_secret(doc: &Document, base: &[&str], key: &str, entry: &str, why: &str, no_secrets_yet: bool) -> Diagnostic {
+/// NK070 for `env.<key>`; the fix (when `fixable`: the value is the variable alone, or
+/// written in the file) makes it the secret `key: env:<var>`.
+#[allow(clippy::too_many_arguments)]
+fn plain_secret(
+    doc: &Document,
+    base: &[&str],
+    key: &str,
+    var: &str,
+    entry: &str,
+    why: &str,
+    no_secrets_yet: bool,
+    fixable: bool,
+) -> Diagnostic {
     let span = doc.span_of(entry);
     let mut d = Diagnostic::new(Code::PlainSecret, span, format!("`{key}` looks like a secret ({why}) but is a plain `env` value"))
-        .label("committed with the file and printed by `nkdev config`")
-        .help(format!("move it to `secrets:` (`{key}: env:{key}`) and set `{key}` in the environment or in a .env that git ignores"));
-    if let Some(fix) = move_to_secrets(doc, base, key, entry, no_secrets_yet) {
-        d.fixes.push(fix);
+        .label("plain configuration: printed by `nkdev config`, stored as is by providers")
+        .help(format!(
+            "make it a secret (`secrets:` → `{key}: env:{var}`) and set `{var}` in the environment or in a .env that git ignores"
+        ));
+    if fixable {
+        if let Some(fix) = move_to_secrets(doc, base, key, var, entry, no_secrets_yet) {
+            d.fixes.push(fix);
+        }
     }
     d
 }
 
 /// The fix: delete the `env` line (the whole `env:` block when it was the only entry) and add
 /// `KEY: env:KEY` under `secrets:`. Offered for block-style maps only, where lines are entries.
-fn move_to_secrets(doc: &Document, base: &[&str], key: &str, entry: &str, no_secrets_yet: bool) -> Option<Fix> {
+fn move_to_secrets(doc: &Document, base: &[&str], key: &str, var: &str, entry: &str, no_secrets_yet: bool) -> Option<Fix> {
     let text = &doc.text;
     let entry_loc = doc.location(entry)?;
     let env_pointer = pointer(&[base, &["env"]].concat());
@@ -103,7 +130,7 @@ fn move_to_secrets(doc: &Document, base: &[&str], key: &str, entry: &str, no_sec
         crate::check::line_removal_span(text, entry_key.cover(entry_loc.value))
     };
     let child_indent = " ".repeat(column(entry_key));
-    let line = format!("{child_indent}{key}: env:{key}\n");
+    let line = format!("{child_indent}{key}: env:{var}\n");
     let insert = if no_secrets_yet {
         let at = crate::check::line_removal_span(text, env_key).start;
         Edit { span: Span::new(at, at), new_text: format!("{}secrets:\n{line}", " ".repeat(column(env_key))) }
@@ -121,7 +148,7 @@ fn move_to_secrets(doc: &Document, base: &[&str], key: &str, entry: &str, no_sec
         return None;
     }
     Some(Fix {
-        title: format!("Move `{key}` to `secrets:` (read from ${key} at deploy time)"),
+        title: format!("Move `{key}` to `secrets:` (read from ${var} at deploy time)"),
         edits: vec![insert, Edit { span: removed, new_text: String::new() }],
     })
 }
@@ -186,7 +213,12 @@ pub fn environment_rules(env: &ResolvedEnvironment, doc: &Document, out: &mut Ve
             }
             if secret.value.delivery == SecretDelivery::File {
                 let file_var = format!("{key}_FILE");
-                if let Some(p) = service.env.get(&file_var).and_then(|v| v.pointer.clone()) {
+                let taken = service
+                    .env
+                    .get(&file_var)
+                    .and_then(|v| v.pointer.clone())
+                    .or_else(|| service.secrets.get(&file_var).and_then(|s| s.pointer.clone()));
+                if let Some(p) = taken {
                     out.push(
                         Diagnostic::new(
                             Code::SecretShadowsEnv,

@@ -147,23 +147,42 @@ pub fn read_local(source: &SecretSource, vars: &Variables, base_dir: &Path) -> R
     }
 }
 
-/// A digest of secret values for a config hash: a changed value rolls the service, and the
-/// digest (a truncated SHA-256 over name and value) says nothing about the value.
+/// A digest of secret values for a config hash: a changed value rolls the service.
+///
+/// The config hash is published (labels, tags, state) and the rest of it can be computed from
+/// nanokit.yml, so a plain hash of a value would let anyone who reads tags test guesses of a
+/// weak secret quickly. The digest is therefore deliberately slow (SHA-256 iterated
+/// [`DIGEST_ROUNDS`] times, a few milliseconds per deploy) and truncated to 64 bits. That
+/// raises the cost of guessing; it cannot make a guessable secret safe.
 pub fn digest<'a>(values: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
+    hasher.update(b"nanokit secret digest v1\0");
     for (name, value) in values {
         hasher.update(name.as_bytes());
         hasher.update([0]);
         hasher.update(value.as_bytes());
         hasher.update([0]);
     }
-    hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    let mut state: [u8; 32] = hasher.finalize().into();
+    for _ in 0..DIGEST_ROUNDS {
+        state = Sha256::digest(state).into();
+    }
+    state.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Rounds of [`digest`]: about 10 ms on one core.
+pub const DIGEST_ROUNDS: u32 = 1 << 15;
+
+/// A plain digest for folding two public hashes together.
+fn join_hashes(a: &str, b: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(format!("{a}\0{b}").as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// A service's config hash with its secrets' digest folded in.
 pub fn config_hash_with_secrets(config_hash: &str, secrets_digest: &str) -> String {
-    digest([("config", config_hash), ("secrets", secrets_digest)])
+    join_hashes(config_hash, secrets_digest)
 }
 
 /// Name parts that mark a variable as a secret (matched on `_`-separated words).
@@ -176,11 +195,7 @@ pub fn looks_secret(name: &str, value: &str) -> Option<&'static str> {
     if value.is_empty() || value.contains("${") {
         return None;
     }
-    let upper = name.to_ascii_uppercase();
-    let words: Vec<&str> = upper.split(['_', '-', '.']).collect();
-    let named = words.iter().any(|w| SECRET_WORDS.contains(w))
-        || words.windows(2).any(|w| w[1] == "KEY" && matches!(w[0], "API" | "ACCESS" | "SECRET" | "PRIVATE" | "SIGNING" | "ENCRYPTION"));
-    if named && !matches!(value, "true" | "false") && value.parse::<f64>().is_err() {
+    if secret_name(name) && !matches!(value, "true" | "false") && value.parse::<f64>().is_err() {
         return Some("its name says it is a secret");
     }
     if let Some((_, rest)) = value.split_once("://") {
@@ -199,6 +214,20 @@ pub fn looks_secret(name: &str, value: &str) -> Option<&'static str> {
         }
     }
     None
+}
+
+/// Whether a variable's name says it holds a secret: `DB_PASSWORD`, `API_KEY`, `GITHUB_TOKEN`.
+pub fn secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    let words: Vec<&str> = upper.split(['_', '-', '.']).collect();
+    words.iter().any(|w| SECRET_WORDS.contains(w))
+        || words.windows(2).any(|w| w[1] == "KEY" && matches!(w[0], "API" | "ACCESS" | "SECRET" | "PRIVATE" | "SIGNING" | "ENCRYPTION"))
+}
+
+/// Whether a value read from the environment (`${VAR}`) must not be shown: the key or one of
+/// the variables it read is named like a secret, or the value looks like one.
+pub fn sensitive(key: &str, value: &str, interpolation: &crate::interpolate::Interpolation) -> bool {
+    secret_name(key) || interpolation.uses.iter().any(|u| secret_name(&u.name)) || looks_secret("", value).is_some()
 }
 
 fn entropy_bits_per_char(value: &str) -> f64 {

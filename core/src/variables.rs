@@ -31,10 +31,18 @@ impl std::fmt::Display for VarSource {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Variable {
     pub value: String,
     pub source: VarSource,
+}
+
+/// Variables hold the whole process environment (cloud keys included) and .env's secrets:
+/// a debug print shows where a value came from, never the value.
+impl std::fmt::Debug for Variable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Variable({} from {})", crate::secrets::REDACTED, self.source)
+    }
 }
 
 /// A `.env` file that could not be read: named by path and, when known, line.
@@ -142,15 +150,20 @@ fn read_dotenv(path: &Path) -> Result<Vec<(String, Variable)>, DotenvError> {
                 let line = definition_line(&text, &name);
                 out.push((name, Variable { value, source: VarSource::File { path: path.to_path_buf(), line } }));
             }
+            // The message names the line and the variable, never the text: it holds a value,
+            // and the values of .env are secrets (dotenvy's own message quotes the whole line).
             Err(dotenvy::Error::LineParse(line_text, index)) => {
-                let line = text.lines().position(|l| l.contains(line_text.lines().next().unwrap_or_default())).map(|i| i + 1);
+                let first = line_text.lines().next().unwrap_or_default();
+                let line = text.lines().position(|l| l == first).map(|i| i + 1);
+                let name = first.split('=').next().unwrap_or_default().trim().trim_start_matches("export ").trim();
+                let what = if crate::names::is_env_name(name) { format!("the value of `{name}`") } else { "this line".to_string() };
                 return Err(DotenvError {
                     path: path.to_path_buf(),
                     line,
-                    message: format!("cannot parse `{}` (at character {})", line_text.trim_end(), index + 1),
+                    message: format!("cannot parse {what} (at character {}; an unclosed quote?)", index + 1),
                 });
             }
-            Err(e) => return Err(DotenvError { path: path.to_path_buf(), line: None, message: e.to_string() }),
+            Err(_) => return Err(DotenvError { path: path.to_path_buf(), line: None, message: "cannot parse this file".into() }),
         }
     }
     // dotenvy yields a name once per assignment; the last one wins, as when sourcing the file.
@@ -203,10 +216,13 @@ mod tests {
     #[test]
     fn a_broken_dotenv_is_an_error_naming_its_line() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(".env"), "A=1\nB='unterminated\n").unwrap();
+        std::fs::write(dir.path().join(".env"), "A=1\nB='unterminated hunter2\nC=3\n").unwrap();
         let vars = Variables::load_with(Some(dir.path()), None, []);
         assert_eq!(vars.errors.len(), 1, "{:?}", vars.errors);
-        assert!(vars.errors[0].to_string().contains(".env"), "{}", vars.errors[0]);
+        let message = vars.errors[0].to_string();
+        assert!(message.contains(".env:2: cannot parse the value of `B`"), "{message}");
+        assert!(!message.contains("hunter2"), "a parse error never quotes the value: {message}");
+        assert!(!format!("{:?}", Variables::from_pairs([("K", "hunter2")])).contains("hunter2"), "nor does a debug print");
         assert!(vars.get("A").is_none(), "a file that cannot be parsed gives nothing, not half");
     }
 }

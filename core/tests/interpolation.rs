@@ -16,6 +16,7 @@ services:
       FROM_SHELL: ${SHELL_ONLY}
       FROM_FILE: ${SHARED}
       QUOTED_NUMBER: "${PORT}"
+      ZIP: ${ZIP}
     secrets:
       DB_PASSWORD: env:DB_PASSWORD
 environments:
@@ -27,7 +28,7 @@ environments:
 
 fn analysis(env: Option<&str>) -> (tempfile::TempDir, nanokit_core::Analysis) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(".env"), "PORT=3000\nSHARED=from-dotenv\nSUB=api\n# comment\nSHELL_ONLY=loses\n").unwrap();
+    std::fs::write(dir.path().join(".env"), "PORT=3000\nSHARED=from-dotenv\nSUB=api\n# comment\nSHELL_ONLY=loses\nZIP=007\n").unwrap();
     std::fs::write(dir.path().join(".env.prod"), "SHARED=from-prod\n").unwrap();
     let vars = Variables::load_with(Some(dir.path()), env, [("SHELL_ONLY".to_string(), "wins".to_string())]);
     let options = AnalyzeOptions { env: env.map(str::to_string), variables: Some(vars), ..AnalyzeOptions::default() };
@@ -47,6 +48,7 @@ fn values_types_and_provenance() {
     assert_eq!(api.env["FROM_SHELL"].value, "wins", "the process environment wins over .env");
     assert_eq!(api.env["FROM_FILE"].value, "from-dotenv", ".env.prod is read only for --env prod");
     assert_eq!(api.env["QUOTED_NUMBER"].value, "3000");
+    assert_eq!(api.env["ZIP"].value, "007", "an env value stays text");
     let p = api.env["FROM_FILE"].pointer.clone().unwrap();
     assert_eq!(a.document.interpolated[&p].describe(), "from $SHARED (.env line 2)");
     let p = api.env["FROM_SHELL"].pointer.clone().unwrap();
@@ -106,6 +108,19 @@ fn the_plain_secret_fix_moves_the_value_out_of_the_file() {
     assert_eq!(
         apply(text, &d.fixes[0].edits),
         "name: shop\nservices:\n  api:\n    image: redis:7\n    secrets:\n      API_TOKEN: env:API_TOKEN\n      A: env:A\n"
+    );
+}
+
+#[test]
+fn a_secret_read_into_plain_env_is_flagged_and_moved() {
+    let text = "name: shop\nservices:\n  api:\n    image: redis:7\n    env:\n      DATABASE_PASSWORD: ${DB_PASSWORD}\n      MODE: prod\n";
+    let vars = Variables::from_pairs([("DB_PASSWORD", "hunter2")]);
+    let a = analyze(text, &AnalyzeOptions { variables: Some(vars), ..Default::default() });
+    let d = a.diagnostics.iter().find(|d| d.code == Code::PlainSecret).expect("NK070");
+    assert!(d.message.contains("reads a variable named like a secret"), "{}", d.message);
+    assert_eq!(
+        apply(text, &d.fixes[0].edits),
+        "name: shop\nservices:\n  api:\n    image: redis:7\n    secrets:\n      DATABASE_PASSWORD: env:DB_PASSWORD\n    env:\n      MODE: prod\n"
     );
 }
 

@@ -43,8 +43,7 @@ fn interpolation_markdown(doc: &nanokit_core::document::Document, pointer: &str)
     let value = doc.json.pointer(pointer)?;
     let value = value.as_str().map_or_else(|| value.to_string(), str::to_string);
     let key = nanokit_core::document::unescape(pointer.rsplit('/').next().unwrap_or_default());
-    let shown = if nanokit_core::secrets::looks_secret(&key, &value).is_some() || nanokit_core::secrets::looks_secret("", &value).is_some()
-    {
+    let shown = if nanokit_core::secrets::sensitive(&key, &value, interpolation) {
         nanokit_core::secrets::REDACTED.to_string()
     } else {
         format!("`{value}`")
@@ -134,8 +133,8 @@ pub fn service_markdown(snapshot: &Snapshot, name: &str, env: &str) -> Option<St
     out.push_str("\n**environment**\n\n| variable | value | from |\n|---|---|---|\n");
     for (k, v) in &service.env {
         // A value read from the environment may be a secret the user has not moved yet.
-        let interpolated = v.pointer.as_deref().is_some_and(|p| snapshot.analysis.document.interpolated.contains_key(p));
-        if interpolated && nanokit_core::secrets::looks_secret(k, &v.value).is_some() {
+        let interpolation = v.pointer.as_deref().and_then(|p| snapshot.analysis.document.interpolated.get(p));
+        if interpolation.is_some_and(|i| nanokit_core::secrets::sensitive(k, &v.value, i)) {
             let _ = writeln!(out, "| {k} | {} | {} |", nanokit_core::secrets::REDACTED, v.origin);
         } else {
             let _ = writeln!(out, "| {k} | `{}` | {} |", v.value, v.origin);

@@ -807,6 +807,9 @@ impl Provider for AwsProvider {
                 Action::Remove { instance, .. } => {
                     self.guard_ecs_service(desired, instance).await?;
                     self.guard_target_group(desired, &names::target_group(instance)).await?;
+                    if let Some(service) = instance.strip_prefix(&format!("{}-", desired.cluster.network)) {
+                        self.service_secret_objects(desired, instance, service).await?;
+                    }
                 }
                 _ => {}
             }

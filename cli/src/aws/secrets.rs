@@ -25,10 +25,15 @@ pub fn parameter_path(desired: &Desired, service: &str) -> String {
     format!("/nanokit/{}/{}/{service}", desired.cluster.project, desired.cluster.env)
 }
 
-/// A service's own execution role (IAM names: at most 64 characters).
+/// A service's own execution role (IAM names: at most 64 characters). `-secrets`, never
+/// `-exec`: the cluster's role is `nk-<project>-<env>-exec`, and an environment named
+/// `e-api` must not make it the same name as service `api`'s role in environment `e`.
 pub fn service_role(instance: &str) -> String {
-    names::fit(&format!("{instance}-exec"), 64)
+    names::fit(&format!("{instance}-secrets"), 64)
 }
+
+/// What SSM's standard tier stores: 1 to 4096 characters.
+const MAX_PARAMETER_VALUE: usize = 4096;
 
 /// One ECS secret: the variable and the ARN ECS reads it from.
 pub struct Reference {
@@ -78,6 +83,17 @@ impl AwsProvider {
                 }
                 SecretSource::Env(_) | SecretSource::File(_) => {
                     let path = format!("{}/{name}", parameter_path(desired, &s.name));
+                    // Checked in the preflight too: SSM refuses these, and mid-deploy is too late.
+                    if let Some(value) = &secret.value {
+                        let len = value.expose().chars().count();
+                        if len == 0 || len > MAX_PARAMETER_VALUE {
+                            return Err(ProviderError::new(format!(
+                                "{} ({}): SSM stores 1 to {MAX_PARAMETER_VALUE} characters, this value has {len}; nothing was changed",
+                                what(),
+                                secret.secret.source
+                            )));
+                        }
+                    }
                     let existing = self.guard_parameter(desired, &path).await?;
                     if !store {
                         Reference { name: name.clone(), arn: existing.unwrap_or_default(), secrets_manager: false }
@@ -116,8 +132,10 @@ impl AwsProvider {
                 }
             }
         }
-        // The SDK's error never carries the request's value; the message names the path only.
-        put.send().await.map_err(|e| err(format!("cannot store secret parameter `{path}`"), e))?;
+        // Only the error's code: the message of a refused request could quote what was sent.
+        put.send().await.map_err(|e| {
+            ProviderError::new(format!("cannot store secret parameter `{path}`: {}", code(&e).unwrap_or_else(|| "request failed".into())))
+        })?;
         let found =
             self.ssm.get_parameter().name(path).send().await.map_err(|e| err(format!("cannot read secret parameter `{path}`"), e))?;
         Ok(found.parameter().and_then(|p| p.arn()).unwrap_or_default().to_string())
@@ -193,17 +211,20 @@ impl AwsProvider {
         Ok(Some(role.arn().to_string()))
     }
 
-    /// Remove what a removed service's secrets left: its role and its stored parameters, each
-    /// only when its tags are this component's.
-    pub(super) async fn remove_service_secrets(&self, desired: &Desired, instance: &str, service: &str) -> Result<(), ProviderError> {
+    /// What a removed service's secrets left: its role (if any) and its stored parameters,
+    /// each refused unless its tags are this component's. The preflight calls this for every
+    /// removal, so a foreign object at these names stops the deploy before anything changes.
+    pub(super) async fn service_secret_objects(
+        &self,
+        desired: &Desired,
+        instance: &str,
+        service: &str,
+    ) -> Result<(Option<String>, Vec<String>), ProviderError> {
         let role = service_role(instance);
-        if self.guard_service_role(desired, &role).await?.is_some() {
-            for policy in [EXECUTION_POLICY_NAME, SECRETS_POLICY_NAME] {
-                let _ = self.iam.delete_role_policy().role_name(&role).policy_name(policy).send().await;
-            }
-            self.iam.delete_role().role_name(&role).send().await.map_err(|e| err(format!("cannot delete IAM role `{role}`"), e))?;
-        }
+        let role = self.guard_service_role(desired, &role).await?.map(|_| role);
         let path = parameter_path(desired, service);
+        let prefix = format!("{path}/");
+        let mut parameters = Vec::new();
         let mut token = None;
         loop {
             let page = self
@@ -215,20 +236,35 @@ impl AwsProvider {
                 .await
                 .map_err(|e| err(format!("cannot list SSM parameters under `{path}`"), e))?;
             for p in page.parameters() {
-                let Some(name) = p.name() else { continue };
+                // Only this service's own path (`…/api/`, never `…/api-v2/`), and only ours.
+                let Some(name) = p.name().filter(|n| n.starts_with(&prefix)) else { continue };
                 if self.guard_parameter(desired, name).await?.is_some() {
-                    self.ssm
-                        .delete_parameter()
-                        .name(name)
-                        .send()
-                        .await
-                        .map_err(|e| err(format!("cannot delete SSM parameter `{name}`"), e))?;
+                    parameters.push(name.to_string());
                 }
             }
             token = page.next_token().map(str::to_string);
             if token.is_none() {
                 break;
             }
+        }
+        Ok((role, parameters))
+    }
+
+    /// Remove what a removed service's secrets left (see [`Self::service_secret_objects`]).
+    pub(super) async fn remove_service_secrets(&self, desired: &Desired, instance: &str, service: &str) -> Result<(), ProviderError> {
+        let (role, parameters) = self.service_secret_objects(desired, instance, service).await?;
+        if let Some(role) = role {
+            for policy in [EXECUTION_POLICY_NAME, SECRETS_POLICY_NAME] {
+                match self.iam.delete_role_policy().role_name(&role).policy_name(policy).send().await {
+                    Ok(_) => {}
+                    Err(e) if code(&e).as_deref() == Some("NoSuchEntity") => {}
+                    Err(e) => return Err(err(format!("cannot delete policy `{policy}` of IAM role `{role}`"), e)),
+                }
+            }
+            self.iam.delete_role().role_name(&role).send().await.map_err(|e| err(format!("cannot delete IAM role `{role}`"), e))?;
+        }
+        for name in parameters {
+            self.ssm.delete_parameter().name(&name).send().await.map_err(|e| err(format!("cannot delete SSM parameter `{name}`"), e))?;
         }
         Ok(())
     }

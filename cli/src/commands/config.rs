@@ -15,8 +15,7 @@ pub fn run(format: DataFormat, only: Option<&str>, explain: bool, common: &FileA
             return Err(crate::load::UsageError(format!("no service `{name}` in {}", loaded.path.display())).into());
         }
     }
-    let explain = explain.then_some(&loaded.analysis.document);
-    let value = environment_json(&resolved.resolved, &resolved.graph.levels, only, explain);
+    let value = environment_json(&resolved.resolved, &resolved.graph.levels, only, &loaded.analysis.document, explain);
     match format {
         DataFormat::Json => println!("{}", serde_json::to_string_pretty(&value)?),
         DataFormat::Yaml => print!("{}", crate::yaml_out::to_yaml(&value)),
@@ -24,12 +23,13 @@ pub fn run(format: DataFormat, only: Option<&str>, explain: bool, common: &FileA
     Ok(crate::exit::OK)
 }
 
-/// `explain`: the document the values came from, to name the variables interpolated ones read.
-pub fn environment_json(env: &ResolvedEnvironment, levels: &[Vec<String>], only: Option<&str>, explain: Option<&Document>) -> Value {
+/// `doc`: the document the values came from, to name the variables interpolated ones read
+/// (`explain`) and to hide those that look like secrets.
+pub fn environment_json(env: &ResolvedEnvironment, levels: &[Vec<String>], only: Option<&str>, doc: &Document, explain: bool) -> Value {
     let mut services = Map::new();
     for (name, service) in &env.services {
         if only.is_none_or(|o| o == name) {
-            services.insert(name.clone(), service_json(env, service, explain));
+            services.insert(name.clone(), service_json(env, service, doc, explain.then_some(doc)));
         }
     }
     json!({
@@ -64,7 +64,7 @@ fn from<T>(s: &Sourced<T>, doc: &Document) -> String {
     }
 }
 
-fn service_json(env: &ResolvedEnvironment, service: &ResolvedService, explain: Option<&Document>) -> Value {
+fn service_json(env: &ResolvedEnvironment, service: &ResolvedService, doc: &Document, explain: Option<&Document>) -> Value {
     let mut out = Map::new();
     let mut put = |key: &str, v: Option<Value>| {
         if let Some(v) = v {
@@ -94,7 +94,15 @@ fn service_json(env: &ResolvedEnvironment, service: &ResolvedService, explain: O
         }
     }
     for (k, v) in &service.env {
-        environment.insert(k.clone(), sourced(v, explain));
+        // A value read from the environment that looks like a secret is not printed: it is
+        // not in the file, and this output ends up in CI logs and bug reports.
+        let interpolation = v.pointer.as_deref().and_then(|p| doc.interpolated.get(p));
+        if interpolation.is_some_and(|i| nanokit_core::secrets::sensitive(k, &v.value, i)) {
+            let hidden = Value::String(nanokit_core::secrets::REDACTED.to_string());
+            environment.insert(k.clone(), if explain.is_some() { json!({"value": hidden, "from": from(v, doc)}) } else { hidden });
+        } else {
+            environment.insert(k.clone(), sourced(v, explain));
+        }
     }
     put("environment", Some(Value::Object(environment)));
     // Never a value: where each secret is read, redacted, and how it is delivered.

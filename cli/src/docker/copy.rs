@@ -76,13 +76,15 @@ pub fn archive(root: &Path, target: &str) -> std::io::Result<Vec<u8>> {
 }
 
 /// The `.env` files at the top of a bind-mounted folder, which the container must not see:
-/// each is covered by an empty read-only file (`/dev/null`) at the same place.
+/// each is covered by an empty read-only file (`/dev/null`) at the same place. A link to a
+/// file counts (the container would follow it); a name that is not UTF-8 cannot be named to
+/// the engine and is left as it is.
 pub fn dotenv_files(root: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|e| std::fs::metadata(e.path()).is_ok_and(|m| m.is_file()))
+        .filter_map(|e| e.file_name().into_string().ok())
         .filter(|n| n != ".git" && skipped(n))
         .collect();
     names.sort();

@@ -15,7 +15,9 @@ use bollard::container::{
 };
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::image::CreateImageOptions;
-use bollard::models::{ContainerSummary, EndpointSettings, HealthConfig, HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum};
+use bollard::models::{
+    ContainerSummary, EndpointSettings, HealthConfig, HostConfig, Mount, MountTypeEnum, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+};
 use bollard::network::{CreateNetworkOptions, ListNetworksOptions};
 use bollard::volume::CreateVolumeOptions;
 use bollard::Docker;
@@ -321,6 +323,8 @@ impl DockerProvider {
         }
         let mut binds: Vec<String> =
             s.volumes.iter().map(|v| format!("{}:{}{}", v.name, v.target, if v.read_only { ":ro" } else { "" })).collect();
+        // Mounts, not bind strings: a file name may hold `:` or `,`.
+        let mut masks: Vec<Mount> = Vec::new();
         // A remote engine cannot mount a folder of this machine: its files are archived now
         // (an unreadable file fails here, before any container exists) and copied in after create.
         let copy = match &s.mount {
@@ -335,7 +339,13 @@ impl DockerProvider {
                     binds.push(format!("{}:{APP_DIR}", absolute.display()));
                     // The .env files beside the code hold the deploying machine's secrets.
                     for name in copy::dotenv_files(&absolute) {
-                        binds.push(format!("/dev/null:{APP_DIR}/{name}:ro"));
+                        masks.push(Mount {
+                            target: Some(format!("{APP_DIR}/{name}")),
+                            source: Some("/dev/null".into()),
+                            typ: Some(MountTypeEnum::BIND),
+                            read_only: Some(true),
+                            ..Default::default()
+                        });
                     }
                     None
                 }
@@ -365,6 +375,7 @@ impl DockerProvider {
             healthcheck,
             host_config: Some(HostConfig {
                 binds: Some(binds),
+                mounts: (!masks.is_empty()).then_some(masks),
                 network_mode: Some(desired.cluster.network.clone()),
                 restart_policy: Some(RestartPolicy { name: Some(RestartPolicyNameEnum::UNLESS_STOPPED), maximum_retry_count: None }),
                 // docker-init as PID 1 (`docker run --init`): SIGTERM reaches the service even
