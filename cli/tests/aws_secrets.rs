@@ -155,10 +155,39 @@ async fn secrets_become_ecs_secrets_read_by_the_services_own_role() {
     let rotated = ssm.get_parameter().name(ours).with_decryption(true).send().await.unwrap();
     assert_eq!(rotated.parameter().unwrap().value(), Some("tok-rotated"));
 
+    // A secret that leaves the file takes its stored value with it; the others stay.
+    std::fs::write(
+        repo.join("nanokit.yml"),
+        YAML.replace("      API_TOKEN: env:NK_TEST_TOKEN\n", "      OTHER_TOKEN: env:NK_TEST_TOKEN\n"),
+    )
+    .unwrap();
+    let (ok, out) = s.nkdev_with(&repo, &up, &vars);
+    assert!(ok, "{out}");
+    assert!(ssm.get_parameter().name(ours).send().await.is_err(), "the removed secret's value is gone");
+    assert!(ssm.get_parameter().name("/nanokit/shop/prod/api/OTHER_TOKEN").send().await.is_ok());
+
+    // A service that no longer has secrets runs with the cluster's role; its own is gone.
+    let (head, rest) = YAML.split_once("    secrets:\n").unwrap();
+    let without = format!("{head}{}", &rest[rest.find("environments:").unwrap()..]);
+    std::fs::write(repo.join("nanokit.yml"), &without).unwrap();
+    let (ok, out) = s.nkdev_with(&repo, &up, &vars);
+    assert!(ok, "{out}");
+    assert!(iam.get_role().role_name("nk-shop-prod-api-secrets").send().await.is_err(), "the service's role is gone");
+    assert!(ssm.get_parameter().name("/nanokit/shop/prod/api/OTHER_TOKEN").send().await.is_err());
+    let task = ecs.describe_task_definition().task_definition("nk-shop-prod-api").send().await.unwrap();
+    assert!(task.task_definition().unwrap().execution_role_arn().unwrap().ends_with("/nk-shop-prod-exec"));
+    std::fs::write(
+        repo.join("nanokit.yml"),
+        YAML.replace("      API_TOKEN: env:NK_TEST_TOKEN\n", "      OTHER_TOKEN: env:NK_TEST_TOKEN\n"),
+    )
+    .unwrap();
+    let (ok, out) = s.nkdev_with(&repo, &up, &vars);
+    assert!(ok, "{out}");
+
     // Destroy removes what the deploy stored, never the user's own sources.
     let (ok, out) = s.nkdev_with(&repo, &["destroy", "--env", "prod"], &vars);
     assert!(ok, "{out}");
-    assert!(ssm.get_parameter().name(ours).send().await.is_err(), "the stored parameter is gone");
+    assert!(ssm.get_parameter().name("/nanokit/shop/prod/api/OTHER_TOKEN").send().await.is_err(), "the stored parameter is gone");
     assert!(iam.get_role().role_name("nk-shop-prod-api-secrets").send().await.is_err(), "the service's role is gone");
     assert!(ssm.get_parameter().name("/shop/prod/session-key").send().await.is_ok(), "the user's parameter stays");
     assert!(sm.describe_secret().secret_id("shop/prod/db-cert").send().await.is_ok(), "the user's secret stays");

@@ -527,6 +527,9 @@ impl AwsProvider {
         if let (Some(host), Some(target)) = (&host, self.dns_target(desired).await?) {
             dns::upsert(&self.route53, host, &target, self.infra.auto_create_domain == Some(true)).await?;
         }
+        // The service now runs without what it no longer declares: stored values of removed
+        // secrets, and its own role once it has no secret left.
+        self.prune_service_secrets(s, desired).await?;
         Ok(())
     }
 

@@ -250,18 +250,45 @@ impl AwsProvider {
         Ok((role, parameters))
     }
 
+    /// After `s` is updated: remove this component's stored parameters of secrets `s` no
+    /// longer has (a value must not outlive its declaration), and its own role when it has no
+    /// secret left. Only objects that pass the ownership check are listed, so only those go.
+    pub(super) async fn prune_service_secrets(&self, s: &DesiredService, desired: &Desired) -> Result<(), ProviderError> {
+        let (role, parameters) = self.service_secret_objects(desired, &s.instance, &s.name).await?;
+        let path = parameter_path(desired, &s.name);
+        let stored = |name: &str| {
+            s.secrets
+                .iter()
+                .any(|(k, v)| matches!(v.secret.source, SecretSource::Env(_) | SecretSource::File(_)) && name == format!("{path}/{k}"))
+        };
+        for name in parameters.iter().filter(|n| !stored(n)) {
+            self.ssm.delete_parameter().name(name).send().await.map_err(|e| err(format!("cannot delete SSM parameter `{name}`"), e))?;
+        }
+        if s.secrets.is_empty() {
+            if let Some(role) = role {
+                self.delete_service_role(&role).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_service_role(&self, role: &str) -> Result<(), ProviderError> {
+        for policy in [EXECUTION_POLICY_NAME, SECRETS_POLICY_NAME] {
+            match self.iam.delete_role_policy().role_name(role).policy_name(policy).send().await {
+                Ok(_) => {}
+                Err(e) if code(&e).as_deref() == Some("NoSuchEntity") => {}
+                Err(e) => return Err(err(format!("cannot delete policy `{policy}` of IAM role `{role}`"), e)),
+            }
+        }
+        self.iam.delete_role().role_name(role).send().await.map_err(|e| err(format!("cannot delete IAM role `{role}`"), e))?;
+        Ok(())
+    }
+
     /// Remove what a removed service's secrets left (see [`Self::service_secret_objects`]).
     pub(super) async fn remove_service_secrets(&self, desired: &Desired, instance: &str, service: &str) -> Result<(), ProviderError> {
         let (role, parameters) = self.service_secret_objects(desired, instance, service).await?;
         if let Some(role) = role {
-            for policy in [EXECUTION_POLICY_NAME, SECRETS_POLICY_NAME] {
-                match self.iam.delete_role_policy().role_name(&role).policy_name(policy).send().await {
-                    Ok(_) => {}
-                    Err(e) if code(&e).as_deref() == Some("NoSuchEntity") => {}
-                    Err(e) => return Err(err(format!("cannot delete policy `{policy}` of IAM role `{role}`"), e)),
-                }
-            }
-            self.iam.delete_role().role_name(&role).send().await.map_err(|e| err(format!("cannot delete IAM role `{role}`"), e))?;
+            self.delete_service_role(&role).await?;
         }
         for name in parameters {
             self.ssm.delete_parameter().name(&name).send().await.map_err(|e| err(format!("cannot delete SSM parameter `{name}`"), e))?;
