@@ -43,7 +43,7 @@ fn secrets_reach_the_service_and_nothing_else() {
 
     // The plan says so; validate does not mind (pre-commit has no secrets).
     let (ok, out) = nkdev_out(&p, &repo, &["up", "--dry-run"], None);
-    assert!(ok && out.contains("`nkdev up` would stop here: secret `API_TOKEN` of service `api` (env:NK_TEST_API_TOKEN)"), "{out}");
+    assert!(ok && out.contains("`nkdev up` would stop here: secret `API_TOKEN` of service `api` (env:NK_TEST_API_TOKEN): variable `NK_TEST_API_TOKEN` is not set"), "{out}");
     let (ok, out) = nkdev_out(&p, &repo, &["validate"], None);
     assert!(ok, "{out}");
     // A secret that cannot be read stops the deploy before anything exists.

@@ -121,7 +121,26 @@ impl Target {
     /// never stored). Deploying, a secret that cannot be read stops everything before any
     /// change, naming every such secret and its source; `status` and `destroy` go on without.
     fn read_secrets(&self, desired: &mut Desired, deploying: bool) -> Result<()> {
-        let missing = self.unreadable_secrets(desired);
+        // One read per secret: what was checked is what is delivered.
+        let mut missing = Vec::new();
+        for s in desired.services.iter_mut() {
+            let mut read = Vec::new();
+            for (name, secret) in s.secrets.iter_mut() {
+                match nanokit_core::secrets::read_local(&secret.secret.source, &self.variables, &self.project_dir) {
+                    Ok(Some(value)) => {
+                        read.push((name.clone(), value.clone()));
+                        secret.value = Some(nanokit_core::secrets::SecretValue::new(value));
+                    }
+                    // The cloud's own sources are read by the cloud.
+                    Ok(None) => {}
+                    Err(e) => missing.push(format!("secret `{name}` of service `{}` ({}): {e}", s.name, secret.secret.source)),
+                }
+            }
+            if !read.is_empty() {
+                let digest = nanokit_core::secrets::digest(read.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                s.config_hash = nanokit_core::secrets::config_hash_with_secrets(&s.config_hash, &digest);
+            }
+        }
         if deploying && !missing.is_empty() {
             bail!(
                 "cannot read {} secret{}; nothing was changed:\n{}\nset the variables (in the environment or a .env beside nanokit.yml) or create the files",
@@ -130,32 +149,19 @@ impl Target {
                 missing.iter().map(|m| format!("  {m}")).collect::<Vec<_>>().join("\n")
             );
         }
-        for s in desired.services.iter_mut() {
-            let mut read = Vec::new();
-            for (name, secret) in s.secrets.iter_mut() {
-                // Unreadable ones are reported by `unreadable_secrets`; cloud ones are read by the cloud.
-                if let Ok(Some(value)) = nanokit_core::secrets::read_local(&secret.secret.source, &self.variables, &self.project_dir) {
-                    read.push((name.clone(), value.clone()));
-                    secret.value = Some(nanokit_core::secrets::SecretValue::new(value));
-                }
-            }
-            if !read.is_empty() {
-                let digest = nanokit_core::secrets::digest(read.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                s.config_hash = nanokit_core::secrets::config_hash_with_secrets(&s.config_hash, &digest);
-            }
-        }
         Ok(())
     }
 
-    /// The `env:`/`file:` secrets of `desired` that cannot be read now, each named with its
-    /// service, source and reason (never a value).
-    fn unreadable_secrets(&self, desired: &Desired) -> Vec<String> {
+    /// The `env:`/`file:` secrets of `desired` that were not read, with why (for the plan's
+    /// notes): each named with its service and source, never a value.
+    fn unread_secrets(&self, desired: &Desired) -> Vec<String> {
         let mut out = Vec::new();
         for s in &desired.services {
-            for (name, secret) in &s.secrets {
-                if let Err(e) = nanokit_core::secrets::read_local(&secret.secret.source, &self.variables, &self.project_dir) {
-                    out.push(format!("secret `{name}` of service `{}` ({}): {e}", s.name, secret.secret.source));
-                }
+            for (name, secret) in s.secrets.iter().filter(|(_, v)| v.value.is_none() && !v.secret.source.is_cloud()) {
+                let why = nanokit_core::secrets::read_local(&secret.secret.source, &self.variables, &self.project_dir)
+                    .err()
+                    .map_or_else(|| "not read".to_string(), |e| e.to_string());
+                out.push(format!("secret `{name}` of service `{}` ({}): {why}", s.name, secret.secret.source));
             }
         }
         out
@@ -392,7 +398,7 @@ async fn run_up<P: Provider>(
         print_plan(&plan, desired, &provider.target());
     }
     if dry_run {
-        for problem in t.unreadable_secrets(desired) {
+        for problem in t.unread_secrets(desired) {
             reporter.note(&format!("`nkdev up` would stop here: {problem}"));
         }
         return Ok(crate::exit::OK);
