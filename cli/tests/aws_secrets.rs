@@ -89,7 +89,7 @@ async fn secrets_become_ecs_secrets_read_by_the_services_own_role() {
 
     // An empty value cannot be stored: refused before anything exists, not half-way.
     let (ok, out) = s.nkdev_with(&repo, &up, &[("NK_TEST_TOKEN", "")]);
-    assert!(!ok && out.contains("SSM stores 1 to 4096 characters, this value has 0"), "{out}");
+    assert!(!ok && out.contains("SSM stores 1 to 4096 bytes, this value has 0"), "{out}");
     assert_eq!(vpc_count(&ec2).await, 0, "refused before anything exists");
 
     // Deployed.
@@ -155,7 +155,16 @@ async fn secrets_become_ecs_secrets_read_by_the_services_own_role() {
     let rotated = ssm.get_parameter().name(ours).with_decryption(true).send().await.unwrap();
     assert_eq!(rotated.parameter().unwrap().value(), Some("tok-rotated"));
 
-    // A secret that leaves the file takes its stored value with it; the others stay.
+    // A secret that leaves the file takes its stored value with it; the others stay, and so
+    // does a parameter someone else made under the service's path (not ours: never deleted,
+    // and no reason to stop a deploy).
+    ssm.put_parameter()
+        .name("/nanokit/shop/prod/api/HANDMADE")
+        .value("x")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
     std::fs::write(
         repo.join("nanokit.yml"),
         YAML.replace("      API_TOKEN: env:NK_TEST_TOKEN\n", "      OTHER_TOKEN: env:NK_TEST_TOKEN\n"),
@@ -165,14 +174,15 @@ async fn secrets_become_ecs_secrets_read_by_the_services_own_role() {
     assert!(ok, "{out}");
     assert!(ssm.get_parameter().name(ours).send().await.is_err(), "the removed secret's value is gone");
     assert!(ssm.get_parameter().name("/nanokit/shop/prod/api/OTHER_TOKEN").send().await.is_ok());
+    assert!(ssm.get_parameter().name("/nanokit/shop/prod/api/HANDMADE").send().await.is_ok(), "not ours: kept");
 
-    // A service that no longer has secrets runs with the cluster's role; its own is gone.
+    // A service that no longer has secrets runs with the cluster's role; its own stays until
+    // the service is removed (tasks of the previous revision drain with it).
     let (head, rest) = YAML.split_once("    secrets:\n").unwrap();
     let without = format!("{head}{}", &rest[rest.find("environments:").unwrap()..]);
     std::fs::write(repo.join("nanokit.yml"), &without).unwrap();
     let (ok, out) = s.nkdev_with(&repo, &up, &vars);
     assert!(ok, "{out}");
-    assert!(iam.get_role().role_name("nk-shop-prod-api-secrets").send().await.is_err(), "the service's role is gone");
     assert!(ssm.get_parameter().name("/nanokit/shop/prod/api/OTHER_TOKEN").send().await.is_err());
     let task = ecs.describe_task_definition().task_definition("nk-shop-prod-api").send().await.unwrap();
     assert!(task.task_definition().unwrap().execution_role_arn().unwrap().ends_with("/nk-shop-prod-exec"));
@@ -190,6 +200,7 @@ async fn secrets_become_ecs_secrets_read_by_the_services_own_role() {
     assert!(ssm.get_parameter().name("/nanokit/shop/prod/api/OTHER_TOKEN").send().await.is_err(), "the stored parameter is gone");
     assert!(iam.get_role().role_name("nk-shop-prod-api-secrets").send().await.is_err(), "the service's role is gone");
     assert!(ssm.get_parameter().name("/shop/prod/session-key").send().await.is_ok(), "the user's parameter stays");
+    assert!(ssm.get_parameter().name("/nanokit/shop/prod/api/HANDMADE").send().await.is_ok(), "so does one nanokit did not make");
     assert!(sm.describe_secret().secret_id("shop/prod/db-cert").send().await.is_ok(), "the user's secret stays");
 }
 

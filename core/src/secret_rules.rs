@@ -66,9 +66,17 @@ pub fn project_rules(project: &Project, doc: &Document, out: &mut Vec<Diagnostic
                 // `KEY: ${DB_PASSWORD}`: Compose's habit, but the value becomes plain config
                 // (printed by `config`, stored as is by providers); a secret reads it instead.
                 Some(interpolation) => {
-                    if let Some(var) = interpolation.uses.iter().find(|u| secret_name(&u.name)) {
+                    // The variable's name, or the key's when the value is that variable alone
+                    // (`DB_PASSWORD: ${PW}`).
+                    let alone = interpolation
+                        .uses
+                        .first()
+                        .filter(|u| interpolation.uses.len() == 1 && interpolation.template == format!("${{{}}}", u.name));
+                    let var = interpolation.uses.iter().find(|u| secret_name(&u.name)).or(alone.filter(|_| secret_name(key)));
+                    if let Some(var) = var {
                         let whole = interpolation.template == format!("${{{}}}", var.name);
-                        let why = "it reads a variable named like a secret";
+                        let why =
+                            if secret_name(&var.name) { "it reads a variable named like a secret" } else { "its name says it is a secret" };
                         out.push(plain_secret(doc, &base, key, &var.name, &p, why, secrets.is_empty(), whole));
                     }
                 }

@@ -155,8 +155,12 @@ fn read_dotenv(path: &Path) -> Result<Vec<(String, Variable)>, DotenvError> {
             Err(dotenvy::Error::LineParse(line_text, index)) => {
                 let first = line_text.lines().next().unwrap_or_default();
                 let line = text.lines().position(|l| l == first).map(|i| i + 1);
-                let name = first.split('=').next().unwrap_or_default().trim().trim_start_matches("export ").trim();
-                let what = if crate::names::is_env_name(name) { format!("the value of `{name}`") } else { "this line".to_string() };
+                // A line without `=` may be a pasted token: named only when it assigns something.
+                let name = first.split_once('=').map(|(n, _)| n.trim().trim_start_matches("export ").trim());
+                let what = match name {
+                    Some(n) if crate::names::is_env_name(n) => format!("the value of `{n}`"),
+                    _ => "this line".to_string(),
+                };
                 return Err(DotenvError {
                     path: path.to_path_buf(),
                     line,
@@ -222,6 +226,11 @@ mod tests {
         let message = vars.errors[0].to_string();
         assert!(message.contains(".env:2: cannot parse the value of `B`"), "{message}");
         assert!(!message.contains("hunter2"), "a parse error never quotes the value: {message}");
+        // A token pasted alone on a line is not taken for a name.
+        std::fs::write(dir.path().join(".env"), "A=1\nghp_pastedTokenValue\n").unwrap();
+        let vars = Variables::load_with(Some(dir.path()), None, []);
+        let message = vars.errors.first().map(ToString::to_string).unwrap_or_default();
+        assert!(!message.contains("ghp_"), "{message}");
         assert!(!format!("{:?}", Variables::from_pairs([("K", "hunter2")])).contains("hunter2"), "nor does a debug print");
         assert!(vars.get("A").is_none(), "a file that cannot be parsed gives nothing, not half");
     }

@@ -113,15 +113,19 @@ fn the_plain_secret_fix_moves_the_value_out_of_the_file() {
 
 #[test]
 fn a_secret_read_into_plain_env_is_flagged_and_moved() {
-    let text = "name: shop\nservices:\n  api:\n    image: redis:7\n    env:\n      DATABASE_PASSWORD: ${DB_PASSWORD}\n      MODE: prod\n";
+    let text = "name: shop\nservices:\n  api:\n    image: redis:7\n    env:\n      DATABASE_PASSWORD: ${DB_PASSWORD}\n      MODE: prod\n      API_KEY: ${K}\n";
     let vars = Variables::from_pairs([("DB_PASSWORD", "hunter2")]);
     let a = analyze(text, &AnalyzeOptions { variables: Some(vars), ..Default::default() });
     let d = a.diagnostics.iter().find(|d| d.code == Code::PlainSecret).expect("NK070");
     assert!(d.message.contains("reads a variable named like a secret"), "{}", d.message);
     assert_eq!(
         apply(text, &d.fixes[0].edits),
-        "name: shop\nservices:\n  api:\n    image: redis:7\n    secrets:\n      DATABASE_PASSWORD: env:DB_PASSWORD\n    env:\n      MODE: prod\n"
+        "name: shop\nservices:\n  api:\n    image: redis:7\n    secrets:\n      DATABASE_PASSWORD: env:DB_PASSWORD\n    env:\n      MODE: prod\n      API_KEY: ${K}\n"
     );
+    // A secret-named key reading a variable of any name.
+    let d = a.diagnostics.iter().filter(|d| d.code == Code::PlainSecret).nth(1).expect("NK070 for API_KEY");
+    assert!(d.message.contains("`API_KEY`"), "{}", d.message);
+    assert!(apply(text, &d.fixes[0].edits).contains("      API_KEY: env:K\n"));
 }
 
 fn apply(text: &str, edits: &[nanokit_core::diagnostic::Edit]) -> String {

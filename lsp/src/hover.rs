@@ -107,9 +107,17 @@ pub fn pick_environment<'a>(snapshot: &'a Snapshot, wanted: &str) -> Option<&'a 
     envs.get(wanted).or_else(|| envs.get("local")).or_else(|| envs.values().next()).map(|e| &e.resolved)
 }
 
-fn row<T: std::fmt::Display>(out: &mut String, field: &str, value: &Option<Sourced<T>>) {
+/// One field of the resolved service; a value read from the environment that looks like a
+/// secret (`start: app --token ${API_TOKEN}`) is hidden.
+fn row<T: std::fmt::Display>(out: &mut String, doc: &nanokit_core::document::Document, field: &str, value: &Option<Sourced<T>>) {
     if let Some(v) = value {
-        let _ = writeln!(out, "| {field} | `{}` | {} |", v.value, v.origin);
+        let text = v.value.to_string();
+        let interpolation = v.pointer.as_deref().and_then(|p| doc.interpolated.get(p));
+        if interpolation.is_some_and(|i| nanokit_core::secrets::sensitive(field, &text, i)) {
+            let _ = writeln!(out, "| {field} | {} | {} |", nanokit_core::secrets::REDACTED, v.origin);
+        } else {
+            let _ = writeln!(out, "| {field} | `{text}` | {} |", v.origin);
+        }
     }
 }
 
@@ -119,13 +127,13 @@ pub fn service_markdown(snapshot: &Snapshot, name: &str, env: &str) -> Option<St
     let mut out = format!("**{name}** — resolved for environment `{}` ({})\n\n", resolved.env, resolved.provider.as_str());
     out.push_str("| field | value | from |\n|---|---|---|\n");
     let _ = writeln!(out, "| container | `{}` | derived |", service.internal_host);
-    row(&mut out, "runtime", &service.runtime);
-    row(&mut out, "image", &service.image);
-    row(&mut out, "path", &service.path);
-    row(&mut out, "expose", &service.expose);
-    row(&mut out, "host", &service.host);
-    row(&mut out, "install", &service.install);
-    row(&mut out, "start", &service.start);
+    row(&mut out, &snapshot.analysis.document, "runtime", &service.runtime);
+    row(&mut out, &snapshot.analysis.document, "image", &service.image);
+    row(&mut out, &snapshot.analysis.document, "path", &service.path);
+    row(&mut out, &snapshot.analysis.document, "expose", &service.expose);
+    row(&mut out, &snapshot.analysis.document, "host", &service.host);
+    row(&mut out, &snapshot.analysis.document, "install", &service.install);
+    row(&mut out, &snapshot.analysis.document, "start", &service.start);
     if !service.depends_on.is_empty() {
         let deps: Vec<String> = service.depends_on.iter().map(|d| format!("`{}` ({})", d.value, d.origin)).collect();
         let _ = write!(out, "\n**depends on**: {}\n", deps.join(", "));

@@ -527,9 +527,8 @@ impl AwsProvider {
         if let (Some(host), Some(target)) = (&host, self.dns_target(desired).await?) {
             dns::upsert(&self.route53, host, &target, self.infra.auto_create_domain == Some(true)).await?;
         }
-        // The service now runs without what it no longer declares: stored values of removed
-        // secrets, and its own role once it has no secret left.
-        self.prune_service_secrets(s, desired).await?;
+        // The service now runs without the stored values of secrets it no longer declares.
+        self.prune_service_secrets(s, desired).await;
         Ok(())
     }
 
@@ -619,7 +618,7 @@ impl AwsProvider {
             self.close_port(desired, port).await?;
         }
         if let Some(service) = instance.strip_prefix(&format!("{}-", c.network)) {
-            self.remove_service_secrets(desired, instance, service).await?;
+            self.remove_service_secrets(desired, instance, service).await;
         }
         Ok(())
     }
@@ -810,9 +809,6 @@ impl Provider for AwsProvider {
                 Action::Remove { instance, .. } => {
                     self.guard_ecs_service(desired, instance).await?;
                     self.guard_target_group(desired, &names::target_group(instance)).await?;
-                    if let Some(service) = instance.strip_prefix(&format!("{}-", desired.cluster.network)) {
-                        self.service_secret_objects(desired, instance, service).await?;
-                    }
                 }
                 _ => {}
             }

@@ -15,7 +15,7 @@ use super::guard::{self, Tags};
 use super::{code, err, names, tags, AwsProvider, EXECUTION_POLICY, EXECUTION_POLICY_NAME};
 use nanokit_core::ownership::{Intent, ObjectKind};
 use nanokit_core::plan::{Desired, DesiredService};
-use nanokit_core::provider::ProviderError;
+use nanokit_core::provider::{labels, ProviderError};
 use nanokit_core::secrets::SecretSource;
 
 const SECRETS_POLICY_NAME: &str = "nanokit-secrets";
@@ -32,7 +32,7 @@ pub fn service_role(instance: &str) -> String {
     names::fit(&format!("{instance}-secrets"), 64)
 }
 
-/// What SSM's standard tier stores: 1 to 4096 characters.
+/// What SSM's standard tier stores: 1 to 4096 bytes.
 const MAX_PARAMETER_VALUE: usize = 4096;
 
 /// One ECS secret: the variable and the ARN ECS reads it from.
@@ -85,10 +85,11 @@ impl AwsProvider {
                     let path = format!("{}/{name}", parameter_path(desired, &s.name));
                     // Checked in the preflight too: SSM refuses these, and mid-deploy is too late.
                     if let Some(value) = &secret.value {
-                        let len = value.expose().chars().count();
+                        // SSM counts bytes.
+                        let len = value.expose().len();
                         if len == 0 || len > MAX_PARAMETER_VALUE {
                             return Err(ProviderError::new(format!(
-                                "{} ({}): SSM stores 1 to {MAX_PARAMETER_VALUE} characters, this value has {len}; nothing was changed",
+                                "{} ({}): SSM stores 1 to {MAX_PARAMETER_VALUE} bytes, this value has {len}; nothing was changed",
                                 what(),
                                 secret.secret.source
                             )));
@@ -211,34 +212,40 @@ impl AwsProvider {
         Ok(Some(role.arn().to_string()))
     }
 
-    /// What a removed service's secrets left: its role (if any) and its stored parameters,
-    /// each refused unless its tags are this component's. The preflight calls this for every
-    /// removal, so a foreign object at these names stops the deploy before anything changes.
-    pub(super) async fn service_secret_objects(
-        &self,
-        desired: &Desired,
-        instance: &str,
-        service: &str,
-    ) -> Result<(Option<String>, Vec<String>), ProviderError> {
-        let role = service_role(instance);
-        let role = self.guard_service_role(desired, &role).await?.map(|_| role);
+    /// What this service's secrets left that is provably its own: its role (if any) and its
+    /// stored parameters, each only when its tags name this project, environment, component
+    /// and service. Anything else found there (another tool's parameter, a role someone else
+    /// made, a listing this identity may not make) is left alone and never stops a deploy:
+    /// cleaning up is never worth refusing a deploy or a destroy for.
+    pub(super) async fn service_secret_objects(&self, desired: &Desired, instance: &str, service: &str) -> (Option<String>, Vec<String>) {
+        let mine = |tags: &Tags| guard::is_ours(desired, tags) && tags.get(labels::SERVICE).map(String::as_str) == Some(service);
+        let role_name = service_role(instance);
+        let role = match self.iam.get_role().role_name(&role_name).send().await {
+            Ok(found) => found
+                .role()
+                .filter(|r| mine(&r.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()))
+                .map(|_| role_name),
+            Err(_) => None,
+        };
         let path = parameter_path(desired, service);
         let prefix = format!("{path}/");
         let mut parameters = Vec::new();
         let mut token = None;
         loop {
-            let page = self
-                .ssm
-                .get_parameters_by_path()
-                .path(&path)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| err(format!("cannot list SSM parameters under `{path}`"), e))?;
+            let Ok(page) = self.ssm.get_parameters_by_path().path(&path).set_next_token(token).send().await else { break };
             for p in page.parameters() {
                 // Only this service's own path (`…/api/`, never `…/api-v2/`), and only ours.
                 let Some(name) = p.name().filter(|n| n.starts_with(&prefix)) else { continue };
-                if self.guard_parameter(desired, name).await?.is_some() {
+                let tags = self
+                    .ssm
+                    .list_tags_for_resource()
+                    .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+                    .resource_id(name)
+                    .send()
+                    .await;
+                let Ok(tags) = tags else { continue };
+                let tags: Tags = tags.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+                if mine(&tags) {
                     parameters.push(name.to_string());
                 }
             }
@@ -247,29 +254,28 @@ impl AwsProvider {
                 break;
             }
         }
-        Ok((role, parameters))
+        (role, parameters)
     }
 
-    /// After `s` is updated: remove this component's stored parameters of secrets `s` no
-    /// longer has (a value must not outlive its declaration), and its own role when it has no
-    /// secret left. Only objects that pass the ownership check are listed, so only those go.
-    pub(super) async fn prune_service_secrets(&self, s: &DesiredService, desired: &Desired) -> Result<(), ProviderError> {
-        let (role, parameters) = self.service_secret_objects(desired, &s.instance, &s.name).await?;
+    /// After `s` is updated: delete this service's stored parameters of secrets it no longer
+    /// has (a value must not outlive its declaration). A parameter an `aws-ssm:` secret now
+    /// names is kept. The role stays until the service is removed: tasks of the previous
+    /// revision, still draining, run with it. Best effort: a failure is a warning.
+    pub(super) async fn prune_service_secrets(&self, s: &DesiredService, desired: &Desired) {
+        let (_, parameters) = self.service_secret_objects(desired, &s.instance, &s.name).await;
         let path = parameter_path(desired, &s.name);
-        let stored = |name: &str| {
-            s.secrets
-                .iter()
-                .any(|(k, v)| matches!(v.secret.source, SecretSource::Env(_) | SecretSource::File(_)) && name == format!("{path}/{k}"))
+        let kept = |name: &str| {
+            s.secrets.iter().any(|(k, v)| match &v.secret.source {
+                SecretSource::Env(_) | SecretSource::File(_) => name == format!("{path}/{k}"),
+                SecretSource::AwsSsm(parameter) => name == parameter,
+                SecretSource::AwsSm(_) => false,
+            })
         };
-        for name in parameters.iter().filter(|n| !stored(n)) {
-            self.ssm.delete_parameter().name(name).send().await.map_err(|e| err(format!("cannot delete SSM parameter `{name}`"), e))?;
-        }
-        if s.secrets.is_empty() {
-            if let Some(role) = role {
-                self.delete_service_role(&role).await?;
+        for name in parameters.iter().filter(|n| !kept(n)) {
+            if let Err(e) = self.ssm.delete_parameter().name(name).send().await {
+                eprintln!("warning: could not delete the stored value {name} of a removed secret: {}", code(&e).unwrap_or_default());
             }
         }
-        Ok(())
     }
 
     async fn delete_service_role(&self, role: &str) -> Result<(), ProviderError> {
@@ -285,15 +291,20 @@ impl AwsProvider {
     }
 
     /// Remove what a removed service's secrets left (see [`Self::service_secret_objects`]).
-    pub(super) async fn remove_service_secrets(&self, desired: &Desired, instance: &str, service: &str) -> Result<(), ProviderError> {
-        let (role, parameters) = self.service_secret_objects(desired, instance, service).await?;
+    /// Best effort, after the service itself is gone: a failure is a warning, never a
+    /// half-done removal.
+    pub(super) async fn remove_service_secrets(&self, desired: &Desired, instance: &str, service: &str) {
+        let (role, parameters) = self.service_secret_objects(desired, instance, service).await;
         if let Some(role) = role {
-            self.delete_service_role(&role).await?;
+            if let Err(e) = self.delete_service_role(&role).await {
+                eprintln!("warning: {e}");
+            }
         }
         for name in parameters {
-            self.ssm.delete_parameter().name(&name).send().await.map_err(|e| err(format!("cannot delete SSM parameter `{name}`"), e))?;
+            if let Err(e) = self.ssm.delete_parameter().name(&name).send().await {
+                eprintln!("warning: could not delete the stored secret value {name}: {}", code(&e).unwrap_or_default());
+            }
         }
-        Ok(())
     }
 }
 

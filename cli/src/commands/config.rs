@@ -29,7 +29,7 @@ pub fn environment_json(env: &ResolvedEnvironment, levels: &[Vec<String>], only:
     let mut services = Map::new();
     for (name, service) in &env.services {
         if only.is_none_or(|o| o == name) {
-            services.insert(name.clone(), service_json(env, service, doc, explain.then_some(doc)));
+            services.insert(name.clone(), service_json(env, service, doc, explain));
         }
     }
     json!({
@@ -44,15 +44,26 @@ pub fn environment_json(env: &ResolvedEnvironment, levels: &[Vec<String>], only:
     })
 }
 
-fn field<T: serde::Serialize>(value: &Option<Sourced<T>>, explain: Option<&Document>) -> Option<Value> {
-    value.as_ref().map(|s| sourced(s, explain))
+fn field<T: serde::Serialize>(value: &Option<Sourced<T>>, doc: &Document, explain: bool) -> Option<Value> {
+    value.as_ref().map(|s| sourced(s, doc, explain))
 }
 
-fn sourced<T: serde::Serialize>(s: &Sourced<T>, explain: Option<&Document>) -> Value {
-    let v = serde_json::to_value(&s.value).unwrap_or(Value::Null);
-    match explain {
-        Some(doc) => json!({"value": v, "from": from(s, doc)}),
-        None => v,
+/// A value, with where it came from when explaining. A value read from the environment that
+/// looks like a secret (`start: app --token ${API_TOKEN}`) is not printed: it is not in the
+/// file, and this output ends up in CI logs and bug reports.
+fn sourced<T: serde::Serialize>(s: &Sourced<T>, doc: &Document, explain: bool) -> Value {
+    let mut v = serde_json::to_value(&s.value).unwrap_or(Value::Null);
+    if let Some((pointer, interpolation)) = s.pointer.as_deref().and_then(|p| Some(p).zip(doc.interpolated.get(p))) {
+        let key = nanokit_core::document::unescape(pointer.rsplit('/').next().unwrap_or_default());
+        let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+        if nanokit_core::secrets::sensitive(&key, &text, interpolation) {
+            v = Value::String(nanokit_core::secrets::REDACTED.to_string());
+        }
+    }
+    if explain {
+        json!({"value": v, "from": from(s, doc)})
+    } else {
+        v
     }
 }
 
@@ -64,7 +75,7 @@ fn from<T>(s: &Sourced<T>, doc: &Document) -> String {
     }
 }
 
-fn service_json(env: &ResolvedEnvironment, service: &ResolvedService, doc: &Document, explain: Option<&Document>) -> Value {
+fn service_json(env: &ResolvedEnvironment, service: &ResolvedService, doc: &Document, explain: bool) -> Value {
     let mut out = Map::new();
     let mut put = |key: &str, v: Option<Value>| {
         if let Some(v) = v {
@@ -72,37 +83,29 @@ fn service_json(env: &ResolvedEnvironment, service: &ResolvedService, doc: &Docu
         }
     };
     put("container", Some(Value::String(service.internal_host.clone())));
-    put("runtime", field(&service.runtime, explain));
-    put("image", field(&service.image, explain));
-    put("path", field(&service.path, explain));
-    put("expose", field(&service.expose, explain));
-    put("host", field(&service.host, explain));
-    put("install", field(&service.install, explain));
-    put("start", field(&service.start, explain));
-    put("healthcheck", field(&service.healthcheck, explain));
+    put("runtime", field(&service.runtime, doc, explain));
+    put("image", field(&service.image, doc, explain));
+    put("path", field(&service.path, doc, explain));
+    put("expose", field(&service.expose, doc, explain));
+    put("host", field(&service.host, doc, explain));
+    put("install", field(&service.install, doc, explain));
+    put("start", field(&service.start, doc, explain));
+    put("healthcheck", field(&service.healthcheck, doc, explain));
     if !service.volumes.is_empty() {
-        put("volumes", Some(Value::Array(service.volumes.iter().map(|v| sourced(v, explain)).collect())));
+        put("volumes", Some(Value::Array(service.volumes.iter().map(|v| sourced(v, doc, explain)).collect())));
     }
     if !service.depends_on.is_empty() {
-        put("depends_on", Some(Value::Array(service.depends_on.iter().map(|d| sourced(d, explain)).collect())));
+        put("depends_on", Some(Value::Array(service.depends_on.iter().map(|d| sourced(d, doc, explain)).collect())));
     }
     let mut environment = Map::new();
     for (k, v) in &env.urls {
         if !service.env.contains_key(k) {
             let value = Value::String(v.clone());
-            environment.insert(k.clone(), if explain.is_some() { json!({"value": value, "from": "injected by nanokit"}) } else { value });
+            environment.insert(k.clone(), if explain { json!({"value": value, "from": "injected by nanokit"}) } else { value });
         }
     }
     for (k, v) in &service.env {
-        // A value read from the environment that looks like a secret is not printed: it is
-        // not in the file, and this output ends up in CI logs and bug reports.
-        let interpolation = v.pointer.as_deref().and_then(|p| doc.interpolated.get(p));
-        if interpolation.is_some_and(|i| nanokit_core::secrets::sensitive(k, &v.value, i)) {
-            let hidden = Value::String(nanokit_core::secrets::REDACTED.to_string());
-            environment.insert(k.clone(), if explain.is_some() { json!({"value": hidden, "from": from(v, doc)}) } else { hidden });
-        } else {
-            environment.insert(k.clone(), sourced(v, explain));
-        }
+        environment.insert(k.clone(), sourced(v, doc, explain));
     }
     put("environment", Some(Value::Object(environment)));
     // Never a value: where each secret is read, redacted, and how it is delivered.
@@ -112,7 +115,7 @@ fn service_json(env: &ResolvedEnvironment, service: &ResolvedService, doc: &Docu
             .iter()
             .map(|(k, s)| {
                 let shown = Value::String(s.value.redacted());
-                (k.clone(), if let Some(doc) = explain { json!({"value": shown, "from": from(s, doc)}) } else { shown })
+                (k.clone(), if explain { json!({"value": shown, "from": from(s, doc)}) } else { shown })
             })
             .collect();
         put("secrets", Some(Value::Object(secrets)));
