@@ -137,6 +137,15 @@ impl ResolvedEnvironment {
     }
 }
 
+/// A config hash with the digest of something the deploy reads beyond the file (`files` of a
+/// copied folder, `secrets` values) folded in: a change there is a change of the service.
+/// As long as the hash it replaces (at least 16 hex digits).
+pub fn fold_config_hash(config_hash: &str, part: &str, digest: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hex: String = Sha256::digest(format!("{config_hash}|{part}={digest}").as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    hex[..config_hash.len().clamp(16, hex.len())].to_string()
+}
+
 /// Resolve one environment. Diagnostics are those that depend on resolution (unknown
 /// runtimes, discovery, overrides); structural checks live in [`crate::check`].
 pub fn resolve_environment(
@@ -475,36 +484,11 @@ impl Resolver<'_> {
         component: &str,
         port: Option<u16>,
     ) -> IndexMap<String, Sourced<String>> {
-        let env = self.env;
-        let mut keys: Vec<&String> = service.env.keys().collect();
-        for k in runtime.map(|r| r.env.keys()).into_iter().flatten().chain(ov.env.keys()) {
-            if !keys.contains(&k) {
-                keys.push(k);
-            }
-        }
-        let rt_origin = Origin::Runtime { id: runtime_id.clone().unwrap_or_default() };
-        let default_origin = Origin::Default { runtime: runtime_id.clone().unwrap_or_default() };
-        let mut out = IndexMap::with_capacity(keys.len() + 5);
-        for key in keys {
-            let value = self.layer(
-                &format_args!("env.{key}"),
-                service.env.get(key).map(|v| (v.to_string(), pointer(&["services", name, "env", key]))),
-                runtime
-                    .and_then(|r| r.env.get(key))
-                    .map(|v| (v.to_string(), pointer(&["runtimes", runtime_id.as_deref().unwrap_or_default(), "env", key]))),
-                ov.env.get(key).map(|v| (v.to_string(), pointer(&["environments", env, "services", name, "env", key]))),
-                None,
-                &rt_origin,
-                &default_origin,
-            );
-            if let Some(value) = value {
-                out.insert(key.clone(), value);
-            }
-        }
+        let mut out = self.merge_by_key(name, "env", &service.env, runtime.map(|r| &r.env), &ov.env, runtime_id, |v| Some(v.to_string()));
         let injected = [
             ("NANOKIT_PROJECT", project.to_string()),
             ("NANOKIT_SERVICE", name.to_string()),
-            ("NANOKIT_ENV", env.to_string()),
+            ("NANOKIT_ENV", self.env.to_string()),
             ("NANOKIT_COMPONENT", component.to_string()),
         ];
         let port = port.map(|p| ("PORT", p.to_string()));
@@ -539,24 +523,46 @@ impl Resolver<'_> {
         ov: &Service,
         runtime_id: &Option<String>,
     ) -> IndexMap<String, Sourced<Secret>> {
+        self.merge_by_key(name, "secrets", &service.secrets, runtime.map(|r| &r.secrets), &ov.secrets, runtime_id, |s| {
+            Secret::from_spec(s).ok()
+        })
+    }
+
+    /// A map field (`env`, `secrets`) merged key by key: each key takes the first layer that
+    /// sets it (service → runtime → environment override), with its origin and pointer.
+    /// `convert` drops values it cannot use.
+    #[allow(clippy::too_many_arguments)]
+    fn merge_by_key<V, T: Clone>(
+        &mut self,
+        name: &str,
+        field: &str,
+        service_map: &IndexMap<String, V>,
+        runtime_map: Option<&IndexMap<String, V>>,
+        ov_map: &IndexMap<String, V>,
+        runtime_id: &Option<String>,
+        convert: impl Fn(&V) -> Option<T>,
+    ) -> IndexMap<String, Sourced<T>> {
         let env = self.env;
         let rid = runtime_id.as_deref().unwrap_or_default();
-        let mut keys: Vec<&String> = service.secrets.keys().collect();
-        for k in runtime.map(|r| r.secrets.keys()).into_iter().flatten().chain(ov.secrets.keys()) {
+        let mut keys: Vec<&String> = service_map.keys().collect();
+        for k in runtime_map.into_iter().flat_map(IndexMap::keys).chain(ov_map.keys()) {
             if !keys.contains(&k) {
                 keys.push(k);
             }
         }
         let rt_origin = Origin::Runtime { id: rid.to_string() };
         let default_origin = Origin::Default { runtime: rid.to_string() };
-        let parsed = |spec: Option<&crate::model::SecretSpec>, p: String| spec.and_then(|s| Secret::from_spec(s).ok()).map(|s| (s, p));
-        let mut out = IndexMap::with_capacity(keys.len());
+        let candidate =
+            |map: Option<&IndexMap<String, V>>, key: &str, p: String| map.and_then(|m| m.get(key)).and_then(&convert).map(|v| (v, p));
+        let (service_map, ov_map) = (Some(service_map), Some(ov_map));
+        // Room for the variables nanokit injects after the user's (`env`).
+        let mut out = IndexMap::with_capacity(keys.len() + 5);
         for key in keys {
             let value = self.layer(
-                &format_args!("secrets.{key}"),
-                parsed(service.secrets.get(key), pointer(&["services", name, "secrets", key])),
-                parsed(runtime.and_then(|r| r.secrets.get(key)), pointer(&["runtimes", rid, "secrets", key])),
-                parsed(ov.secrets.get(key), pointer(&["environments", env, "services", name, "secrets", key])),
+                &format_args!("{field}.{key}"),
+                candidate(service_map, key, pointer(&["services", name, field, key])),
+                candidate(runtime_map, key, pointer(&["runtimes", rid, field, key])),
+                candidate(ov_map, key, pointer(&["environments", env, "services", name, field, key])),
                 None,
                 &rt_origin,
                 &default_origin,

@@ -174,17 +174,6 @@ pub fn digest<'a>(values: impl IntoIterator<Item = (&'a str, &'a str)>) -> Strin
 /// Rounds of [`digest`]: about 10 ms on one core.
 pub const DIGEST_ROUNDS: u32 = 1 << 15;
 
-/// A plain digest for folding two public hashes together.
-fn join_hashes(a: &str, b: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(format!("{a}\0{b}").as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
-
-/// A service's config hash with its secrets' digest folded in.
-pub fn config_hash_with_secrets(config_hash: &str, secrets_digest: &str) -> String {
-    join_hashes(config_hash, secrets_digest)
-}
-
 /// Name parts that mark a variable as a secret (matched on `_`-separated words).
 const SECRET_WORDS: &[&str] = &["PASSWORD", "PASSWD", "PASS", "PWD", "SECRET", "TOKEN", "APIKEY", "PRIVATE", "CREDENTIALS", "CREDENTIAL"];
 
@@ -228,6 +217,15 @@ pub fn secret_name(name: &str) -> bool {
 /// the variables it read is named like a secret, or the value looks like one.
 pub fn sensitive(key: &str, value: &str, interpolation: &crate::interpolate::Interpolation) -> bool {
     secret_name(key) || interpolation.uses.iter().any(|u| secret_name(&u.name)) || looks_secret("", value).is_some()
+}
+
+/// Whether the value at `pointer` is hidden wherever nkdev or the editor shows it: it was read
+/// from the environment (`${…}`, so it is not in the file) and [`sensitive`] by the key it
+/// sits under, the variables it read, or its shape.
+pub fn hidden(doc: &crate::document::Document, pointer: Option<&str>, value: &str) -> bool {
+    let Some((pointer, interpolation)) = pointer.and_then(|p| Some(p).zip(doc.interpolated.get(p))) else { return false };
+    let key = crate::document::unescape(pointer.rsplit('/').next().unwrap_or_default());
+    sensitive(&key, value, interpolation)
 }
 
 fn entropy_bits_per_char(value: &str) -> f64 {

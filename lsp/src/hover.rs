@@ -42,8 +42,7 @@ fn interpolation_markdown(doc: &nanokit_core::document::Document, pointer: &str)
     let interpolation = doc.interpolated.get(pointer)?;
     let value = doc.json.pointer(pointer)?;
     let value = value.as_str().map_or_else(|| value.to_string(), str::to_string);
-    let key = nanokit_core::document::unescape(pointer.rsplit('/').next().unwrap_or_default());
-    let shown = if nanokit_core::secrets::sensitive(&key, &value, interpolation) {
+    let shown = if nanokit_core::secrets::hidden(doc, Some(pointer), &value) {
         nanokit_core::secrets::REDACTED.to_string()
     } else {
         format!("`{value}`")
@@ -107,13 +106,12 @@ pub fn pick_environment<'a>(snapshot: &'a Snapshot, wanted: &str) -> Option<&'a 
     envs.get(wanted).or_else(|| envs.get("local")).or_else(|| envs.values().next()).map(|e| &e.resolved)
 }
 
-/// One field of the resolved service; a value read from the environment that looks like a
+/// One row of the resolved service; a value read from the environment that looks like a
 /// secret (`start: app --token ${API_TOKEN}`) is hidden.
-fn row<T: std::fmt::Display>(out: &mut String, doc: &nanokit_core::document::Document, field: &str, value: &Option<Sourced<T>>) {
+fn row<T: std::fmt::Display>(out: &mut String, doc: &nanokit_core::document::Document, field: &str, value: Option<&Sourced<T>>) {
     if let Some(v) = value {
         let text = v.value.to_string();
-        let interpolation = v.pointer.as_deref().and_then(|p| doc.interpolated.get(p));
-        if interpolation.is_some_and(|i| nanokit_core::secrets::sensitive(field, &text, i)) {
+        if nanokit_core::secrets::hidden(doc, v.pointer.as_deref(), &text) {
             let _ = writeln!(out, "| {field} | {} | {} |", nanokit_core::secrets::REDACTED, v.origin);
         } else {
             let _ = writeln!(out, "| {field} | `{text}` | {} |", v.origin);
@@ -127,13 +125,13 @@ pub fn service_markdown(snapshot: &Snapshot, name: &str, env: &str) -> Option<St
     let mut out = format!("**{name}** — resolved for environment `{}` ({})\n\n", resolved.env, resolved.provider.as_str());
     out.push_str("| field | value | from |\n|---|---|---|\n");
     let _ = writeln!(out, "| container | `{}` | derived |", service.internal_host);
-    row(&mut out, &snapshot.analysis.document, "runtime", &service.runtime);
-    row(&mut out, &snapshot.analysis.document, "image", &service.image);
-    row(&mut out, &snapshot.analysis.document, "path", &service.path);
-    row(&mut out, &snapshot.analysis.document, "expose", &service.expose);
-    row(&mut out, &snapshot.analysis.document, "host", &service.host);
-    row(&mut out, &snapshot.analysis.document, "install", &service.install);
-    row(&mut out, &snapshot.analysis.document, "start", &service.start);
+    row(&mut out, &snapshot.analysis.document, "runtime", service.runtime.as_ref());
+    row(&mut out, &snapshot.analysis.document, "image", service.image.as_ref());
+    row(&mut out, &snapshot.analysis.document, "path", service.path.as_ref());
+    row(&mut out, &snapshot.analysis.document, "expose", service.expose.as_ref());
+    row(&mut out, &snapshot.analysis.document, "host", service.host.as_ref());
+    row(&mut out, &snapshot.analysis.document, "install", service.install.as_ref());
+    row(&mut out, &snapshot.analysis.document, "start", service.start.as_ref());
     if !service.depends_on.is_empty() {
         let deps: Vec<String> = service.depends_on.iter().map(|d| format!("`{}` ({})", d.value, d.origin)).collect();
         let _ = write!(out, "\n**depends on**: {}\n", deps.join(", "));
@@ -141,12 +139,7 @@ pub fn service_markdown(snapshot: &Snapshot, name: &str, env: &str) -> Option<St
     out.push_str("\n**environment**\n\n| variable | value | from |\n|---|---|---|\n");
     for (k, v) in &service.env {
         // A value read from the environment may be a secret the user has not moved yet.
-        let interpolation = v.pointer.as_deref().and_then(|p| snapshot.analysis.document.interpolated.get(p));
-        if interpolation.is_some_and(|i| nanokit_core::secrets::sensitive(k, &v.value, i)) {
-            let _ = writeln!(out, "| {k} | {} | {} |", nanokit_core::secrets::REDACTED, v.origin);
-        } else {
-            let _ = writeln!(out, "| {k} | `{}` | {} |", v.value, v.origin);
-        }
+        row(&mut out, &snapshot.analysis.document, k, Some(v));
     }
     for (k, v) in &resolved.urls {
         if !service.env.contains_key(k) {

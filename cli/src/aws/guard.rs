@@ -28,6 +28,11 @@ pub fn is_ours(desired: &Desired, tags: &Tags) -> bool {
     check(desired, ObjectKind::Service, Intent::Change, "", "", tags).is_ok()
 }
 
+/// Tags of an IAM role as a map.
+pub fn iam_tags(role: &aws_sdk_iam::types::Role) -> Tags {
+    role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
+}
+
 /// Tags of an ECS object as a map.
 pub fn ecs_tags(tags: &[ecst::Tag]) -> Tags {
     tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect()
@@ -166,18 +171,41 @@ impl AwsProvider {
         Ok(Some(id))
     }
 
-    /// The task execution role (found by name), checked for `intent`.
+    /// The cluster's task execution role (found by name), checked for `intent`.
     pub(super) async fn guard_role(&self, desired: &Desired, intent: Intent) -> Result<Option<String>, ProviderError> {
         let name = super::names::execution_role(&desired.cluster.project, &desired.cluster.env);
-        let found = match self.iam.get_role().role_name(&name).send().await {
+        self.guard_iam_role(desired, &name, ObjectKind::Infra, intent).await
+    }
+
+    /// The IAM role `name` (its ARN) if it exists and this deploy may `intent` it as `kind`.
+    pub(super) async fn guard_iam_role(
+        &self,
+        desired: &Desired,
+        name: &str,
+        kind: ObjectKind,
+        intent: Intent,
+    ) -> Result<Option<String>, ProviderError> {
+        let found = match self.iam.get_role().role_name(name).send().await {
             Ok(o) => o,
             Err(e) if code(&e).as_deref() == Some("NoSuchEntity") => return Ok(None),
             Err(e) => return Err(err(format!("cannot read IAM role `{name}`"), e)),
         };
         let Some(role) = found.role() else { return Ok(None) };
-        let tags: Tags = role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-        check(desired, ObjectKind::Infra, intent, "IAM role", &name, &tags)?;
+        check(desired, kind, intent, "IAM role", name, &iam_tags(role))?;
         Ok(Some(role.arn().to_string()))
+    }
+
+    /// The tags of the SSM parameter `name`.
+    pub(super) async fn parameter_tags(&self, name: &str) -> Result<Tags, ProviderError> {
+        let out = self
+            .ssm
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .send()
+            .await
+            .map_err(|e| err(format!("cannot read the tags of SSM parameter `{name}`"), e))?;
+        Ok(out.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
     }
 
     /// Whether the cluster's log group exists, refusing one this deploy may not `intent`.

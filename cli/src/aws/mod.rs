@@ -15,7 +15,7 @@ pub mod network;
 pub mod secrets;
 
 use nanokit_core::model::{DnsProvider, Infra, Scaling};
-use nanokit_core::ownership::Intent;
+use nanokit_core::ownership::{Intent, ObjectKind};
 use nanokit_core::plan::{Action, Desired, DesiredService, Plan, Route, Step};
 use nanokit_core::provider::{labels, Observed, ObservedResource, ObservedService, Provider, ProviderError};
 use std::collections::HashMap;
@@ -29,6 +29,8 @@ use aws_sdk_elasticloadbalancingv2::types as elbt;
 /// AWS-managed policy, so the role is self-contained in every partition (and in moto).
 const EXECUTION_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecr:GetAuthorizationToken","ecr:BatchCheckLayerAvailability","ecr:GetDownloadUrlForLayer","ecr:BatchGetImage","logs:CreateLogStream","logs:PutLogEvents"],"Resource":"*"}]}"#;
 const EXECUTION_POLICY_NAME: &str = "nanokit-task-execution";
+/// Who may assume a task execution role: ECS tasks.
+const TASK_TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 pub struct AwsProvider {
     pub ec2: aws_sdk_ec2::Client,
@@ -236,14 +238,7 @@ impl AwsProvider {
                 "the task execution role `{name}` is missing; this repository has `infra.shared: true`, so it never creates it: run `nkdev up` in the infra-owner repository"
             )));
         }
-        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-        let mut role = self.iam.create_role().role_name(&name).assume_role_policy_document(trust);
-        for (k, v) in tags(desired, "gateway", None) {
-            if let Ok(tag) = aws_sdk_iam::types::Tag::builder().key(k).value(v).build() {
-                role = role.tags(tag);
-            }
-        }
-        let created = role.send().await.map_err(|e| err("cannot create the task execution role", e))?;
+        let arn = self.create_task_role(&name, tags(desired, "gateway", None)).await?;
         self.iam
             .put_role_policy()
             .role_name(&name)
@@ -252,6 +247,18 @@ impl AwsProvider {
             .send()
             .await
             .map_err(|e| err("cannot attach the execution policy", e))?;
+        Ok(arn)
+    }
+
+    /// A new role ECS tasks may assume, tagged with `tags`; its ARN.
+    async fn create_task_role(&self, name: &str, tags: Vec<(String, String)>) -> Result<String, ProviderError> {
+        let mut role = self.iam.create_role().role_name(name).assume_role_policy_document(TASK_TRUST_POLICY);
+        for (k, v) in tags {
+            if let Ok(tag) = aws_sdk_iam::types::Tag::builder().key(k).value(v).build() {
+                role = role.tags(tag);
+            }
+        }
+        let created = role.send().await.map_err(|e| err(format!("cannot create IAM role `{name}`"), e))?;
         Ok(created.role().map(|r| r.arn().to_string()).unwrap_or_default())
     }
 
@@ -369,7 +376,7 @@ impl AwsProvider {
         if !s.secrets.is_empty() {
             // Every source exists and every object at our names is ours, before any change.
             self.secret_references(s, desired, false).await?;
-            self.guard_service_role(desired, &secrets::service_role(&s.instance)).await?;
+            self.guard_iam_role(desired, &secrets::service_role(&s.instance), ObjectKind::Service, Intent::Change).await?;
         }
         Ok(())
     }

@@ -149,15 +149,7 @@ impl AwsProvider {
             Err(e) if code(&e).as_deref() == Some("ParameterNotFound") => return Ok(None),
             Err(e) => return Err(err(format!("cannot read SSM parameter `{path}`"), e)),
         };
-        let tags = self
-            .ssm
-            .list_tags_for_resource()
-            .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
-            .resource_id(path)
-            .send()
-            .await
-            .map_err(|e| err(format!("cannot read the tags of SSM parameter `{path}`"), e))?;
-        let tags: Tags = tags.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        let tags = self.parameter_tags(path).await?;
         guard::check(desired, ObjectKind::Service, Intent::Change, "SSM parameter", path, &tags)?;
         Ok(Some(found.parameter().and_then(|p| p.arn()).unwrap_or_default().to_string()))
     }
@@ -171,19 +163,9 @@ impl AwsProvider {
         references: &[Reference],
     ) -> Result<String, ProviderError> {
         let name = service_role(&s.instance);
-        let arn = match self.guard_service_role(desired, &name).await? {
+        let arn = match self.guard_iam_role(desired, &name, ObjectKind::Service, Intent::Change).await? {
             Some(arn) => arn,
-            None => {
-                let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-                let mut role = self.iam.create_role().role_name(&name).assume_role_policy_document(trust);
-                for (k, v) in tags(desired, "service", Some(&s.name)) {
-                    if let Ok(tag) = aws_sdk_iam::types::Tag::builder().key(k).value(v).build() {
-                        role = role.tags(tag);
-                    }
-                }
-                let created = role.send().await.map_err(|e| err(format!("cannot create IAM role `{name}`"), e))?;
-                created.role().map(|r| r.arn().to_string()).unwrap_or_default()
-            }
+            None => self.create_task_role(&name, tags(desired, "service", Some(&s.name))).await?,
         };
         for (policy, document) in [(EXECUTION_POLICY_NAME, EXECUTION_POLICY.to_string()), (SECRETS_POLICY_NAME, secrets_policy(references))]
         {
@@ -199,19 +181,6 @@ impl AwsProvider {
         Ok(arn)
     }
 
-    /// The role `name` (its ARN) if it exists and is this component's; refused if not.
-    pub(super) async fn guard_service_role(&self, desired: &Desired, name: &str) -> Result<Option<String>, ProviderError> {
-        let found = match self.iam.get_role().role_name(name).send().await {
-            Ok(o) => o,
-            Err(e) if code(&e).as_deref() == Some("NoSuchEntity") => return Ok(None),
-            Err(e) => return Err(err(format!("cannot read IAM role `{name}`"), e)),
-        };
-        let Some(role) = found.role() else { return Ok(None) };
-        let tags: Tags = role.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-        guard::check(desired, ObjectKind::Service, Intent::Change, "IAM role", name, &tags)?;
-        Ok(Some(role.arn().to_string()))
-    }
-
     /// What this service's secrets left that is provably its own: its role (if any) and its
     /// stored parameters, each only when its tags name this project, environment, component
     /// and service. Anything else found there (another tool's parameter, a role someone else
@@ -221,10 +190,7 @@ impl AwsProvider {
         let mine = |tags: &Tags| guard::is_ours(desired, tags) && tags.get(labels::SERVICE).map(String::as_str) == Some(service);
         let role_name = service_role(instance);
         let role = match self.iam.get_role().role_name(&role_name).send().await {
-            Ok(found) => found
-                .role()
-                .filter(|r| mine(&r.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()))
-                .map(|_| role_name),
+            Ok(found) => found.role().filter(|r| mine(&guard::iam_tags(r))).map(|_| role_name),
             Err(_) => None,
         };
         let path = parameter_path(desired, service);
@@ -236,16 +202,7 @@ impl AwsProvider {
             for p in page.parameters() {
                 // Only this service's own path (`…/api/`, never `…/api-v2/`), and only ours.
                 let Some(name) = p.name().filter(|n| n.starts_with(&prefix)) else { continue };
-                let tags = self
-                    .ssm
-                    .list_tags_for_resource()
-                    .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
-                    .resource_id(name)
-                    .send()
-                    .await;
-                let Ok(tags) = tags else { continue };
-                let tags: Tags = tags.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-                if mine(&tags) {
+                if self.parameter_tags(name).await.is_ok_and(|tags| mine(&tags)) {
                     parameters.push(name.to_string());
                 }
             }

@@ -53,12 +53,9 @@ fn field<T: serde::Serialize>(value: &Option<Sourced<T>>, doc: &Document, explai
 /// file, and this output ends up in CI logs and bug reports.
 fn sourced<T: serde::Serialize>(s: &Sourced<T>, doc: &Document, explain: bool) -> Value {
     let mut v = serde_json::to_value(&s.value).unwrap_or(Value::Null);
-    if let Some((pointer, interpolation)) = s.pointer.as_deref().and_then(|p| Some(p).zip(doc.interpolated.get(p))) {
-        let key = nanokit_core::document::unescape(pointer.rsplit('/').next().unwrap_or_default());
-        let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-        if nanokit_core::secrets::sensitive(&key, &text, interpolation) {
-            v = Value::String(nanokit_core::secrets::REDACTED.to_string());
-        }
+    let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    if nanokit_core::secrets::hidden(doc, s.pointer.as_deref(), &text) {
+        v = Value::String(nanokit_core::secrets::REDACTED.to_string());
     }
     if explain {
         json!({"value": v, "from": from(s, doc)})

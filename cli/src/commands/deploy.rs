@@ -138,7 +138,7 @@ impl Target {
             }
             if !read.is_empty() {
                 let digest = nanokit_core::secrets::digest(read.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                s.config_hash = nanokit_core::secrets::config_hash_with_secrets(&s.config_hash, &digest);
+                s.config_hash = nanokit_core::resolve::fold_config_hash(&s.config_hash, "secrets", &digest);
             }
         }
         if deploying && !missing.is_empty() {

@@ -58,9 +58,7 @@ pub fn digest(root: &Path) -> std::io::Result<String> {
 
 /// The config hash of a service whose folder is copied: its own, joined with the folder's.
 pub fn config_hash_with_files(config_hash: &str, files_digest: &str) -> String {
-    let hex: String = Sha256::digest(format!("{config_hash}|files={files_digest}").as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-    // As long as the hashes it stands beside (at least 16 hex digits).
-    hex[..config_hash.len().clamp(16, hex.len())].to_string()
+    nanokit_core::resolve::fold_config_hash(config_hash, "files", files_digest)
 }
 
 /// A tar of the folder as `<target without leading />/…`, to upload at `/`.
