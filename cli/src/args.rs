@@ -133,8 +133,13 @@ pub enum GraphFormat {
 pub enum Command {
     /// Check nanokit.yml files and report every problem (exit 1 on errors)
     Validate {
-        /// Files to check (default: the project's nanokit.yml); pre-commit passes several
+        /// Files to check (default: the project's nanokit.yml); pre-commit passes several.
+        /// Files of one project are also checked against each other (NK060–NK072)
         files: Vec<PathBuf>,
+        /// Also check every nanokit.yml below DIR (4 levels deep), together: the repositories
+        /// of a multi-repo project checked against each other
+        #[arg(long, value_name = "DIR")]
+        workspace: Vec<PathBuf>,
         #[arg(long, value_enum, default_value_t = DiagnosticFormat::Human)]
         format: DiagnosticFormat,
         /// Treat warnings as errors
@@ -169,8 +174,16 @@ pub enum Command {
         #[command(flatten)]
         common: FileArgs,
     },
-    /// Explain a diagnostic code (e.g. NK031), or list them all
-    Explain { code: Option<String> },
+    /// Explain a diagnostic code (e.g. NK031) with examples, or list them all
+    Explain {
+        code: Option<String>,
+        /// Every rule as Markdown: how docs/rules.md is generated
+        #[arg(long, conflicts_with = "code")]
+        markdown: bool,
+        /// When to colour output
+        #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+        color: ColorChoice,
+    },
     /// Deploy the resolved model (all services, or SERVICE… and what they depend on)
     Up {
         services: Vec<String>,

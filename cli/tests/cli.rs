@@ -168,6 +168,74 @@ fn checked_in_schema_matches_the_model() {
 fn explain_lists_codes() {
     nkdev().args(["explain", "nk031"]).assert().success().stdout(predicate::str::contains("NK031 (error)"));
     nkdev().args(["explain", "NK999"]).assert().code(2);
+    let all = nkdev().arg("explain").assert().success().get_output().stdout.clone();
+    let all = String::from_utf8(all).unwrap();
+    assert_eq!(all.lines().count(), nanokit_core::Code::ALL.len(), "{all}");
+    assert!(all.contains("NK071  error"), "{all}");
+}
+
+#[test]
+fn explain_prints_the_rule_with_both_examples() {
+    let out = nkdev().args(["explain", "NK040", "--color", "never"]).assert().success().get_output().stdout.clone();
+    let out = String::from_utf8(out).unwrap();
+    for part in [
+        "NK040 (error): Two services routed from the same `host`.",
+        "Why it matters\n  The gateway picks",
+        "Example\n",
+        "Fixed\n",
+        "host: api.shop.localhost",
+    ] {
+        assert!(out.contains(part), "missing {part:?} in:\n{out}");
+    }
+    // A rule with an automatic fix says whether it is safe.
+    nkdev().args(["explain", "NK009"]).assert().success().stdout(predicate::str::contains("Fix safety\n  Safe."));
+    nkdev().args(["explain", "NK002"]).assert().success().stdout(predicate::str::contains("Fix safety\n  Unsafe."));
+}
+
+#[test]
+fn validate_checks_the_repositories_of_a_workspace_against_each_other() {
+    // The bundled multi-repo example is consistent: an owner and a sharing repository.
+    nkdev().args(["validate", "--workspace"]).arg(root().join("examples/multi-repo")).assert().success();
+    let clash = root().join("core/tests/corpus/workspaces/clash");
+    let out = nkdev().args(["validate", "--format", "short", "--workspace"]).arg(&clash).assert().code(1).get_output().stdout.clone();
+    let out = String::from_utf8(out).unwrap();
+    let billing = clash.join("billing/nanokit.yml").display().to_string();
+    let storefront = clash.join("storefront/nanokit.yml").display().to_string();
+    for expected in [
+        format!("{billing}:4:12: warning[NK060]: component `storefront` of project `shop` is also used by {storefront}"),
+        format!("{billing}:6:3: error[NK071]: service `api` is also deployed by {storefront} into environment `local`: both would be `nk-shop-local-api`"),
+        // Hosts are compared as DNS does, without case.
+        format!("{billing}:9:11: warning[NK060]: host `api.shop.localhost` is also routed to `api` by {storefront}"),
+        format!("{storefront}:9:3: error[NK071]: service `api` is also deployed by {billing}"),
+    ] {
+        assert!(out.contains(&expected), "missing\n  {expected}\nin\n{out}");
+    }
+    // The same files named one by one are checked together too (what pre-commit passes).
+    nkdev()
+        .args(["validate", "--format", "short"])
+        .arg(clash.join("billing/nanokit.yml"))
+        .arg(clash.join("storefront/nanokit.yml"))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("error[NK071]"));
+    // Alone, each file is valid: the clash is between them.
+    nkdev().args(["validate"]).arg(clash.join("billing/nanokit.yml")).assert().success();
+    nkdev()
+        .args(["validate", "--workspace"])
+        .arg(root().join("docs"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no nanokit.yml below it"));
+}
+
+#[test]
+fn checked_in_rules_document_matches_the_rules() {
+    let out = nkdev().args(["explain", "--markdown"]).assert().success().get_output().stdout.clone();
+    let checked_in = std::fs::read_to_string(root().join("docs/rules.md")).unwrap();
+    assert!(
+        String::from_utf8(out).unwrap() == checked_in,
+        "docs/rules.md is out of date: run `cargo run -p nanokit-cli --bin nkdev -- explain --markdown > docs/rules.md`"
+    );
 }
 
 #[test]

@@ -145,7 +145,8 @@ fn yaml_problem(problem: &crate::yaml::YamlProblem) -> Diagnostic {
     d
 }
 
-fn sort_and_dedup(diagnostics: &mut Vec<Diagnostic>) {
+/// Position order, each finding once (environments resolved one by one repeat some).
+pub fn sort_and_dedup(diagnostics: &mut Vec<Diagnostic>) {
     diagnostics.sort_by(|a, b| {
         (a.span.start, a.severity, a.code.as_str(), &a.message).cmp(&(b.span.start, b.severity, b.code.as_str(), &b.message))
     });

@@ -41,6 +41,10 @@ macro_rules! codes {
             pub fn summary(self) -> &'static str {
                 match self { $(Code::$variant => $summary),* }
             }
+            /// The rule's long explanation, `core/rules/<code>.md` ([`crate::rules`]).
+            pub fn doc_text(self) -> &'static str {
+                match self { $(Code::$variant => include_str!(concat!("../rules/", $code, ".md"))),* }
+            }
         }
     };
 }
@@ -84,7 +88,7 @@ codes! {
     ScalingBoundsWithoutAuto = "NK057", Warning, "`min`/`max` with `scaling: manual` have no effect.";
     ReservedServiceName = "NK058", Error, "A service name that a provider uses for its own objects (`gateway`, `lock`).";
     InstanceNameCollision = "NK059", Error, "Two environment/service pairs whose deployed names (`nk-<project>-<env>-<service>`) are the same.";
-    // NK060 is the language server's own (two repositories of one workspace); never reuse it.
+    SharedAcrossRepos = "NK060", Warning, "Two repositories of one project (a workspace, or files given together) with the same component, or routing the same host.";
     InvalidEngineHost = "NK061", Error, "An `infra.host` that is not a Docker engine address (`ssh://`, `tcp://`, `unix://`).";
     HostWithoutDocker = "NK062", Warning, "`infra.host` under a provider other than `docker`, which ignores it.";
     UnsetVariable = "NK063", Warning, "`${VAR}` with VAR set nowhere (environment, .env) and no default: it is read as \"\".";
@@ -95,6 +99,8 @@ codes! {
     SecretUnsupported = "NK068", Error, "A secret the environment's provider cannot deliver (`aws-ssm`/`aws-sm` outside `provider: aws`, `as: file` outside `docker`).";
     SecretShadowsEnv = "NK069", Error, "A name both in `env` and in `secrets` of one service, or a secret named like a variable nanokit sets.";
     PlainSecret = "NK070", Warning, "An `env` value that looks like a secret (its name or its randomness); it would be committed and printed.";
+    InstanceClaimedTwice = "NK071", Error, "Two repositories of one project deploying a service of the same name into one environment (`nk-<project>-<env>-<service>`).";
+    InfraOwnership = "NK072", Warning, "An environment whose infrastructure no repository of the set owns (all `shared: true`), or two repositories own.";
 }
 
 impl std::fmt::Display for Code {
@@ -169,6 +175,10 @@ impl Diagnostic {
     pub fn fix(mut self, title: impl Into<String>, span: Span, new_text: impl Into<String>) -> Self {
         self.fixes.push(Fix { title: title.into(), edits: vec![Edit { span, new_text: new_text.into() }] });
         self
+    }
+    /// The link to the rule's explanation (docs/rules.md).
+    pub fn code_href(&self) -> String {
+        crate::rules::href(self.code)
     }
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error

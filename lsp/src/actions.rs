@@ -14,6 +14,9 @@ pub fn quick_fixes(snapshot: &Snapshot, uri: &Uri, range: Range) -> Vec<CodeActi
         if d.span.end < start || d.span.start > end {
             continue;
         }
+        // The rule's document says whether its fixes may be applied without review; only a
+        // safe one is preferred (the one an editor applies on "auto fix").
+        let safe = d.code.fix_is_safe() == Some(true);
         for (i, fix) in d.fixes.iter().enumerate() {
             let edits: Vec<TextEdit> = fix
                 .edits
@@ -21,11 +24,11 @@ pub fn quick_fixes(snapshot: &Snapshot, uri: &Uri, range: Range) -> Vec<CodeActi
                 .map(|e| TextEdit { range: convert::range(&doc.lines, &doc.text, e.span), new_text: e.new_text.clone() })
                 .collect();
             out.push(CodeActionOrCommand::CodeAction(CodeAction {
-                title: fix.title.clone(),
+                title: if safe { fix.title.clone() } else { format!("{} (unsafe fix: review the result)", fix.title) },
                 kind: Some(CodeActionKind::QUICKFIX),
                 diagnostics: Some(vec![convert::diagnostic(d, uri, &doc.lines, &doc.text)]),
                 edit: Some(WorkspaceEdit { changes: Some(HashMap::from([(uri.clone(), edits)])), ..WorkspaceEdit::default() }),
-                is_preferred: Some(i == 0),
+                is_preferred: Some(i == 0 && safe),
                 ..CodeAction::default()
             }));
         }

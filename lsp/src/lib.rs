@@ -14,6 +14,7 @@ pub mod workspace;
 
 use analyser::Analyser;
 use documents::{analyse, Snapshot, Store};
+use nanokit_core::project_set;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -121,24 +122,21 @@ impl Shared {
         });
     }
 
-    /// Diagnostics of one open document: core's, plus cross-file findings.
+    /// Diagnostics of one open document: core's, plus the findings against the other files of
+    /// its project in the workspace (the core's [`project_set`], as `nkdev validate` runs it).
     fn diagnostics_for(&self, uri: &Uri, snapshot: &Snapshot) -> Vec<Diagnostic> {
         let doc = &snapshot.analysis.document;
         let mut out: Vec<Diagnostic> =
             snapshot.analysis.diagnostics.iter().map(|d| convert::diagnostic(d, uri, &doc.lines, &doc.text)).collect();
         if let Some(path) = file_path(uri) {
-            let files = self.project_files();
-            if let Some(findings) = workspace::cross_check(&files).remove(&path) {
-                for f in findings {
-                    out.push(Diagnostic {
-                        range: convert::range(&doc.lines, &doc.text, f.span),
-                        severity: Some(DiagnosticSeverity::WARNING),
-                        code: Some(NumberOrString::String("NK060".into())),
-                        source: Some("nanokit".into()),
-                        message: f.message,
-                        ..Diagnostic::default()
-                    });
-                }
+            let mut files = self.project_files();
+            // This document's own snapshot first: the one whose findings are wanted.
+            files.retain(|(p, _)| *p != path);
+            let members: Vec<project_set::Member<'_>> = std::iter::once(project_set::Member { path: &path, analysis: &snapshot.analysis })
+                .chain(files.iter().map(|(p, s)| project_set::Member { path: p, analysis: &s.analysis }))
+                .collect();
+            if let Some(found) = project_set::check(&members).into_iter().next() {
+                out.extend(found.iter().map(|d| convert::diagnostic(d, uri, &doc.lines, &doc.text)));
             }
         }
         out
@@ -247,7 +245,10 @@ impl LanguageServer for Backend {
         let shared = self.shared.clone();
         tokio::spawn(async move {
             let loaded = tokio::task::spawn_blocking(move || {
-                workspace::discover(&folders).into_iter().filter_map(|p| workspace::load(&p).map(|s| (p, s))).collect::<HashMap<_, _>>()
+                nanokit_core::project_set::discover(&folders)
+                    .into_iter()
+                    .filter_map(|p| workspace::load(&p).map(|s| (p, s)))
+                    .collect::<HashMap<_, _>>()
             })
             .await;
             if let Ok(files) = loaded {

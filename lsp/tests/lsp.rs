@@ -172,7 +172,10 @@ fn quick_fix_for_a_typo() {
         json!({"textDocument": {"uri": URI}, "range": diags[0]["range"], "context": {"diagnostics": diags}}),
     );
     let action = &actions[0];
-    assert_eq!(action["title"], "Rename to `expose`");
+    // A "did you mean" rename guesses: the rule's document calls it unsafe, and so does the title.
+    assert_eq!(action["title"], "Rename to `expose` (unsafe fix: review the result)");
+    assert_eq!(action["isPreferred"], false);
+    assert!(diags[0]["codeDescription"]["href"].as_str().unwrap().ends_with("/docs/rules.md#nk002"), "{}", diags[0]);
     assert_eq!(action["edit"]["changes"][URI][0]["newText"], "expose");
     c.shutdown();
 }
@@ -232,9 +235,13 @@ fn multi_root_workspace_sees_both_repositories() {
     let msg = c.wait_for(|m| {
         m["method"] == "textDocument/publishDiagnostics"
             && m["params"]["uri"] == uri.as_str()
-            && m["params"]["diagnostics"].as_array().is_some_and(|d| d.len() == 2)
+            && m["params"]["diagnostics"].as_array().is_some_and(|d| d.len() == 3)
     });
-    let messages: Vec<&str> = msg["params"]["diagnostics"].as_array().unwrap().iter().map(|d| d["message"].as_str().unwrap()).collect();
+    let diags = msg["params"]["diagnostics"].as_array().unwrap();
+    let messages: Vec<&str> = diags.iter().map(|d| d["message"].as_str().unwrap()).collect();
+    // The core's project-set rules, as `nkdev validate --workspace` reports them.
+    assert_eq!(codes(diags), ["NK072", "NK060", "NK060"], "{messages:?}");
+    assert!(messages.iter().any(|m| m.contains("environment `local` is also owned by")), "{messages:?}");
     assert!(messages.iter().any(|m| m.contains("component `auth` of project `shop` is also used by")), "{messages:?}");
     assert!(messages.iter().any(|m| m.contains("host `auth.localhost` is also routed to `auth`")), "{messages:?}");
     c.shutdown();

@@ -26,11 +26,13 @@ pub fn deployable_providers() -> Vec<ProviderId> {
 
 pub fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Validate { files, format, deny_warnings, common } => validate::run(&files, format, deny_warnings, &common),
+        Command::Validate { files, workspace, format, deny_warnings, common } => {
+            validate::run(&files, &workspace, format, deny_warnings, &common)
+        }
         Command::Config { format, service, explain, common } => config::run(format, service.as_deref(), explain, &common),
         Command::Schema { output } => schema(output.as_deref()),
         Command::Graph { format, common } => graph::run(format, &common),
-        Command::Explain { code } => explain::run(code.as_deref()),
+        Command::Explain { code, markdown, color } => explain::run(code.as_deref(), markdown, color),
         #[cfg(feature = "docker")]
         Command::Up { services, dry_run, remove_orphans, deploy, common } => {
             deploy::up(&services, dry_run, remove_orphans, &deploy, &common)

@@ -8,32 +8,30 @@ use nanokit_core::Severity;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-pub fn run(files: &[PathBuf], format: DiagnosticFormat, deny_warnings: bool, common: &FileArgs) -> Result<u8> {
-    let paths: Vec<PathBuf> = if files.is_empty() { vec![load::locate(common.file.as_deref())?] } else { files.to_vec() };
+pub fn run(files: &[PathBuf], workspaces: &[PathBuf], format: DiagnosticFormat, deny_warnings: bool, common: &FileArgs) -> Result<u8> {
+    let paths = paths_to_check(files, workspaces, common)?;
     let color = render::use_color(common.color, std::io::stdout().is_terminal());
     let mut stdout = std::io::stdout().lock();
     let (mut errors, mut warnings) = (0, 0);
     let mut json = Vec::new();
-    let mut unreadable = Vec::new();
+    let mut all = Vec::new();
     for path in &paths {
-        if !path.exists() {
-            return Err(load::UsageError(format!("{}: no such file", path.display())).into());
-        }
-        let loaded = match load::load(path, common.env.as_deref()) {
-            Ok(l) => l,
+        match load::load(path, common.env.as_deref()) {
+            Ok(l) => all.push(l),
             Err(e) => {
                 // An unreadable file is an error in the file; keep checking the others.
                 writeln!(std::io::stderr(), "{} {e:#}", render::error_prefix())?;
-                unreadable.push(path.display().to_string());
                 errors += 1;
-                continue;
             }
-        };
+        }
+    }
+    add_cross_file_findings(&mut all);
+    for loaded in &all {
         let (e, w) = nanokit_core::analysis::summary(&loaded.analysis.diagnostics);
         errors += e;
         warnings += w;
         match format {
-            DiagnosticFormat::Human => print_human(&loaded, color, &mut stdout)?,
+            DiagnosticFormat::Human => print_human(loaded, color, &mut stdout)?,
             DiagnosticFormat::Short => {
                 let name = loaded.path.display().to_string();
                 let doc = &loaded.analysis.document;
@@ -63,6 +61,46 @@ pub fn run(files: &[PathBuf], format: DiagnosticFormat, deny_warnings: bool, com
     }
     let failed = errors > 0 || (deny_warnings && warnings > 0);
     Ok(if failed { crate::exit::ERRORS } else { crate::exit::OK })
+}
+
+/// The files named, then those found below each `--workspace` folder (each file once); with
+/// neither, the project's own nanokit.yml.
+fn paths_to_check(files: &[PathBuf], workspaces: &[PathBuf], common: &FileArgs) -> Result<Vec<PathBuf>> {
+    for path in files {
+        if !path.exists() {
+            return Err(load::UsageError(format!("{}: no such file", path.display())).into());
+        }
+    }
+    let mut paths = files.to_vec();
+    for dir in workspaces {
+        if !dir.is_dir() {
+            return Err(load::UsageError(format!("--workspace {}: not a folder", dir.display())).into());
+        }
+        let found = nanokit_core::project_set::discover(std::slice::from_ref(dir));
+        if found.is_empty() {
+            return Err(load::UsageError(format!("--workspace {}: no nanokit.yml below it", dir.display())).into());
+        }
+        paths.extend(found);
+    }
+    if paths.is_empty() {
+        paths.push(load::locate(common.file.as_deref())?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    paths.retain(|p| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
+    Ok(paths)
+}
+
+/// Findings across the files (two repositories of one project), added to each file's own.
+fn add_cross_file_findings(all: &mut [Loaded]) {
+    let members: Vec<nanokit_core::project_set::Member<'_>> =
+        all.iter().map(|l| nanokit_core::project_set::Member { path: &l.path, analysis: &l.analysis }).collect();
+    let found = nanokit_core::project_set::check(&members);
+    for (loaded, found) in all.iter_mut().zip(found) {
+        if !found.is_empty() {
+            loaded.analysis.diagnostics.extend(found);
+            nanokit_core::analysis::sort_and_dedup(&mut loaded.analysis.diagnostics);
+        }
+    }
 }
 
 pub fn print_human(loaded: &Loaded, color: bool, out: &mut dyn Write) -> Result<()> {
