@@ -8,7 +8,9 @@ pub mod commands;
 pub mod deploy;
 #[cfg(feature = "docker")]
 pub mod docker;
+pub mod files;
 pub mod load;
+pub mod providers;
 pub mod render;
 pub mod yaml_out;
 

@@ -97,7 +97,7 @@ pub fn load(path: &Path, env: Option<&str>) -> Result<Loaded> {
         variables: Some(variables),
         base_dir,
         env: env.map(str::to_string),
-        deployable: crate::commands::deployable_providers(),
+        deployable: crate::providers::deployable_providers(),
         allow_outside_paths: nanokit_core::check::allows_outside_paths(
             std::env::var_os(nanokit_core::check::ALLOW_OUTSIDE_PATHS_VAR).as_deref(),
         ),

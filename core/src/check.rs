@@ -6,7 +6,6 @@ use crate::document::{pointer, Document};
 use crate::model::{Project, ProviderId, Scaling, Service};
 use crate::names;
 use crate::resolve::ResolvedEnvironment;
-use crate::source::Span;
 use crate::yaml::Value;
 use std::collections::HashMap;
 use std::path::Path;
@@ -429,11 +428,4 @@ pub fn environment_rules(env: &ResolvedEnvironment, doc: &Document, deployable: 
         );
     }
     out
-}
-
-/// The span of the whole lines covering `span`, newline included: what a "remove this" fix deletes.
-pub fn line_removal_span(text: &str, span: Span) -> Span {
-    let start = text[..span.start.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[span.end.min(text.len())..].find('\n').map_or(text.len(), |i| span.end + i + 1);
-    Span::new(start, end)
 }

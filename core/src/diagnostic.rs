@@ -176,10 +176,6 @@ impl Diagnostic {
         self.fixes.push(Fix { title: title.into(), edits: vec![Edit { span, new_text: new_text.into() }] });
         self
     }
-    /// The link to the rule's explanation (docs/rules.md).
-    pub fn code_href(&self) -> String {
-        crate::rules::href(self.code)
-    }
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

@@ -34,7 +34,7 @@ pub struct Document {
     pub locations: HashMap<String, Location>,
     /// String values that held `${…}`, by pointer: the text as written and what it read.
     /// Their values in `json` are the interpolated ones ([`crate::interpolate::apply`]).
-    pub interpolated: HashMap<String, crate::interpolate::Interpolation>,
+    pub interpolated: HashMap<String, crate::provenance::Interpolation>,
 }
 
 impl Document {

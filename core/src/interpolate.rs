@@ -17,24 +17,15 @@
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::document::Document;
+use crate::provenance::{Interpolation, VarUse};
 use crate::source::Span;
-use crate::variables::{VarSource, Variables};
+use crate::variables::Variables;
 use serde_json::Value as Json;
 use std::ops::Range;
 
 /// Variables nanokit injects into every service start with this; `${NANOKIT_…}` is left as
 /// written for the service to read, never taken from the deploying machine.
 pub const RESERVED_PREFIX: &str = "NANOKIT_";
-
-/// One variable a value read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VarUse {
-    pub name: String,
-    /// Byte range of the whole `${…}` in the template.
-    pub range: Range<usize>,
-    /// Where the value came from; `None` when the variable is unset (a default or "" was used).
-    pub source: Option<VarSource>,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProblemKind {
@@ -226,29 +217,6 @@ fn split_operator(rest: &str) -> (&str, &str) {
     }
 }
 
-/// What one string value of the file read, kept for provenance (`config --explain`, hover).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interpolation {
-    /// The value as written in the file.
-    pub template: String,
-    pub uses: Vec<VarUse>,
-}
-
-impl Interpolation {
-    /// "from $DB_HOST (.env line 3)", for explanations.
-    pub fn describe(&self) -> String {
-        let parts: Vec<String> = self
-            .uses
-            .iter()
-            .map(|u| match &u.source {
-                Some(source) => format!("${} ({source})", u.name),
-                None => format!("${} (unset)", u.name),
-            })
-            .collect();
-        format!("from {}", parts.join(", "))
-    }
-}
-
 /// Interpolate every string value of the document in place (its JSON view; the text and spans
 /// stay as written) and report what could not be read, at the `${…}` that caused it.
 ///
@@ -338,6 +306,7 @@ fn diagnostic(problem: &Problem, span: Span, vars: &Variables) -> Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::variables::VarSource;
 
     fn vars() -> Variables {
         Variables::from_pairs([("SET", "value"), ("EMPTY", ""), ("PORT", "8080")])

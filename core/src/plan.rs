@@ -5,7 +5,8 @@
 use crate::graph::Graph;
 use crate::model::Healthcheck;
 use crate::names;
-use crate::provider::{Observed, ObservedService};
+pub use crate::observed::Route;
+use crate::observed::{Observed, ObservedService};
 use crate::resolve::ResolvedEnvironment;
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -112,14 +113,6 @@ impl Desired {
         }
         levels.into_values().collect()
     }
-}
-
-/// One gateway route: host → upstream instance and port.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct Route {
-    pub host: String,
-    pub upstream: String,
-    pub port: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -602,7 +595,7 @@ pub fn destroy(cluster: &Cluster, observed: &Observed) -> (Plan, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::{ObservedResource, ObservedService};
+    use crate::observed::{ObservedResource, ObservedService};
     use crate::{analyze, AnalyzeOptions};
 
     fn desired_for(text: &str, selection: &[&str]) -> Desired {

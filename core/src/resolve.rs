@@ -466,7 +466,7 @@ impl Resolver<'_> {
             .related(self.doc.span_of(winner), format!("`{field}` is set here, and the service and runtime win over environment overrides"))
             .help("service and runtime values win over environment overrides (seed: service → runtime → environment → defaults); remove this line or move the value out of the service");
         if let Some(loc) = loc {
-            let whole = crate::check::line_removal_span(&self.doc.text, loc.key_or_value().cover(loc.value));
+            let whole = crate::source::line_removal_span(&self.doc.text, loc.key_or_value().cover(loc.value));
             d = d.fix("Remove the override with no effect", whole, "");
         }
         self.diagnostics.push(d);

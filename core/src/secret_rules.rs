@@ -133,14 +133,14 @@ fn move_to_secrets(doc: &Document, base: &[&str], key: &str, var: &str, entry: &
     let column = |span: Span| text[..span.start].rsplit('\n').next().map_or(0, str::len);
     let only_entry = doc.json.pointer(&env_pointer).and_then(|v| v.as_object()).is_some_and(|m| m.len() == 1);
     let removed = if only_entry {
-        crate::check::line_removal_span(text, env_key.cover(env_loc.value))
+        crate::source::line_removal_span(text, env_key.cover(env_loc.value))
     } else {
-        crate::check::line_removal_span(text, entry_key.cover(entry_loc.value))
+        crate::source::line_removal_span(text, entry_key.cover(entry_loc.value))
     };
     let child_indent = " ".repeat(column(entry_key));
     let line = format!("{child_indent}{key}: env:{var}\n");
     let insert = if no_secrets_yet {
-        let at = crate::check::line_removal_span(text, env_key).start;
+        let at = crate::source::line_removal_span(text, env_key).start;
         Edit { span: Span::new(at, at), new_text: format!("{}secrets:\n{line}", " ".repeat(column(env_key))) }
     } else {
         let secrets_loc = doc.location(&pointer(&[base, &["secrets"]].concat()))?;
@@ -148,7 +148,7 @@ fn move_to_secrets(doc: &Document, base: &[&str], key: &str, var: &str, entry: &
         if !starts_line(secrets_key) {
             return None;
         }
-        let at = crate::check::line_removal_span(text, secrets_key).end;
+        let at = crate::source::line_removal_span(text, secrets_key).end;
         Edit { span: Span::new(at, at), new_text: line }
     };
     // Edits apply to the original text: the insertion must not fall inside the removed range.

@@ -8,8 +8,7 @@ use crate::variables::Variables;
 use serde::Serialize;
 use std::path::Path;
 
-/// What nkdev prints instead of a secret's value.
-pub const REDACTED: &str = "••••";
+pub use crate::variables::REDACTED;
 
 /// Where secret files are mounted in a container (`as: file`).
 pub const SECRET_FILE_DIR: &str = "/run/secrets";
@@ -215,7 +214,7 @@ pub fn secret_name(name: &str) -> bool {
 
 /// Whether a value read from the environment (`${VAR}`) must not be shown: the key or one of
 /// the variables it read is named like a secret, or the value looks like one.
-pub fn sensitive(key: &str, value: &str, interpolation: &crate::interpolate::Interpolation) -> bool {
+pub fn sensitive(key: &str, value: &str, interpolation: &crate::provenance::Interpolation) -> bool {
     secret_name(key) || interpolation.uses.iter().any(|u| secret_name(&u.name)) || looks_secret("", value).is_some()
 }
 

@@ -121,6 +121,13 @@ fn clamp_to_char_boundary(text: &str, mut offset: usize) -> usize {
     offset
 }
 
+/// The span of the whole lines covering `span`, newline included: what a "remove this" fix deletes.
+pub fn line_removal_span(text: &str, span: Span) -> Span {
+    let start = text[..span.start.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[span.end.min(text.len())..].find('\n').map_or(text.len(), |i| span.end + i + 1);
+    Span::new(start, end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+/// What is printed instead of a value that must not be shown (secrets, secret-looking
+/// variables).
+pub const REDACTED: &str = "••••";
+
 /// Where a variable's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VarSource {
@@ -41,7 +45,7 @@ pub struct Variable {
 /// a debug print shows where a value came from, never the value.
 impl std::fmt::Debug for Variable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Variable({} from {})", crate::secrets::REDACTED, self.source)
+        write!(f, "Variable({} from {})", REDACTED, self.source)
     }
 }
 

@@ -43,7 +43,7 @@ pub fn diagnostic(d: &Diagnostic, uri: &Uri, lines: &LineIndex, text: &str) -> l
         range: range(lines, text, d.span),
         severity: Some(severity(d.severity)),
         code: Some(NumberOrString::String(d.code.as_str().to_string())),
-        code_description: d.code_href().parse().ok().map(|href| lsp::CodeDescription { href }),
+        code_description: nanokit_core::rules::href(d.code).parse().ok().map(|href| lsp::CodeDescription { href }),
         source: Some("nanokit".into()),
         message,
         related_information: (!related.is_empty()).then_some(related),

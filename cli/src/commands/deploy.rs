@@ -175,8 +175,8 @@ fn target(common: &FileArgs) -> Result<Target> {
     let with_graph =
         loaded.analysis.environment(env).ok_or_else(|| anyhow!("environment `{env}` is not defined in {}", loaded.path.display()))?;
     let provider = with_graph.resolved.provider;
-    if !super::deployable_providers().contains(&provider) {
-        let list: Vec<&str> = super::deployable_providers().iter().map(|p| p.as_str()).collect();
+    if !crate::providers::deployable_providers().contains(&provider) {
+        let list: Vec<&str> = crate::providers::deployable_providers().iter().map(|p| p.as_str()).collect();
         bail!(
             "environment `{env}` uses provider `{}`, which this build of nkdev cannot deploy to; it deploys to: {}",
             provider.as_str(),

@@ -12,18 +12,6 @@ use crate::args::{Cli, Command};
 use anyhow::Result;
 use nanokit_core::model::ProviderId;
 
-/// The providers this build can deploy to (the others are valid in the file, SPEC §4).
-pub fn deployable_providers() -> Vec<ProviderId> {
-    let mut providers = Vec::new();
-    if cfg!(feature = "docker") {
-        providers.push(ProviderId::Docker);
-    }
-    if cfg!(feature = "aws") {
-        providers.push(ProviderId::Aws);
-    }
-    providers
-}
-
 pub fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Validate { files, workspace, format, deny_warnings, common } => {
@@ -113,24 +101,11 @@ fn schema(output: Option<&std::path::Path>) -> Result<u8> {
     match output {
         None => print!("{text}"),
         Some(path) => {
-            write_atomically(path, text.as_bytes())?;
+            crate::files::write_atomically(path, text.as_bytes())?;
             eprintln!("wrote {}", path.display());
         }
     }
     Ok(crate::exit::OK)
-}
-
-/// Write to a temporary file beside `path`, fsync, then rename: readers never see half a file.
-pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    use anyhow::Context;
-    use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("out"), std::process::id()));
-    let mut file = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }
 
 /// Load the project file and stop with the rendered diagnostics when it has errors:

@@ -2,7 +2,7 @@
 //! cluster directory under `~/.nanokit/clusters/<provider>_<project>_<env>/`. Written
 //! atomically (temp file, fsync, rename). It holds hashes and names, never variable values.
 
-use crate::commands::write_atomically;
+use crate::files::write_atomically;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
