@@ -229,6 +229,20 @@ fn validate_checks_the_repositories_of_a_workspace_against_each_other() {
 }
 
 #[test]
+fn validate_warns_for_each_key_the_provider_ignores() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "name: shop\nservices:\n  api:\n    image: x\nenvironments:\n  local:\n    infra:\n      provider: docker\n      scaling: auto\n      min: 2\n      max: 4\n      instances:\n        - type: t3.small\n";
+    let file = write(dir.path(), "nanokit.yml", text.as_bytes());
+    let out = nkdev().args(["validate", "--format", "short"]).arg(&file).assert().success().get_output().stdout.clone();
+    let out = String::from_utf8(out).unwrap();
+    for (line, key) in [(9, "scaling"), (10, "min"), (11, "max"), (12, "instances")] {
+        let expected = format!("nanokit.yml:{line}:7: warning[NK073]: provider `docker` ignores `{key}` (in environment `local`)");
+        assert!(out.contains(&expected), "missing {expected:?} in\n{out}");
+    }
+    nkdev().args(["validate", "--deny-warnings"]).arg(&file).assert().code(1);
+}
+
+#[test]
 fn checked_in_rules_document_matches_the_rules() {
     let out = nkdev().args(["explain", "--markdown"]).assert().success().get_output().stdout.clone();
     let checked_in = std::fs::read_to_string(root().join("docs/rules.md")).unwrap();

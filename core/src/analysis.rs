@@ -95,6 +95,8 @@ pub fn analyze(text: impl Into<String>, options: &AnalyzeOptions) -> Analysis {
             diagnostics.extend(check::environment_rules(&resolved, &document, &options.deployable));
             environments.insert(env, ResolvedWithGraph { resolved, graph });
         }
+        let resolved: Vec<&ResolvedEnvironment> = environments.values().map(|e| &e.resolved).collect();
+        diagnostics.extend(crate::provider_support::check(&resolved, &document));
     }
     sort_and_dedup(&mut diagnostics);
     Analysis { document, project, environments, diagnostics }

@@ -291,15 +291,18 @@ fn infra_rules(project: &Project, env: &str, doc: &Document, out: &mut Vec<Diagn
             );
         }
     }
-    if (infra.min.is_some() || infra.max.is_some()) && infra.scaling == Some(Scaling::Manual) {
-        let p = if infra.min.is_some() { "min" } else { "max" };
+    // `max` bounds automatic scaling only; `min` is also the task count, so it always acts.
+    // Under `docker`, which reads neither, NK073 says so instead.
+    let docker = infra.provider.is_none_or(|p| p == ProviderId::Docker);
+    if infra.max.is_some() && infra.scaling == Some(Scaling::Manual) && !docker {
         out.push(
             Diagnostic::new(
                 Code::ScalingBoundsWithoutAuto,
-                doc.key_span_of(&format!("{base}/{p}")),
-                "`min`/`max` have no effect with `scaling: manual`",
+                doc.key_span_of(&format!("{base}/max")),
+                "`max` has no effect with `scaling: manual`",
             )
-            .help("set `scaling: auto` or remove `min`/`max`"),
+            .related(doc.span_of(&format!("{base}/scaling")), "scaling is manual here")
+            .help("set `scaling: auto` to scale between `min` and `max`, or remove `max` (`min` stays the number of instances)"),
         );
     }
     if infra.provider == Some(ProviderId::Aws) && infra.region.is_none() {

@@ -85,7 +85,7 @@ codes! {
     InvalidHealthcheck = "NK054", Error, "A healthcheck with neither or both of `path` and `cmd`.";
     InvalidHost = "NK055", Error, "A `host` that is not a valid hostname.";
     UnknownEnvironment = "NK056", Error, "The environment asked for is not defined in the file.";
-    ScalingBoundsWithoutAuto = "NK057", Warning, "`min`/`max` with `scaling: manual` have no effect.";
+    ScalingBoundsWithoutAuto = "NK057", Warning, "`max` with `scaling: manual` has no effect (`min` is still the number of instances).";
     ReservedServiceName = "NK058", Error, "A service name that a provider uses for its own objects (`gateway`, `lock`).";
     InstanceNameCollision = "NK059", Error, "Two environment/service pairs whose deployed names (`nk-<project>-<env>-<service>`) are the same.";
     SharedAcrossRepos = "NK060", Warning, "Two repositories of one project (a workspace, or files given together) with the same component, or routing the same host.";
@@ -101,6 +101,8 @@ codes! {
     PlainSecret = "NK070", Warning, "An `env` value that looks like a secret (its name or its randomness); it would be committed and printed.";
     InstanceClaimedTwice = "NK071", Error, "Two repositories of one project deploying a service of the same name into one environment (`nk-<project>-<env>-<service>`).";
     InfraOwnership = "NK072", Warning, "An environment whose infrastructure no repository of the set owns (all `shared: true`), or two repositories own.";
+    ProviderIgnoresKey = "NK073", Warning, "A key the environment's provider does not use (e.g. `scaling` under `docker`); it would be silently dropped.";
+    ProviderRefusesKey = "NK074", Error, "A key the environment's provider cannot deploy (`volumes` under `aws`): the deploy would fail part-way.";
 }
 
 impl std::fmt::Display for Code {

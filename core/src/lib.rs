@@ -21,6 +21,7 @@ pub mod plan;
 pub mod project_set;
 pub mod provenance;
 pub mod provider;
+pub mod provider_support;
 pub mod resolve;
 pub mod rules;
 pub mod runtimes;

@@ -1,5 +1,40 @@
 //! Naming rules shared by the checks and every provider (SPEC §1, §5.3, §6).
 
+/// The variables nanokit sets in every service's environment (SPEC §5.3), named once: the
+/// resolver injects them, the rules protect them, the editor completes them.
+pub mod injected {
+    pub const PROJECT: &str = "NANOKIT_PROJECT";
+    pub const SERVICE: &str = "NANOKIT_SERVICE";
+    pub const ENV: &str = "NANOKIT_ENV";
+    pub const COMPONENT: &str = "NANOKIT_COMPONENT";
+    /// The port the service listens on (its `expose`).
+    pub const PORT: &str = "PORT";
+    /// `NANOKIT_URL_<SERVICE>`: another service's primary hostname ([`super::url_variable`]).
+    pub const URL_PREFIX: &str = "NANOKIT_URL_";
+    /// Set by the provider that deploys: `docker` or `aws`.
+    pub const PROVIDER: &str = "NANOKIT_PROVIDER";
+    /// Docker: the cluster's network, and the container's own name.
+    pub const NETWORK: &str = "NANOKIT_NETWORK";
+    pub const CONTAINER: &str = "NANOKIT_CONTAINER";
+    /// AWS: the ECS cluster and region.
+    pub const CLUSTER: &str = "NANOKIT_CLUSTER";
+    pub const REGION: &str = "NANOKIT_REGION";
+
+    /// Every variable the editor offers, with what it holds.
+    pub const DESCRIBED: &[(&str, &str)] = &[
+        (PROJECT, "the project name"),
+        (SERVICE, "this service's name"),
+        (ENV, "the environment deployed"),
+        (COMPONENT, "the repository's component"),
+        (PORT, "the port the service listens on (`expose`)"),
+        (PROVIDER, "the provider that deployed it (`docker`, `aws`)"),
+        (NETWORK, "docker: the cluster's network"),
+        (CONTAINER, "docker: this container's name"),
+        (CLUSTER, "aws: the ECS cluster"),
+        (REGION, "aws: the region"),
+    ];
+}
+
 pub const MAX_NAME_LEN: usize = 40;
 
 /// Why `name` is not a DNS label, or `None` when it is one.
@@ -37,7 +72,7 @@ pub fn to_dns_label(name: &str) -> String {
 
 /// `NANOKIT_URL_<S>`: S upper-cased, every non-alphanumeric character as `_`.
 pub fn url_variable(service: &str) -> String {
-    const PREFIX: &str = "NANOKIT_URL_";
+    const PREFIX: &str = injected::URL_PREFIX;
     // Built by hand, not with `format!`: resolution calls this for every service on every keystroke.
     let mut name = String::with_capacity(PREFIX.len() + service.len());
     name.push_str(PREFIX);

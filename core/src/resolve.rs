@@ -485,13 +485,14 @@ impl Resolver<'_> {
         port: Option<u16>,
     ) -> IndexMap<String, Sourced<String>> {
         let mut out = self.merge_by_key(name, "env", &service.env, runtime.map(|r| &r.env), &ov.env, runtime_id, |v| Some(v.to_string()));
+        use names::injected;
         let injected = [
-            ("NANOKIT_PROJECT", project.to_string()),
-            ("NANOKIT_SERVICE", name.to_string()),
-            ("NANOKIT_ENV", self.env.to_string()),
-            ("NANOKIT_COMPONENT", component.to_string()),
+            (injected::PROJECT, project.to_string()),
+            (injected::SERVICE, name.to_string()),
+            (injected::ENV, self.env.to_string()),
+            (injected::COMPONENT, component.to_string()),
         ];
-        let port = port.map(|p| ("PORT", p.to_string()));
+        let port = port.map(|p| (injected::PORT, p.to_string()));
         for (key, value) in injected.into_iter().chain(port) {
             if let Some(user) = out.get(key) {
                 self.injected_overridden(key, user.pointer.clone());
@@ -501,7 +502,7 @@ impl Resolver<'_> {
         }
         // NANOKIT_URL_* live on the environment; a user value of the same name still wins.
         for (key, value) in &out {
-            if key.starts_with("NANOKIT_URL_")
+            if key.starts_with(names::injected::URL_PREFIX)
                 && self.project.services.keys().any(|s| names::url_variable(s) == *key)
                 && value.origin != Origin::Injected
             {

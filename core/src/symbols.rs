@@ -82,7 +82,7 @@ fn depends_on(doc: &Document, body: &Node, out: &mut Vec<Occurrence>) {
 /// `NANOKIT_URL_<S>` mentions inside env values: find the prefix, read the identifier, look
 /// it up (linear in the text; trying every service name on every value was quadratic).
 fn env_urls(doc: &Document, body: &Node, urls: &UrlNames, out: &mut Vec<Occurrence>) {
-    const PREFIX: &str = "NANOKIT_URL_";
+    const PREFIX: &str = crate::names::injected::URL_PREFIX;
     for var in body.get("env").map(|e| e.value.entries()).unwrap_or_default() {
         if var.value.as_str().is_none() {
             continue;

@@ -113,3 +113,19 @@ fn links_point_at_the_rule_anchor() {
     assert!(md.contains("<a id=\"nk040\"></a>"));
     assert!(md.contains("## NK040: Two services routed from the same `host`."));
 }
+
+#[test]
+fn the_readme_shows_the_current_provider_table() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
+    let (start, end) = ("<!-- provider-support:start -->\n", "<!-- provider-support:end -->");
+    let table = readme.split_once(start).and_then(|(_, rest)| rest.split_once(end)).map(|(t, _)| t).expect("README lacks the markers");
+    let current = nanokit_core::provider_support::markdown_table();
+    if table != current {
+        if std::env::var_os("NANOKIT_UPDATE_DOCS").is_some() {
+            let updated = readme.replacen(&format!("{start}{table}{end}"), &format!("{start}{current}{end}"), 1);
+            std::fs::write(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"), updated).unwrap();
+        } else {
+            panic!("README.md's provider table is stale: run `NANOKIT_UPDATE_DOCS=1 cargo test -p nanokit-core --test rules`");
+        }
+    }
+}

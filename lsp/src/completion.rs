@@ -3,6 +3,7 @@
 use crate::context::{self, CursorContext, Slot};
 use crate::convert;
 use crate::documents::Snapshot;
+use nanokit_core::provider_support;
 use nanokit_core::runtimes::BUILTIN_RUNTIMES;
 use nanokit_core::schema::{self, KeyInfo};
 use nanokit_core::{names, LineIndex, Span};
@@ -127,11 +128,14 @@ fn key_items(ctx: &CursorContext, names: &Names, existing: &[String]) -> Vec<Com
             })
             .collect(),
         [.., "env"] => Vec::new(),
-        _ => schema::keys_at(&ctx.pointer()).into_iter().filter(|k| fresh(&k.name)).map(|k| key_item(&k, ctx.indent)).collect(),
+        _ => {
+            let parent = ctx.pointer();
+            schema::keys_at(&parent).into_iter().filter(|k| fresh(&k.name)).map(|k| key_item(&k, &parent, ctx.indent)).collect()
+        }
     }
 }
 
-fn key_item(key: &KeyInfo, indent: usize) -> CompletionItem {
+fn key_item(key: &KeyInfo, parent: &str, indent: usize) -> CompletionItem {
     let inner = " ".repeat(indent + 2);
     let insert = match key.kind.as_deref() {
         Some("object") => format!("{}:\n{inner}", key.name),
@@ -142,10 +146,20 @@ fn key_item(key: &KeyInfo, indent: usize) -> CompletionItem {
         label: key.name.clone(),
         kind: Some(CompletionItemKind::PROPERTY),
         detail: key.kind.clone(),
-        documentation: key.description.as_ref().map(|d| markdown(d)),
+        documentation: key_documentation(key, parent).map(|d| markdown(&d)),
         insert_text: Some(insert),
         insert_text_format: Some(InsertTextFormat::PLAIN_TEXT),
         ..CompletionItem::default()
+    }
+}
+
+/// The key's description, and what each built-in provider does with it when that differs.
+fn key_documentation(key: &KeyInfo, parent: &str) -> Option<String> {
+    let pointer = format!("{parent}/{}", nanokit_core::document::escape(&key.name));
+    let support = provider_support::key_of_pointer(&pointer).and_then(|k| provider_support::describe(&k));
+    match (&key.description, support) {
+        (Some(d), Some(s)) => Some(format!("{d}\n\n{s}")),
+        (d, s) => d.clone().or(s),
     }
 }
 
@@ -157,8 +171,8 @@ fn value_items(ctx: &CursorContext, key: &str, names: &Names) -> Vec<CompletionI
             .iter()
             .map(|s| simple(&names::url_variable(s), CompletionItemKind::VARIABLE, &format!("primary hostname of `{s}`")))
             .collect();
-        for v in ["NANOKIT_PROJECT", "NANOKIT_SERVICE", "NANOKIT_ENV", "NANOKIT_COMPONENT", "PORT"] {
-            vars.push(simple(v, CompletionItemKind::VARIABLE, "injected by nanokit"));
+        for (v, what) in names::injected::DESCRIBED {
+            vars.push(simple(v, CompletionItemKind::VARIABLE, &format!("set by nanokit: {what}")));
         }
         for (name, source) in &names.dotenv {
             vars.push(simple(&format!("${{{name}}}"), CompletionItemKind::VARIABLE, &format!("from {source}")));

@@ -33,6 +33,11 @@ pub fn hover(snapshot: &Snapshot, offset: usize, env: &str) -> Option<(String, n
     if !info.values.is_empty() {
         let _ = write!(text, "\n\nOne of: {}", info.values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "));
     }
+    if let Some(support) =
+        nanokit_core::provider_support::key_of_pointer(&pointer).and_then(|k| nanokit_core::provider_support::describe(&k))
+    {
+        let _ = write!(text, "\n\n{support}");
+    }
     Some((text, loc.key.unwrap_or(loc.value)))
 }
 

@@ -181,6 +181,29 @@ fn quick_fix_for_a_typo() {
 }
 
 #[test]
+fn keys_a_provider_ignores_are_flagged_explained_and_removable() {
+    let mut c = Client::start();
+    let text = "name: demo\nservices:\n  api:\n    image: x\nenvironments:\n  local:\n    infra:\n      provider: docker\n      min: 2\n";
+    c.open(URI, text);
+    let diags = c.diagnostics(URI, 1);
+    assert_eq!(codes(&diags), vec!["NK073"]);
+    assert!(diags[0]["message"].as_str().unwrap().contains("provider `docker` ignores `min`"), "{}", diags[0]);
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": URI}, "range": diags[0]["range"], "context": {"diagnostics": diags}}),
+    );
+    // Removing a key the provider never reads is safe: plain title, preferred.
+    assert_eq!(actions[0]["title"], "Remove `min`");
+    assert_eq!(actions[0]["isPreferred"], true);
+    assert_eq!(actions[0]["edit"]["changes"][URI][0]["newText"], "");
+    // Hover on the key shows what each provider does with it.
+    let hover = c.request("textDocument/hover", json!({"textDocument": {"uri": URI}, "position": pos(text, "      min", 7)}));
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("`docker`: **ignored**") && value.contains("`aws`: partly"), "{value}");
+    c.shutdown();
+}
+
+#[test]
 fn outline_folding_links_and_inlay_hints() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("web")).unwrap();

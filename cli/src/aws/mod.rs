@@ -15,6 +15,7 @@ pub mod network;
 pub mod secrets;
 
 use nanokit_core::model::{DnsProvider, Infra, Scaling};
+use nanokit_core::names::injected;
 use nanokit_core::ownership::{Intent, ObjectKind};
 use nanokit_core::plan::{Action, Desired, DesiredService, Plan, Route, Step};
 use nanokit_core::provider::{labels, Observed, ObservedResource, ObservedService, Provider, ProviderError};
@@ -404,7 +405,7 @@ impl AwsProvider {
         let mut env: Vec<ecst::KeyValuePair> = s.env.iter().map(|(k, v)| ecst::KeyValuePair::builder().name(k).value(v).build()).collect();
         // Transparent metadata (seed 003): where the service runs.
         for (k, v) in
-            [("NANOKIT_PROVIDER", "aws".to_string()), ("NANOKIT_CLUSTER", c.network.clone()), ("NANOKIT_REGION", self.region.clone())]
+            [(injected::PROVIDER, "aws".to_string()), (injected::CLUSTER, c.network.clone()), (injected::REGION, self.region.clone())]
         {
             env.push(ecst::KeyValuePair::builder().name(k).value(v).build());
         }

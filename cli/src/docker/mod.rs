@@ -23,6 +23,7 @@ use bollard::volume::CreateVolumeOptions;
 use bollard::Docker;
 use futures_util::StreamExt;
 use nanokit_core::model::SecretDelivery;
+use nanokit_core::names::injected;
 use nanokit_core::ownership::{Intent, ObjectKind};
 use nanokit_core::plan::{Action, Desired, DesiredService, Plan, Route, Step, APP_DIR};
 use nanokit_core::provider::{labels, Observed, ObservedResource, ObservedService, Provider, ProviderError};
@@ -289,9 +290,9 @@ impl DockerProvider {
         self.ensure_image(&s.image).await?;
         let mut env: Vec<String> = s.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         // Transparent metadata (seed 003): where the service runs, for cloud-aware apps.
-        env.push("NANOKIT_PROVIDER=docker".into());
-        env.push(format!("NANOKIT_NETWORK={}", desired.cluster.network));
-        env.push(format!("NANOKIT_CONTAINER={}", s.instance));
+        env.push(format!("{}=docker", injected::PROVIDER));
+        env.push(format!("{}={}", injected::NETWORK, desired.cluster.network));
+        env.push(format!("{}={}", injected::CONTAINER, s.instance));
         // Secrets read by this deploy: as variables (visible to `docker inspect`, as with
         // Compose's `environment`), or as files under /run/secrets with `<NAME>_FILE` naming them.
         let mut secret_files: Vec<(&str, &str)> = Vec::new();
