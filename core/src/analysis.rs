@@ -8,7 +8,6 @@ use crate::graph::{self, Graph};
 use crate::model::{Project, ProviderId};
 use crate::resolve::{resolve_environment, ResolvedEnvironment, DEFAULT_ENV};
 use crate::schema;
-use crate::source::Span;
 use crate::variables::Variables;
 use crate::yaml::YamlProblemKind;
 use indexmap::IndexMap;
@@ -61,10 +60,6 @@ pub struct Analysis {
 impl Analysis {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
-    }
-    /// True when the YAML could not be read at all (the model is empty, not just partial).
-    pub fn syntax_failed(&self) -> bool {
-        self.document.root().is_none() && self.diagnostics.iter().any(|d| d.code == Code::Syntax)
     }
     pub fn environment(&self, env: &str) -> Option<&ResolvedWithGraph> {
         self.environments.get(env)
@@ -160,8 +155,4 @@ pub fn summary(diagnostics: &[Diagnostic]) -> (usize, usize) {
     let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     let warnings = diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
     (errors, warnings)
-}
-
-pub fn empty_span() -> Span {
-    Span::default()
 }

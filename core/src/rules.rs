@@ -4,7 +4,7 @@
 //! [`Code::doc_text`], so a code without its document does not build. `nkdev explain` prints
 //! it, docs/rules.md is generated from it ([`markdown`]), and the language server links each
 //! diagnostic to its anchor ([`href`]). `core/tests/rules.rs` runs every example through the
-//! analyser, so the documents cannot drift from the rules.
+//! analyzer, so the documents cannot drift from the rules.
 
 use crate::diagnostic::Code;
 

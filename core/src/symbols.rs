@@ -1,7 +1,7 @@
 //! Where services and runtimes are defined and referenced in one document: the index behind
 //! go-to-definition, find references and rename.
 
-use crate::document::{unescape, Document};
+use crate::document::Document;
 use crate::names;
 use crate::source::Span;
 use crate::yaml::{Node, Value};
@@ -136,15 +136,6 @@ pub fn renamed_text(occurrence: &Occurrence, new_name: &str) -> String {
         Role::UrlVariable => names::url_variable(new_name),
         _ => new_name.to_string(),
     }
-}
-
-/// The pointer of the mapping entry a definition opens (for hover and outline).
-pub fn definition_pointer(kind: SymbolKind, name: &str) -> String {
-    let section = match kind {
-        SymbolKind::Service => "services",
-        SymbolKind::Runtime => "runtimes",
-    };
-    crate::document::pointer(&[section, &unescape(name)])
 }
 
 #[cfg(test)]

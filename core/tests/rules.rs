@@ -26,7 +26,7 @@ fn run(example: &Example) -> Vec<Diagnostic> {
     }
     let main = root.join("nanokit.yml");
     std::fs::write(&main, example.main_text()).unwrap();
-    let analyse = |path: &Path| -> Analysis {
+    let analyze_file = |path: &Path| -> Analysis {
         let dir = path.parent().unwrap();
         let env = example.env.as_deref();
         let options = AnalyzeOptions {
@@ -38,8 +38,8 @@ fn run(example: &Example) -> Vec<Diagnostic> {
         };
         analyze(std::fs::read_to_string(path).unwrap(), &options)
     };
-    let mut analyses = vec![(main.clone(), analyse(&main))];
-    analyses.extend(others.iter().map(|p| (p.clone(), analyse(p))));
+    let mut analyses = vec![(main.clone(), analyze_file(&main))];
+    analyses.extend(others.iter().map(|p| (p.clone(), analyze_file(p))));
     let members: Vec<Member<'_>> = analyses.iter().map(|(path, analysis)| Member { path, analysis }).collect();
     let cross = project_set::check(&members).swap_remove(0);
     let mut out = analyses.swap_remove(0).1.diagnostics;

@@ -7,7 +7,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use nanokit_core::LineIndex;
-use nanokit_lsp::documents::{analyse, Store};
+use nanokit_lsp::documents::{snapshot, Store};
 use nanokit_lsp::{completion, convert, hover, navigation};
 use tower_lsp_server::ls_types::{Position, Range, TextDocumentContentChangeEvent, Uri};
 
@@ -35,15 +35,15 @@ fuzz_target!(|edits: Vec<Edit>| {
         let (text, _) = store.change(&uri, i as i32 + 2, vec![change]).unwrap();
         assert_eq!(text, reference, "after {:?}", &edits[..=i]);
     }
-    let snapshot = analyse(reference.clone(), 99, None, None);
+    let reference_snapshot = snapshot(reference.clone(), 99, None, None);
     let lines = LineIndex::new(&reference);
-    for d in &snapshot.analysis.diagnostics {
+    for d in &reference_snapshot.analysis.diagnostics {
         convert::diagnostic(d, &uri, &lines, &reference);
     }
     for offset in (0..=reference.len()).step_by(7).filter(|o| reference.is_char_boundary(*o)) {
-        completion::complete(&reference, offset, Some(&snapshot));
-        hover::hover(&snapshot, offset, "local");
-        navigation::definition(&snapshot, &uri, offset);
-        let _ = navigation::rename(&snapshot, &uri, offset, "renamed");
+        completion::complete(&reference, offset, Some(&reference_snapshot));
+        hover::hover(&reference_snapshot, offset, "local");
+        navigation::definition(&reference_snapshot, &uri, offset);
+        let _ = navigation::rename(&reference_snapshot, &uri, offset, "renamed");
     }
 });

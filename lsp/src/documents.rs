@@ -43,7 +43,7 @@ struct Open {
 pub struct Stale;
 
 /// Snapshots replaced by a newer one. Dropping this frees them: do it once the diagnostics
-/// are on their way (see `analyser`).
+/// are on their way (see `analyzer`).
 #[must_use]
 pub struct Displaced(#[allow(dead_code)] Vec<Arc<Snapshot>>);
 
@@ -117,7 +117,9 @@ impl Store {
     }
 }
 
-pub fn analyse(text: String, version: i32, base_dir: Option<PathBuf>, env: Option<String>) -> Snapshot {
+/// Analyze one document as the editor sees it: the core analysis, plus what the server keeps
+/// beside it (symbol occurrences, the variables read).
+pub fn snapshot(text: String, version: i32, base_dir: Option<PathBuf>, env: Option<String>) -> Snapshot {
     let options = AnalyzeOptions {
         base_dir: base_dir.clone(),
         env: env.clone(),

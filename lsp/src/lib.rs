@@ -2,7 +2,7 @@
 //! nanokit-core; this crate translates positions and speaks LSP.
 
 pub mod actions;
-pub mod analyser;
+pub mod analyzer;
 pub mod completion;
 pub mod context;
 pub mod convert;
@@ -12,8 +12,8 @@ pub mod navigation;
 pub mod outline;
 pub mod workspace;
 
-use analyser::Analyser;
-use documents::{analyse, Snapshot, Store};
+use analyzer::Analyzer;
+use documents::{snapshot, Snapshot, Store};
 use nanokit_core::project_set;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -50,7 +50,7 @@ struct Shared {
     config: Arc<Mutex<Config>>,
     /// Analyses of nanokit.yml files in the workspace that are not open, for cross-file checks.
     workspace_files: Arc<Mutex<HashMap<PathBuf, Arc<Snapshot>>>>,
-    analyser: Arc<Analyser>,
+    analyzer: Arc<Analyzer>,
 }
 
 #[derive(Debug)]
@@ -66,7 +66,7 @@ impl Backend {
                 store: Store::default(),
                 config: Arc::new(Mutex::new(Config { environment: "local".into(), ..Config::default() })),
                 workspace_files: Arc::default(),
-                analyser: Arc::new(Analyser::start()),
+                analyzer: Arc::new(Analyzer::start()),
             },
         }
     }
@@ -102,18 +102,18 @@ impl Shared {
             let store = this.store.clone();
             let key = uri.clone();
             let base_dir = file_path(&uri).and_then(|p| p.parent().map(|d| d.to_path_buf()));
-            let job = this.analyser.run(move || {
+            let job = this.analyzer.run(move || {
                 // A newer edit has arrived: its own refresh will do the work.
                 if store.version(&key).is_some_and(|v| v > version) {
                     return None;
                 }
-                Some(Arc::new(analyse(text, version, base_dir, None)))
+                Some(Arc::new(snapshot(text, version, base_dir, None)))
             });
             match job.await {
                 Some(Some(snapshot)) => {
                     if let Ok(displaced) = this.store.set_snapshot(&uri, snapshot) {
                         this.publish_all().await;
-                        this.analyser.drop_later(displaced);
+                        this.analyzer.drop_later(displaced);
                     }
                 }
                 Some(None) => {}
@@ -309,9 +309,9 @@ impl LanguageServer for Backend {
             _ => {
                 let (text, version) = self.shared.store.text(&uri).ok_or_else(|| Error::invalid_params("document is not open"))?;
                 let base = file_path(&uri).and_then(|p| p.parent().map(|d| d.to_path_buf()));
-                let snap = Arc::new(guard("analysis", || analyse(text, version, base, None))?);
+                let snap = Arc::new(guard("analysis", || snapshot(text, version, base, None))?);
                 if let Ok(displaced) = self.shared.store.set_snapshot(&uri, snap.clone()) {
-                    self.shared.analyser.drop_later(displaced);
+                    self.shared.analyzer.drop_later(displaced);
                 }
                 snap
             }

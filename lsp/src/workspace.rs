@@ -2,7 +2,7 @@
 //! side. The files the editor has not opened are read here; the checks across them are the
 //! core's (`nanokit_core::project_set`), found by its `discover`.
 
-use crate::documents::{analyse, Snapshot};
+use crate::documents::{snapshot, Snapshot};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,5 +13,5 @@ pub fn load(path: &Path) -> Option<Arc<Snapshot>> {
         return None;
     }
     let text = std::fs::read_to_string(path).ok()?;
-    Some(Arc::new(analyse(text, 0, path.parent().map(Path::to_path_buf), None)))
+    Some(Arc::new(snapshot(text, 0, path.parent().map(Path::to_path_buf), None)))
 }

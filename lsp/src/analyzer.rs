@@ -17,14 +17,14 @@ use std::sync::mpsc;
 type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Debug)]
-pub struct Analyser {
+pub struct Analyzer {
     analysis: Worker,
     reclaim: Worker,
 }
 
-impl Analyser {
+impl Analyzer {
     pub fn start() -> Self {
-        Analyser { analysis: Worker::start("analysis"), reclaim: Worker::start("reclaim") }
+        Analyzer { analysis: Worker::start("analysis"), reclaim: Worker::start("reclaim") }
     }
 
     /// Queues `f` on the analysis thread now; the future yields its result, `None` if it panicked.
@@ -79,22 +79,22 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_job_fails_alone_and_the_thread_goes_on() {
-        let analyser = Analyser::start();
-        assert_eq!(analyser.run(|| 1 + 1).await, Some(2));
-        let panicked: Option<()> = analyser.run(|| panic!("a bug in one analysis")).await;
+        let analyzer = Analyzer::start();
+        assert_eq!(analyzer.run(|| 1 + 1).await, Some(2));
+        let panicked: Option<()> = analyzer.run(|| panic!("a bug in one analysis")).await;
         assert_eq!(panicked, None);
-        assert_eq!(analyser.run(|| "still here").await, Some("still here"));
+        assert_eq!(analyzer.run(|| "still here").await, Some("still here"));
     }
 
     #[tokio::test]
     async fn jobs_run_in_the_order_they_were_queued() {
-        let analyser = Analyser::start();
+        let analyzer = Analyzer::start();
         let order = std::sync::Arc::new(Mutex::new(Vec::new()));
         // All twenty are queued before the first is awaited.
         let pending: Vec<_> = (0..20)
             .map(|i| {
                 let order = order.clone();
-                analyser.run(move || order.lock().unwrap().push(i))
+                analyzer.run(move || order.lock().unwrap().push(i))
             })
             .collect();
         for job in pending {
