@@ -2,7 +2,7 @@
 //! function with one code, so a rule can be read, tested and changed on its own.
 
 use crate::diagnostic::{Code, Diagnostic};
-use crate::document::{pointer, Document};
+use crate::document::{pointer, Document, Pointer};
 use crate::model::{Project, ProviderId, Scaling, Service};
 use crate::names;
 use crate::resolve::ResolvedEnvironment;
@@ -15,7 +15,7 @@ pub fn project_rules(project: &Project, doc: &Document, fs: Fs<'_>) -> Vec<Diagn
     let mut out = Vec::new();
     unquoted_version(doc, &mut out);
     for (name, service) in &project.services {
-        let base = pointer(&["services", name]);
+        let base = Pointer::of(&["services", name]);
         if !names::is_dns_label(name) {
             out.push(
                 crate::schema::invalid_name(doc.key_span_of(&base), "service name", name)
@@ -37,7 +37,7 @@ pub fn project_rules(project: &Project, doc: &Document, fs: Fs<'_>) -> Vec<Diagn
     }
     instance_name_collisions(project, doc, &mut out);
     for (env, environment) in &project.environments {
-        let base = pointer(&["environments", env]);
+        let base = Pointer::of(&["environments", env]);
         if !names::is_dns_label(env) {
             out.push(
                 crate::schema::invalid_name(doc.key_span_of(&base), "environment name", env)
@@ -45,7 +45,7 @@ pub fn project_rules(project: &Project, doc: &Document, fs: Fs<'_>) -> Vec<Diagn
             );
         }
         for (name, service) in &environment.services {
-            service_rules(service, &format!("{base}{}", pointer(&["services", name])), doc, fs, &mut out);
+            service_rules(service, &base.child("services").child(name), doc, fs, &mut out);
         }
         infra_rules(project, env, doc, &mut out);
     }
@@ -154,15 +154,15 @@ pub fn path_outside_project(base: &Path, path: &str) -> Option<std::path::PathBu
     (!full.starts_with(&root)).then_some(full)
 }
 
-fn service_rules(service: &Service, base: &str, doc: &Document, fs: Fs<'_>, out: &mut Vec<Diagnostic>) {
+fn service_rules(service: &Service, base: &Pointer, doc: &Document, fs: Fs<'_>, out: &mut Vec<Diagnostic>) {
     let base_dir = fs.base_dir;
     if let (Some(expose), Some(port)) = (service.expose, service.port) {
         if expose != port {
-            let p = format!("{base}/port");
+            let p = base.child("port");
             out.push(
                 Diagnostic::new(Code::ExposePortConflict, doc.span_of(&p), format!("`port: {port}` conflicts with `expose: {expose}`"))
                     .label("`port` is an alias of `expose`")
-                    .related(doc.span_of(&format!("{base}/expose")), "`expose` is set here")
+                    .related(doc.span_of(&base.child("expose")), "`expose` is set here")
                     .help("keep one of them; `expose` is the documented name"),
             );
         }
@@ -174,7 +174,7 @@ fn service_rules(service: &Service, base: &str, doc: &Document, fs: Fs<'_>, out:
             out.push(
                 Diagnostic::new(
                     Code::PathOutsideProject,
-                    doc.span_of(&format!("{base}/path")),
+                    doc.span_of(&base.child("path")),
                     format!("path `{path}` is outside the project folder (it is {})", real.display()),
                 )
                 .label("outside the folder of nanokit.yml")
@@ -182,27 +182,23 @@ fn service_rules(service: &Service, base: &str, doc: &Document, fs: Fs<'_>, out:
             );
         } else if !full.exists() {
             out.push(
-                Diagnostic::new(Code::PathNotFound, doc.span_of(&format!("{base}/path")), format!("path `{path}` does not exist"))
+                Diagnostic::new(Code::PathNotFound, doc.span_of(&base.child("path")), format!("path `{path}` does not exist"))
                     .label("no such directory")
                     .help("paths are relative to the folder that holds nanokit.yml"),
             );
         } else if !full.is_dir() {
             out.push(
-                Diagnostic::new(
-                    Code::PathNotFound,
-                    doc.span_of(&format!("{base}/path")),
-                    format!("path `{path}` is a file, not a directory"),
-                )
-                .label("not a directory"),
+                Diagnostic::new(Code::PathNotFound, doc.span_of(&base.child("path")), format!("path `{path}` is a file, not a directory"))
+                    .label("not a directory"),
             );
         }
     }
     for (i, volume) in service.volumes.iter().enumerate() {
-        if let Some(problem) = volume_problem(volume) {
+        if let Err(problem) = crate::model::Volume::parse(volume) {
             out.push(
                 Diagnostic::new(
                     Code::InvalidVolume,
-                    doc.span_of(&format!("{base}/volumes/{i}")),
+                    doc.span_of(&base.child("volumes").child(i)),
                     format!("invalid volume `{volume}`: {problem}"),
                 )
                 .label("expected `name:/container/path`")
@@ -211,7 +207,7 @@ fn service_rules(service: &Service, base: &str, doc: &Document, fs: Fs<'_>, out:
         }
     }
     if let Some(hc) = &service.healthcheck {
-        let p = format!("{base}/healthcheck");
+        let p = base.child("healthcheck");
         let problem = match (&hc.path, &hc.cmd) {
             (Some(_), Some(_)) => Some("sets both `path` and `cmd`; use one"),
             (None, None) => Some("needs `path` (HTTP probe) or `cmd` (command probe)"),
@@ -223,8 +219,11 @@ fn service_rules(service: &Service, base: &str, doc: &Document, fs: Fs<'_>, out:
         if let Some(path) = &hc.path {
             if !path.starts_with('/') {
                 out.push(
-                    Diagnostic::new(Code::InvalidHealthcheck, doc.span_of(&format!("{p}/path")), "healthcheck `path` must start with `/`")
-                        .fix("Add a leading `/`", doc.span_of(&format!("{p}/path")), format!("/{path}")),
+                    Diagnostic::new(Code::InvalidHealthcheck, doc.span_of(&p.child("path")), "healthcheck `path` must start with `/`").fix(
+                        "Add a leading `/`",
+                        doc.span_of(&p.child("path")),
+                        format!("/{path}"),
+                    ),
                 );
             }
         }
@@ -233,7 +232,7 @@ fn service_rules(service: &Service, base: &str, doc: &Document, fs: Fs<'_>, out:
             if value.as_ref().is_some_and(|d| d.as_millis().is_none_or(|ms| ms == 0 || ms > names::MAX_DURATION_MS)) {
                 out.push(Diagnostic::new(
                     Code::InvalidHealthcheck,
-                    doc.span_of(&format!("{p}/{field}")),
+                    doc.span_of(&p.child(field)),
                     format!("healthcheck `{field}` must be a positive duration of at most 24h"),
                 ));
             }
@@ -242,39 +241,25 @@ fn service_rules(service: &Service, base: &str, doc: &Document, fs: Fs<'_>, out:
     if let Some(host) = &service.host {
         if let Some(problem) = names::hostname_problem(host) {
             out.push(
-                Diagnostic::new(Code::InvalidHost, doc.span_of(&format!("{base}/host")), format!("invalid host `{host}`: {problem}"))
+                Diagnostic::new(Code::InvalidHost, doc.span_of(&base.child("host")), format!("invalid host `{host}`: {problem}"))
                     .label("not a hostname"),
             );
         }
     }
 }
 
-fn volume_problem(volume: &str) -> Option<&'static str> {
-    let Some((name, path)) = volume.split_once(':') else {
-        return Some("missing `:`");
-    };
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
-        return Some("the volume name may hold letters, digits, `-`, `_` and `.` only");
-    }
-    let path = path.strip_suffix(":ro").or_else(|| path.strip_suffix(":rw")).unwrap_or(path);
-    if !path.starts_with('/') {
-        return Some("the container path must be absolute");
-    }
-    None
-}
-
 fn infra_rules(project: &Project, env: &str, doc: &Document, out: &mut Vec<Diagnostic>) {
     let Some(infra) = project.environments.get(env).and_then(|e| e.infra.as_ref()) else {
         return;
     };
-    let base = pointer(&["environments", env, "infra"]);
+    let base = Pointer::of(&["environments", env, "infra"]);
     if let Some(host) = &infra.host {
         engine_host_rules(host, infra.provider, &base, doc, out);
     }
     if let Some(cidr) = &infra.cidr {
         if let Some(problem) = names::cidr_problem(cidr).or_else(|| names::vpc_cidr_size_problem(cidr)) {
             out.push(
-                Diagnostic::new(Code::InvalidCidr, doc.span_of(&format!("{base}/cidr")), format!("invalid CIDR `{cidr}`: {problem}"))
+                Diagnostic::new(Code::InvalidCidr, doc.span_of(&base.child("cidr")), format!("invalid CIDR `{cidr}`: {problem}"))
                     .label("expected e.g. 10.0.0.0/16"),
             );
         }
@@ -282,12 +267,8 @@ fn infra_rules(project: &Project, env: &str, doc: &Document, out: &mut Vec<Diagn
     if let (Some(min), Some(max)) = (infra.min, infra.max) {
         if min > max {
             out.push(
-                Diagnostic::new(
-                    Code::MinAboveMax,
-                    doc.span_of(&format!("{base}/min")),
-                    format!("`min: {min}` is greater than `max: {max}`"),
-                )
-                .related(doc.span_of(&format!("{base}/max")), "`max` is set here"),
+                Diagnostic::new(Code::MinAboveMax, doc.span_of(&base.child("min")), format!("`min: {min}` is greater than `max: {max}`"))
+                    .related(doc.span_of(&base.child("max")), "`max` is set here"),
             );
         }
     }
@@ -298,23 +279,23 @@ fn infra_rules(project: &Project, env: &str, doc: &Document, out: &mut Vec<Diagn
         out.push(
             Diagnostic::new(
                 Code::ScalingBoundsWithoutAuto,
-                doc.key_span_of(&format!("{base}/max")),
+                doc.key_span_of(&base.child("max")),
                 "`max` has no effect with `scaling: manual`",
             )
-            .related(doc.span_of(&format!("{base}/scaling")), "scaling is manual here")
+            .related(doc.span_of(&base.child("scaling")), "scaling is manual here")
             .help("set `scaling: auto` to scale between `min` and `max`, or remove `max` (`min` stays the number of instances)"),
         );
     }
     if infra.provider == Some(ProviderId::Aws) && infra.region.is_none() {
         out.push(
-            Diagnostic::new(Code::AwsWithoutRegion, doc.key_span_of(&format!("{base}/provider")), "`provider: aws` needs a `region`")
+            Diagnostic::new(Code::AwsWithoutRegion, doc.key_span_of(&base.child("provider")), "`provider: aws` needs a `region`")
                 .label("no region in this infra block")
                 .help("add `region: us-east-1` (or your region) to this `infra` block"),
         );
     }
     if infra.shared == Some(true) && project.component.is_none() {
         out.push(
-            Diagnostic::new(Code::SharedWithoutComponent, doc.key_span_of(&format!("{base}/shared")), "`shared: true` needs a top-level `component`")
+            Diagnostic::new(Code::SharedWithoutComponent, doc.key_span_of(&base.child("shared")), "`shared: true` needs a top-level `component`")
                 .label("adopts another repository's infrastructure")
                 .help("without `component`, this repository's ownership scope defaults to the project name, the same as an owner repo that set none; add `component: <this-repo>` at the top level so it can never touch the owner's resources"),
         );
@@ -323,8 +304,8 @@ fn infra_rules(project: &Project, env: &str, doc: &Document, out: &mut Vec<Diagn
 
 /// `infra.host`: an engine address (NK061, by [`crate::engine_host::parse`], the rules the CLI's
 /// engine selection reads too) under provider `docker`, the only one that reads it (NK062).
-fn engine_host_rules(host: &str, provider: Option<ProviderId>, base: &str, doc: &Document, out: &mut Vec<Diagnostic>) {
-    let p = format!("{base}/host");
+fn engine_host_rules(host: &str, provider: Option<ProviderId>, base: &Pointer, doc: &Document, out: &mut Vec<Diagnostic>) {
+    let p = base.child("host");
     if let Err(problem) = crate::engine_host::parse(host) {
         out.push(
             // The parser's message already shows the accepted forms.
@@ -340,7 +321,7 @@ fn engine_host_rules(host: &str, provider: Option<ProviderId>, base: &str, doc: 
                 format!("`infra.host` is read by provider `docker` only; provider `{}` ignores it", provider.as_str()),
             )
             .label("ignored")
-            .related(doc.span_of(&format!("{base}/provider")), format!("provider `{}` is set here", provider.as_str()))
+            .related(doc.span_of(&base.child("provider")), format!("provider `{}` is set here", provider.as_str()))
             .help("remove `host`, or set `provider: docker` to deploy to that engine"),
         );
     }

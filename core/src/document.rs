@@ -130,6 +130,44 @@ pub fn unescape(segment: &str) -> String {
     segment.replace("~1", "/").replace("~0", "~")
 }
 
+/// A JSON pointer into the document, built segment by segment so that every segment is
+/// escaped (a service named `a/b` is `/services/a~1b`): rules say `base.child("port")`
+/// rather than pasting strings together.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Pointer(String);
+
+impl Pointer {
+    /// The pointer of `parts` below the root.
+    pub fn of(parts: &[&str]) -> Pointer {
+        Pointer(pointer(parts))
+    }
+    /// The key or list index `segment` below this one.
+    pub fn child(&self, segment: impl std::fmt::Display) -> Pointer {
+        let segment = segment.to_string();
+        let mut out = String::with_capacity(self.0.len() + segment.len() + 1);
+        out.push_str(&self.0);
+        out.push('/');
+        out.push_str(&escape(&segment));
+        Pointer(out)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Pointer {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Pointer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 pub fn pointer(parts: &[&str]) -> String {
     let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
     for p in parts {
@@ -179,6 +217,13 @@ fn to_json(node: &Node, path: &mut String, key: Option<Span>, locations: &mut Ha
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pointers_escape_each_segment() {
+        let p = Pointer::of(&["services", "a/b"]).child("volumes").child(0);
+        assert_eq!(p.as_str(), "/services/a~1b/volumes/0");
+        assert_eq!(Pointer::of(&["x"]).child("~k").as_str(), "/x/~0k");
+    }
 
     #[test]
     fn pointers_map_to_spans() {

@@ -461,3 +461,34 @@ pub enum DnsProvider {
     Cloudflare,
     Gcp,
 }
+
+/// A named volume as written in a service's `volumes`: `name:/path/in/container[:ro|:rw]`.
+/// Parsed here once, for the rule that checks it (NK053) and the plan that mounts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    pub name: String,
+    /// Where it is mounted in the container (absolute).
+    pub target: String,
+    pub read_only: bool,
+}
+
+impl Volume {
+    /// The volume, or what is wrong with the text.
+    pub fn parse(text: &str) -> Result<Volume, &'static str> {
+        let Some((name, rest)) = text.split_once(':') else {
+            return Err("missing `:`");
+        };
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+            return Err("the volume name may hold letters, digits, `-`, `_` and `.` only");
+        }
+        let (target, read_only) = match rest.rsplit_once(':') {
+            Some((path, "ro")) => (path, true),
+            Some((path, "rw")) => (path, false),
+            _ => (rest, false),
+        };
+        if !target.starts_with('/') {
+            return Err("the container path must be absolute");
+        }
+        Ok(Volume { name: name.to_string(), target: target.to_string(), read_only })
+    }
+}

@@ -358,15 +358,11 @@ pub fn desired(
     Ok(Desired { cluster, services, complete: selection.is_empty(), remove_orphans: options.remove_orphans })
 }
 
-/// `name:/path[:ro|:rw]` → the platform volume `<prefix>-<name>` mounted at `/path`.
+/// `name:/path[:ro|:rw]` → the platform volume `<prefix>-<name>` mounted at `/path`. An
+/// invalid one never reaches a plan: NK053 stops the deploy first.
 fn volume_mount(prefix: &str, text: &str) -> Option<VolumeMount> {
-    let (name, rest) = text.split_once(':')?;
-    let (target, read_only) = match rest.rsplit_once(':') {
-        Some((path, "ro")) => (path, true),
-        Some((path, "rw")) => (path, false),
-        _ => (rest, false),
-    };
-    Some(VolumeMount { name: format!("{prefix}-{name}"), target: target.to_string(), read_only })
+    let v = crate::model::Volume::parse(text).ok()?;
+    Some(VolumeMount { name: format!("{prefix}-{}", v.name), target: v.target, read_only: v.read_only })
 }
 
 /// Whether a full deploy removes this observed service of ours: it left the file, and it was

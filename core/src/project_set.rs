@@ -9,7 +9,7 @@
 
 use crate::analysis::Analysis;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::document::{pointer, Document};
+use crate::document::{pointer, Document, Pointer};
 use crate::resolve::ResolvedEnvironment;
 use crate::source::Span;
 use std::path::{Path, PathBuf};
@@ -148,8 +148,8 @@ fn same_instance_name(
 fn infra_owners(me: &Member<'_>, mine: &ResolvedEnvironment, theirs: &[(&Member<'_>, &ResolvedEnvironment)], out: &mut Vec<Diagnostic>) {
     let owners: Vec<&Member<'_>> = theirs.iter().filter(|(_, e)| !e.shared).map(|(m, _)| *m).collect();
     let env = &mine.env;
-    let infra = pointer(&["environments", env, "infra"]);
-    let span = match (doc(me).location(&format!("{infra}/shared")), doc(me).location(&infra)) {
+    let infra = Pointer::of(&["environments", env, "infra"]);
+    let span = match (doc(me).location(&infra.child("shared")), doc(me).location(&infra)) {
         (Some(shared), _) => shared.key_or_value(),
         (None, Some(infra)) => infra.key_or_value(),
         // No infra block (the default `local`): the project name stands for the file.

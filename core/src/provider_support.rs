@@ -7,7 +7,7 @@
 //! change a row here when a provider learns or drops a key.
 
 use crate::diagnostic::{Code, Diagnostic};
-use crate::document::{pointer, unescape, Document};
+use crate::document::{unescape, Document, Pointer};
 use crate::model::ProviderId;
 use crate::resolve::ResolvedEnvironment;
 use crate::source::line_removal_span;
@@ -184,19 +184,19 @@ pub fn check(environments: &[&ResolvedEnvironment], doc: &Document) -> Vec<Diagn
     let mut top_level: IndexMap<String, Vec<(ProviderId, Support)>> = IndexMap::new();
     for resolved in environments {
         let provider = resolved.provider;
-        let own = pointer(&["environments", &resolved.env]);
+        let own = Pointer::of(&["environments", &resolved.env]);
         // A provider the file misspells is resolved as the default; judging keys by that
         // default would only add noise to the provider's own error.
-        let written = doc.json.pointer(&format!("{own}/infra/provider"));
+        let written = doc.json.pointer(&own.child("infra").child("provider"));
         if written.is_some_and(|w| w.as_str() != Some(provider.as_str())) {
             continue;
         }
-        for p in keys_below(doc, &format!("{own}/infra"), 1).into_iter().chain(keys_below(doc, &format!("{own}/services"), 2)) {
+        for p in keys_below(doc, &own.child("infra"), 1).into_iter().chain(keys_below(doc, &own.child("services"), 2)) {
             if let Some(d) = judge(doc, &p, provider, resolved) {
                 out.push(d);
             }
         }
-        for p in keys_below(doc, "/services", 2) {
+        for p in keys_below(doc, &Pointer::of(&["services"]), 2) {
             let Some(support) = key_of_pointer(&p).and_then(|k| row(&k)).and_then(|r| r.of(provider)) else {
                 top_level.entry(p).or_default().push((provider, Support::Honoured));
                 continue;
@@ -272,18 +272,18 @@ fn own_lines(doc: &Document, span: crate::Span) -> Option<crate::Span> {
 }
 
 /// Pointers of mapping keys `depth` levels below `base` (1: its own keys).
-fn keys_below(doc: &Document, base: &str, depth: usize) -> Vec<String> {
-    let mut level = vec![base.to_string()];
+fn keys_below(doc: &Document, base: &Pointer, depth: usize) -> Vec<String> {
+    let mut level = vec![base.clone()];
     for _ in 0..depth {
         level = level
             .iter()
             .flat_map(|p| match doc.json.pointer(p).and_then(|v| v.as_object()) {
-                Some(map) => map.keys().map(|k| format!("{p}/{}", crate::document::escape(k))).collect::<Vec<_>>(),
+                Some(map) => map.keys().map(|k| p.child(k)).collect::<Vec<_>>(),
                 None => Vec::new(),
             })
             .collect();
     }
-    level
+    level.into_iter().map(|p| p.to_string()).collect()
 }
 
 #[cfg(test)]

@@ -97,17 +97,24 @@ pub struct ResolvedEnvironment {
 }
 
 impl ResolvedEnvironment {
-    /// The complete environment of a container: injected URLs, then the service's own
-    /// variables (user values win over injected names, as SPEC §5.3 says).
-    pub fn full_env(&self, service: &ResolvedService) -> IndexMap<String, String> {
-        let mut env: IndexMap<String, String> = IndexMap::with_capacity(self.urls.len() + service.env.len());
+    /// The complete environment of a container, each value with its origin: the injected
+    /// `NANOKIT_URL_*`, then the service's own variables (a user value wins over an injected
+    /// name and takes its place, as SPEC §5.3 says). The one merge that the deploy, the config
+    /// hash, `nkdev config` and hover all read.
+    pub fn environment(&self, service: &ResolvedService) -> IndexMap<String, Sourced<String>> {
+        let mut env: IndexMap<String, Sourced<String>> = IndexMap::with_capacity(self.urls.len() + service.env.len());
         for (k, v) in &self.urls {
-            env.insert(k.clone(), v.clone());
+            env.insert(k.clone(), Sourced::new(v.clone(), Origin::Injected, None));
         }
         for (k, v) in &service.env {
-            env.insert(k.clone(), v.value.clone());
+            env.insert(k.clone(), v.clone());
         }
         env
+    }
+
+    /// [`Self::environment`] without the origins: what the container gets.
+    pub fn full_env(&self, service: &ResolvedService) -> IndexMap<String, String> {
+        self.environment(service).into_iter().map(|(k, v)| (k, v.value)).collect()
     }
 
     /// A stable hash of everything that, when changed, requires recreating the service's container.

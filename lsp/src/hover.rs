@@ -21,8 +21,8 @@ pub fn hover(snapshot: &Snapshot, offset: usize, env: &str) -> Option<(String, n
             return Some((text, loc.value));
         }
     }
-    let generic = schema_pointer(&pointer);
-    let info = nanokit_core::schema::key_info(&generic)?;
+    // List indices and map keys stay as they are: the schema walker handles both.
+    let info = nanokit_core::schema::key_info(&pointer)?;
     let mut text = format!("**{}**", info.name);
     if let Some(kind) = &info.kind {
         let _ = write!(text, " · `{kind}`");
@@ -99,11 +99,6 @@ fn secret_markdown(snapshot: &Snapshot, pointer: &str) -> Option<String> {
     ))
 }
 
-/// List indices stay, map keys stay: the schema walker handles both.
-fn schema_pointer(pointer: &str) -> String {
-    pointer.to_string()
-}
-
 /// Which environment hover resolves: the configured one if the file has it, else `local`,
 /// else the first environment analysed.
 pub fn pick_environment<'a>(snapshot: &'a Snapshot, wanted: &str) -> Option<&'a ResolvedEnvironment> {
@@ -142,14 +137,9 @@ pub fn service_markdown(snapshot: &Snapshot, name: &str, env: &str) -> Option<St
         let _ = write!(out, "\n**depends on**: {}\n", deps.join(", "));
     }
     out.push_str("\n**environment**\n\n| variable | value | from |\n|---|---|---|\n");
-    for (k, v) in &service.env {
+    for (k, v) in &resolved.environment(service) {
         // A value read from the environment may be a secret the user has not moved yet.
         row(&mut out, &snapshot.analysis.document, k, Some(v));
-    }
-    for (k, v) in &resolved.urls {
-        if !service.env.contains_key(k) {
-            let _ = writeln!(out, "| {k} | `{v}` | injected by nanokit |");
-        }
     }
     if !service.secrets.is_empty() {
         out.push_str("\n**secrets** (read when deploying, never shown)\n\n| variable | source | from |\n|---|---|---|\n");

@@ -94,16 +94,7 @@ fn service_json(env: &ResolvedEnvironment, service: &ResolvedService, doc: &Docu
     if !service.depends_on.is_empty() {
         put("depends_on", Some(Value::Array(service.depends_on.iter().map(|d| sourced(d, doc, explain)).collect())));
     }
-    let mut environment = Map::new();
-    for (k, v) in &env.urls {
-        if !service.env.contains_key(k) {
-            let value = Value::String(v.clone());
-            environment.insert(k.clone(), if explain { json!({"value": value, "from": "injected by nanokit"}) } else { value });
-        }
-    }
-    for (k, v) in &service.env {
-        environment.insert(k.clone(), sourced(v, doc, explain));
-    }
+    let environment: Map<String, Value> = env.environment(service).iter().map(|(k, v)| (k.clone(), sourced(v, doc, explain))).collect();
     put("environment", Some(Value::Object(environment)));
     // Never a value: where each secret is read, redacted, and how it is delivered.
     if !service.secrets.is_empty() {
