@@ -215,7 +215,33 @@ struct Resolver<'a> {
 }
 
 /// One candidate value for a field: the value and the pointer that defines it.
+/// A value one layer sets, with the pointer where it is written.
 type Layer<T> = Option<(T, String)>;
+
+/// Every layer's candidate for one field, in the seed's precedence: the service, its runtime,
+/// the environment's override, the runtime's built-in default. Named, so that a call site
+/// reads as what it is rather than as seven positional arguments.
+struct Layers<T> {
+    service: Layer<T>,
+    runtime: Layer<T>,
+    env_override: Layer<T>,
+    default: Option<T>,
+}
+
+/// How the runtime and default layers of one service are named in provenance.
+struct LayerOrigins {
+    runtime: Origin,
+    default: Origin,
+}
+
+impl LayerOrigins {
+    fn of(runtime_id: &str) -> Self {
+        LayerOrigins {
+            runtime: Origin::Runtime { id: runtime_id.to_string() },
+            default: Origin::Default { runtime: runtime_id.to_string() },
+        }
+    }
+}
 
 impl Resolver<'_> {
     fn service(&mut self, project: &str, component: &str, name: &str, service: &Service, overrides: Option<&Service>) -> ResolvedService {
@@ -229,38 +255,40 @@ impl Resolver<'_> {
         let declared: Option<&Runtime> = runtime_id.as_deref().and_then(|id| self.project.runtimes.get(id));
         let builtin = runtime_id.as_deref().and_then(runtimes::builtin);
         let rp = |field: &str| pointer(&["runtimes", runtime_id.as_deref().unwrap_or_default(), field]);
-        let rt_origin = Origin::Runtime { id: runtime_id.clone().unwrap_or_default() };
-        let default_origin = Origin::Default { runtime: runtime_id.clone().unwrap_or_default() };
+        let origins = LayerOrigins::of(runtime_id.as_deref().unwrap_or_default());
 
         let image = self.layer(
             &"image",
-            service.image.clone().map(|v| (v, sp("image"))),
-            declared.and_then(|r| r.image.clone()).map(|v| (v, rp("image"))),
-            ov.image.clone().map(|v| (v, op("image"))),
-            builtin.map(|b| b.image.to_string()),
-            &rt_origin,
-            &default_origin,
+            Layers {
+                service: service.image.clone().map(|v| (v, sp("image"))),
+                runtime: declared.and_then(|r| r.image.clone()).map(|v| (v, rp("image"))),
+                env_override: ov.image.clone().map(|v| (v, op("image"))),
+                default: builtin.map(|b| b.image.to_string()),
+            },
+            &origins,
         );
         let path = self.layer(
             &"path",
-            service.path.clone().map(|v| (v, sp("path"))),
-            None,
-            ov.path.clone().map(|v| (v, op("path"))),
-            None,
-            &rt_origin,
-            &default_origin,
+            Layers {
+                service: service.path.clone().map(|v| (v, sp("path"))),
+                runtime: None,
+                env_override: ov.path.clone().map(|v| (v, op("path"))),
+                default: None,
+            },
+            &origins,
         );
         let port_of =
             |s: &Service, p: &dyn Fn(&str) -> String| s.expose.map(|v| (v, p("expose"))).or_else(|| s.port.map(|v| (v, p("port"))));
         let expose = self
             .layer(
                 &"expose",
-                port_of(service, &sp),
-                None,
-                port_of(&ov, &op),
-                builtin.map(|b| u32::from(b.port)),
-                &rt_origin,
-                &default_origin,
+                Layers {
+                    service: port_of(service, &sp),
+                    runtime: None,
+                    env_override: port_of(&ov, &op),
+                    default: builtin.map(|b| u32::from(b.port)),
+                },
+                &origins,
             )
             .and_then(|s| u16::try_from(s.value).ok().map(|v| Sourced::new(v, s.origin, s.pointer)));
         // Hosts are case-insensitive (DNS, Caddy's matcher): one lower-case spelling from here
@@ -269,12 +297,13 @@ impl Resolver<'_> {
         let host = self
             .layer(
                 &"host",
-                service.host.clone().map(|v| (v, sp("host"))),
-                None,
-                ov.host.clone().map(|v| (v, op("host"))),
-                None,
-                &rt_origin,
-                &default_origin,
+                Layers {
+                    service: service.host.clone().map(|v| (v, sp("host"))),
+                    runtime: None,
+                    env_override: ov.host.clone().map(|v| (v, op("host"))),
+                    default: None,
+                },
+                &origins,
             )
             .map(|mut h| {
                 h.value.make_ascii_lowercase();
@@ -291,42 +320,46 @@ impl Resolver<'_> {
         };
         let install = self.layer(
             &"provisioning.install",
-            prov(service, "install", &sp),
-            rt_prov("install"),
-            prov(&ov, "install", &op),
-            builtin.and_then(|b| b.install.map(str::to_string)),
-            &rt_origin,
-            &default_origin,
+            Layers {
+                service: prov(service, "install", &sp),
+                runtime: rt_prov("install"),
+                env_override: prov(&ov, "install", &op),
+                default: builtin.and_then(|b| b.install.map(str::to_string)),
+            },
+            &origins,
         );
         let command_or_start = |s: &Service, p: &dyn Fn(&str) -> String| -> Layer<String> {
             s.command.clone().map(|v| (v, p("command"))).or_else(|| prov(s, "start", p))
         };
         let start = self.layer(
             &"start command",
-            command_or_start(service, &sp),
-            rt_prov("start"),
-            command_or_start(&ov, &op),
-            builtin.and_then(|b| b.start.map(str::to_string)),
-            &rt_origin,
-            &default_origin,
+            Layers {
+                service: command_or_start(service, &sp),
+                runtime: rt_prov("start"),
+                env_override: command_or_start(&ov, &op),
+                default: builtin.and_then(|b| b.start.map(str::to_string)),
+            },
+            &origins,
         );
         let healthcheck = self.layer(
             &"healthcheck",
-            service.healthcheck.clone().map(|v| (v, sp("healthcheck"))),
-            None,
-            ov.healthcheck.clone().map(|v| (v, op("healthcheck"))),
-            None,
-            &rt_origin,
-            &default_origin,
+            Layers {
+                service: service.healthcheck.clone().map(|v| (v, sp("healthcheck"))),
+                runtime: None,
+                env_override: ov.healthcheck.clone().map(|v| (v, op("healthcheck"))),
+                default: None,
+            },
+            &origins,
         );
         let volumes_layer = self.layer(
             &"volumes",
-            (!service.volumes.is_empty()).then(|| (service.volumes.clone(), sp("volumes"))),
-            None,
-            (!ov.volumes.is_empty()).then(|| (ov.volumes.clone(), op("volumes"))),
-            None,
-            &rt_origin,
-            &default_origin,
+            Layers {
+                service: (!service.volumes.is_empty()).then(|| (service.volumes.clone(), sp("volumes"))),
+                runtime: None,
+                env_override: (!ov.volumes.is_empty()).then(|| (ov.volumes.clone(), op("volumes"))),
+                default: None,
+            },
+            &origins,
         );
         let volumes = volumes_layer
             .map(|s| {
@@ -441,17 +474,8 @@ impl Resolver<'_> {
     }
 
     /// Pick the first layer that sets a field; warn about an override that can never win.
-    #[allow(clippy::too_many_arguments)]
-    fn layer<T: Clone>(
-        &mut self,
-        field: &dyn std::fmt::Display,
-        service: Layer<T>,
-        runtime: Layer<T>,
-        env_override: Layer<T>,
-        default: Option<T>,
-        rt_origin: &Origin,
-        default_origin: &Origin,
-    ) -> Option<Sourced<T>> {
+    fn layer<T: Clone>(&mut self, field: &dyn std::fmt::Display, layers: Layers<T>, origins: &LayerOrigins) -> Option<Sourced<T>> {
+        let Layers { service, runtime, env_override, default } = layers;
         if let Some((_, override_pointer)) = &env_override {
             if let Some((_, winner)) = service.as_ref().or(runtime.as_ref()) {
                 let by = if service.is_some() { "the service" } else { "its runtime" };
@@ -460,9 +484,9 @@ impl Resolver<'_> {
         }
         service
             .map(|(v, p)| Sourced::new(v, Origin::Service, Some(p)))
-            .or_else(|| runtime.map(|(v, p)| Sourced::new(v, rt_origin.clone(), Some(p))))
+            .or_else(|| runtime.map(|(v, p)| Sourced::new(v, origins.runtime.clone(), Some(p))))
             .or_else(|| env_override.map(|(v, p)| Sourced::new(v, Origin::EnvOverride { env: self.env.to_string() }, Some(p))))
-            .or_else(|| default.map(|v| Sourced::new(v, default_origin.clone(), None)))
+            .or_else(|| default.map(|v| Sourced::new(v, origins.default.clone(), None)))
     }
 
     fn ineffective_override(&mut self, field: &dyn std::fmt::Display, override_pointer: &str, winner: &str, by: &str) {
@@ -558,8 +582,7 @@ impl Resolver<'_> {
                 keys.push(k);
             }
         }
-        let rt_origin = Origin::Runtime { id: rid.to_string() };
-        let default_origin = Origin::Default { runtime: rid.to_string() };
+        let origins = LayerOrigins::of(rid);
         let candidate =
             |map: Option<&IndexMap<String, V>>, key: &str, p: String| map.and_then(|m| m.get(key)).and_then(&convert).map(|v| (v, p));
         let (service_map, ov_map) = (Some(service_map), Some(ov_map));
@@ -568,12 +591,13 @@ impl Resolver<'_> {
         for key in keys {
             let value = self.layer(
                 &format_args!("{field}.{key}"),
-                candidate(service_map, key, pointer(&["services", name, field, key])),
-                candidate(runtime_map, key, pointer(&["runtimes", rid, field, key])),
-                candidate(ov_map, key, pointer(&["environments", env, "services", name, field, key])),
-                None,
-                &rt_origin,
-                &default_origin,
+                Layers {
+                    service: candidate(service_map, key, pointer(&["services", name, field, key])),
+                    runtime: candidate(runtime_map, key, pointer(&["runtimes", rid, field, key])),
+                    env_override: candidate(ov_map, key, pointer(&["environments", env, "services", name, field, key])),
+                    default: None,
+                },
+                &origins,
             );
             if let Some(value) = value {
                 out.insert(key.clone(), value);
