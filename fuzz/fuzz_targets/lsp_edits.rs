@@ -43,7 +43,7 @@ fuzz_target!(|edits: Vec<Edit>| {
     for offset in (0..=reference.len()).step_by(7).filter(|o| reference.is_char_boundary(*o)) {
         completion::complete(&reference, offset, Some(&reference_snapshot));
         hover::hover(&reference_snapshot, offset, "local");
-        navigation::definition(&reference_snapshot, &uri, offset);
-        let _ = navigation::rename(&reference_snapshot, &uri, offset, "renamed");
+        navigation::definition(&reference_snapshot, offset);
+        let _ = navigation::rename(&reference_snapshot, offset, "renamed");
     }
 });

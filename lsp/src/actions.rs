@@ -1,14 +1,20 @@
-//! Code actions: the quick fixes core attaches to its diagnostics.
+//! Code actions: the quick fixes core attaches to its diagnostics, in the server's own terms.
 
-use crate::convert;
 use crate::documents::Snapshot;
-use std::collections::HashMap;
-use tower_lsp_server::ls_types::{CodeAction, CodeActionKind, CodeActionOrCommand, Range, TextEdit, Uri, WorkspaceEdit};
+use nanokit_core::diagnostic::{Diagnostic, Edit};
 
-pub fn quick_fixes(snapshot: &Snapshot, uri: &Uri, range: Range) -> Vec<CodeActionOrCommand> {
-    let doc = &snapshot.analysis.document;
-    let start = convert::offset(&doc.lines, &doc.text, range.start);
-    let end = convert::offset(&doc.lines, &doc.text, range.end);
+/// One quick fix of a diagnostic in the range asked about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuickFix<'a> {
+    pub diagnostic: &'a Diagnostic,
+    pub title: String,
+    pub edits: Vec<Edit>,
+    /// The one an editor may apply on its own ("fix all", "auto fix"): only a safe fix.
+    pub preferred: bool,
+}
+
+/// The fixes of every diagnostic that touches `start..end` (byte offsets).
+pub fn quick_fixes(snapshot: &Snapshot, start: usize, end: usize) -> Vec<QuickFix<'_>> {
     let mut out = Vec::new();
     for d in &snapshot.analysis.diagnostics {
         if d.span.end < start || d.span.start > end {
@@ -18,19 +24,12 @@ pub fn quick_fixes(snapshot: &Snapshot, uri: &Uri, range: Range) -> Vec<CodeActi
         // safe one is preferred (the one an editor applies on "auto fix").
         let safe = d.code.fix_is_safe() == Some(true);
         for (i, fix) in d.fixes.iter().enumerate() {
-            let edits: Vec<TextEdit> = fix
-                .edits
-                .iter()
-                .map(|e| TextEdit { range: convert::range(&doc.lines, &doc.text, e.span), new_text: e.new_text.clone() })
-                .collect();
-            out.push(CodeActionOrCommand::CodeAction(CodeAction {
+            out.push(QuickFix {
+                diagnostic: d,
                 title: if safe { fix.title.clone() } else { format!("{} (unsafe fix: review the result)", fix.title) },
-                kind: Some(CodeActionKind::QUICKFIX),
-                diagnostics: Some(vec![convert::diagnostic(d, uri, &doc.lines, &doc.text)]),
-                edit: Some(WorkspaceEdit { changes: Some(HashMap::from([(uri.clone(), edits)])), ..WorkspaceEdit::default() }),
-                is_preferred: Some(i == 0 && safe),
-                ..CodeAction::default()
-            }));
+                edits: fix.edits.clone(),
+                preferred: i == 0 && safe,
+            });
         }
     }
     out

@@ -1,32 +1,54 @@
 //! Completion from the cursor context (raw text) and the last model that parsed.
 
 use crate::context::{self, CursorContext, Slot};
-use crate::convert;
 use crate::documents::Snapshot;
 use nanokit_core::provider_support;
 use nanokit_core::runtimes::BUILTIN_RUNTIMES;
 use nanokit_core::schema::{self, KeyInfo};
-use nanokit_core::{names, LineIndex, Span};
-use tower_lsp_server::ls_types::{
-    CompletionItem, CompletionItemKind, CompletionTextEdit, Documentation, InsertTextFormat, MarkupContent, MarkupKind, TextEdit,
-};
+use nanokit_core::{names, Span};
+
+/// What the cursor can complete to, in the server's own terms; `convert::completion_items`
+/// makes LSP items of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completions {
+    /// The typed prefix each item replaces.
+    pub replace: Span,
+    pub items: Vec<Completion>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub label: String,
+    pub kind: CompletionKind,
+    pub detail: Option<String>,
+    /// Markdown.
+    pub documentation: Option<String>,
+    /// The text inserted, when it is not the label (a key with its indented body).
+    pub insert: Option<String>,
+    /// What the client matches the typed prefix against, when it is not the label.
+    pub filter: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompletionKind {
+    Property,
+    Module,
+    Reference,
+    Variable,
+    Value,
+    EnumMember,
+}
 
 struct Names {
     services: Vec<String>,
     runtimes: Vec<String>,
-    environments: Vec<String>,
     /// Variables the .env files define, with where (for `${…}` and `env:` values).
     dotenv: Vec<(String, String)>,
 }
 
 fn names_from(good: Option<&Snapshot>) -> Names {
     let Some(project) = good.map(|s| &s.analysis.project) else {
-        return Names {
-            services: vec![],
-            runtimes: BUILTIN_RUNTIMES.iter().map(|r| r.id.to_string()).collect(),
-            environments: vec![],
-            dotenv: vec![],
-        };
+        return Names { services: vec![], runtimes: BUILTIN_RUNTIMES.iter().map(|r| r.id.to_string()).collect(), dotenv: vec![] };
     };
     let mut runtimes: Vec<String> = project.runtimes.keys().cloned().collect();
     for r in BUILTIN_RUNTIMES {
@@ -36,21 +58,14 @@ fn names_from(good: Option<&Snapshot>) -> Names {
     }
     let dotenv =
         good.map_or_else(Vec::new, |s| s.variables.from_files().into_iter().map(|(k, v)| (k.to_string(), v.source.to_string())).collect());
-    Names {
-        services: project.services.keys().cloned().collect(),
-        runtimes,
-        environments: project.environments.keys().cloned().collect(),
-        dotenv,
-    }
+    Names { services: project.services.keys().cloned().collect(), runtimes, dotenv }
 }
 
-pub fn complete(text: &str, offset: usize, good: Option<&Snapshot>) -> Vec<CompletionItem> {
+pub fn complete(text: &str, offset: usize, good: Option<&Snapshot>) -> Completions {
     let ctx = context::at(text, offset);
-    let lines = LineIndex::new(text);
-    let range = convert::range(&lines, text, Span::new(ctx.prefix_start, offset));
     let names = names_from(good);
     let existing = existing_keys(&ctx, good);
-    let mut items: Vec<CompletionItem> = match &ctx.slot {
+    let items: Vec<Completion> = match &ctx.slot {
         Slot::Key => key_items(&ctx, &names, &existing),
         Slot::Value { key } => value_items(&ctx, key, &names),
         Slot::ListItem { key } if key == "depends_on" => {
@@ -59,16 +74,12 @@ pub fn complete(text: &str, offset: usize, good: Option<&Snapshot>) -> Vec<Compl
                 .services
                 .iter()
                 .filter(|s| Some(s.as_str()) != this.as_deref())
-                .map(|s| simple(s, CompletionItemKind::REFERENCE, "service"))
+                .map(|s| simple(s, CompletionKind::Reference, "service"))
                 .collect()
         }
         Slot::ListItem { .. } => Vec::new(),
     };
-    for item in &mut items {
-        let new_text = item.insert_text.take().unwrap_or_else(|| item.label.clone());
-        item.text_edit = Some(CompletionTextEdit::Edit(TextEdit { range, new_text }));
-    }
-    items
+    Completions { replace: Span::new(ctx.prefix_start, offset), items }
 }
 
 /// The service a cursor is inside (`services.<s>` or an override of `<s>`).
@@ -92,7 +103,7 @@ fn existing_keys(ctx: &CursorContext, good: Option<&Snapshot>) -> Vec<String> {
     .collect()
 }
 
-fn key_items(ctx: &CursorContext, names: &Names, existing: &[String]) -> Vec<CompletionItem> {
+fn key_items(ctx: &CursorContext, names: &Names, existing: &[String]) -> Vec<Completion> {
     let path: Vec<&str> = ctx.path.iter().map(String::as_str).collect();
     let fresh = |s: &String| !existing.contains(s);
     match path.as_slice() {
@@ -101,8 +112,8 @@ fn key_items(ctx: &CursorContext, names: &Names, existing: &[String]) -> Vec<Com
             .iter()
             .filter(|r| fresh(&r.id.to_string()))
             .map(|r| {
-                let mut item = simple(r.id, CompletionItemKind::MODULE, &format!("built-in runtime ({})", r.image));
-                item.insert_text = Some(format!("{}:\n{}image: {}", r.id, " ".repeat(ctx.indent + 2), r.image));
+                let mut item = simple(r.id, CompletionKind::Module, &format!("built-in runtime ({})", r.image));
+                item.insert = Some(format!("{}:\n{}image: {}", r.id, " ".repeat(ctx.indent + 2), r.image));
                 item
             })
             .collect(),
@@ -111,9 +122,9 @@ fn key_items(ctx: &CursorContext, names: &Names, existing: &[String]) -> Vec<Com
             .map(|s| s.to_string())
             .filter(|s| fresh(s))
             .map(|e| {
-                let mut item = simple(&e, CompletionItemKind::MODULE, "environment");
+                let mut item = simple(&e, CompletionKind::Module, "environment");
                 let pad = " ".repeat(ctx.indent + 2);
-                item.insert_text = Some(format!("{e}:\n{pad}infra:\n{pad}  provider: {}", if e == "local" { "docker" } else { "aws" }));
+                item.insert = Some(format!("{e}:\n{pad}infra:\n{pad}  provider: {}", if e == "local" { "docker" } else { "aws" }));
                 item
             })
             .collect(),
@@ -122,8 +133,8 @@ fn key_items(ctx: &CursorContext, names: &Names, existing: &[String]) -> Vec<Com
             .iter()
             .filter(|s| fresh(s))
             .map(|s| {
-                let mut item = simple(s, CompletionItemKind::REFERENCE, "override this service");
-                item.insert_text = Some(format!("{s}:\n{}", " ".repeat(ctx.indent + 2)));
+                let mut item = simple(s, CompletionKind::Reference, "override this service");
+                item.insert = Some(format!("{s}:\n{}", " ".repeat(ctx.indent + 2)));
                 item
             })
             .collect(),
@@ -135,21 +146,20 @@ fn key_items(ctx: &CursorContext, names: &Names, existing: &[String]) -> Vec<Com
     }
 }
 
-fn key_item(key: &KeyInfo, parent: &str, indent: usize) -> CompletionItem {
+fn key_item(key: &KeyInfo, parent: &str, indent: usize) -> Completion {
     let inner = " ".repeat(indent + 2);
     let insert = match key.kind.as_deref() {
         Some("object") => format!("{}:\n{inner}", key.name),
         Some("array") => format!("{}:\n{inner}- ", key.name),
         _ => format!("{}: ", key.name),
     };
-    CompletionItem {
+    Completion {
         label: key.name.clone(),
-        kind: Some(CompletionItemKind::PROPERTY),
+        kind: CompletionKind::Property,
         detail: key.kind.clone(),
-        documentation: key_documentation(key, parent).map(|d| markdown(&d)),
-        insert_text: Some(insert),
-        insert_text_format: Some(InsertTextFormat::PLAIN_TEXT),
-        ..CompletionItem::default()
+        documentation: key_documentation(key, parent),
+        insert: Some(insert),
+        filter: None,
     }
 }
 
@@ -163,19 +173,19 @@ fn key_documentation(key: &KeyInfo, parent: &str) -> Option<String> {
     }
 }
 
-fn value_items(ctx: &CursorContext, key: &str, names: &Names) -> Vec<CompletionItem> {
+fn value_items(ctx: &CursorContext, key: &str, names: &Names) -> Vec<Completion> {
     let in_env = ctx.path.last().is_some_and(|p| p == "env");
     if in_env {
-        let mut vars: Vec<CompletionItem> = names
+        let mut vars: Vec<Completion> = names
             .services
             .iter()
-            .map(|s| simple(&names::url_variable(s), CompletionItemKind::VARIABLE, &format!("primary hostname of `{s}`")))
+            .map(|s| simple(&names::url_variable(s), CompletionKind::Variable, &format!("primary hostname of `{s}`")))
             .collect();
         for (v, what) in names::injected::DESCRIBED {
-            vars.push(simple(v, CompletionItemKind::VARIABLE, &format!("set by nanokit: {what}")));
+            vars.push(simple(v, CompletionKind::Variable, &format!("set by nanokit: {what}")));
         }
         for (name, source) in &names.dotenv {
-            vars.push(simple(&format!("${{{name}}}"), CompletionItemKind::VARIABLE, &format!("from {source}")));
+            vars.push(simple(&format!("${{{name}}}"), CompletionKind::Variable, &format!("from {source}")));
         }
         return vars;
     }
@@ -187,10 +197,10 @@ fn value_items(ctx: &CursorContext, key: &str, names: &Names) -> Vec<CompletionI
     };
     if let Some(name) = secret_name {
         let mut items =
-            vec![simple(&format!("env:{name}"), CompletionItemKind::VALUE, "read from this variable (environment or .env) when deploying")];
+            vec![simple(&format!("env:{name}"), CompletionKind::Value, "read from this variable (environment or .env) when deploying")];
         for (var, source) in &names.dotenv {
             if *var != name {
-                items.push(simple(&format!("env:{var}"), CompletionItemKind::VALUE, &format!("defined in {source}")));
+                items.push(simple(&format!("env:{var}"), CompletionKind::Value, &format!("defined in {source}")));
             }
         }
         for (v, detail) in [
@@ -198,15 +208,15 @@ fn value_items(ctx: &CursorContext, key: &str, names: &Names) -> Vec<CompletionI
             ("aws-ssm:/", "an AWS SSM parameter, read by ECS at start (provider aws)"),
             ("aws-sm:", "an AWS Secrets Manager secret, read by ECS at start (provider aws)"),
         ] {
-            items.push(simple(v, CompletionItemKind::VALUE, detail));
+            items.push(simple(v, CompletionKind::Value, detail));
         }
         return items;
     }
     match key {
-        "runtime" => names.runtimes.iter().map(|r| simple(r, CompletionItemKind::MODULE, "runtime")).collect(),
+        "runtime" => names.runtimes.iter().map(|r| simple(r, CompletionKind::Module, "runtime")).collect(),
         "version" => vec![{
-            let mut item = simple("\"1\"", CompletionItemKind::VALUE, "format version");
-            item.filter_text = Some("1".into());
+            let mut item = simple("\"1\"", CompletionKind::Value, "format version");
+            item.filter = Some("1".into());
             item
         }],
         // The engine address of an environment (`services.<s>.host` is a hostname: nothing to offer).
@@ -216,14 +226,14 @@ fn value_items(ctx: &CursorContext, key: &str, names: &Names) -> Vec<CompletionI
             ("unix:///var/run/docker.sock", "the local engine's socket"),
         ]
         .iter()
-        .map(|(v, detail)| simple(v, CompletionItemKind::VALUE, detail))
+        .map(|(v, detail)| simple(v, CompletionKind::Value, detail))
         .collect(),
         "depends_on" => names
             .services
             .iter()
             .map(|s| {
-                let mut item = simple(s, CompletionItemKind::REFERENCE, "service");
-                item.insert_text = Some(format!("[{s}]"));
+                let mut item = simple(s, CompletionKind::Reference, "service");
+                item.insert = Some(format!("[{s}]"));
                 item
             })
             .collect(),
@@ -232,21 +242,16 @@ fn value_items(ctx: &CursorContext, key: &str, names: &Names) -> Vec<CompletionI
             let info = schema::key_info(&pointer);
             let values = info.as_ref().map(|i| i.values.clone()).unwrap_or_default();
             if !values.is_empty() {
-                return values.iter().map(|v| simple(v, CompletionItemKind::ENUM_MEMBER, key)).collect();
+                return values.iter().map(|v| simple(v, CompletionKind::EnumMember, key)).collect();
             }
             if info.as_ref().and_then(|i| i.kind.as_deref()) == Some("boolean") {
-                return ["true", "false"].iter().map(|v| simple(v, CompletionItemKind::VALUE, key)).collect();
+                return ["true", "false"].iter().map(|v| simple(v, CompletionKind::Value, key)).collect();
             }
-            let _ = &names.environments;
             Vec::new()
         }
     }
 }
 
-fn simple(label: &str, kind: CompletionItemKind, detail: &str) -> CompletionItem {
-    CompletionItem { label: label.to_string(), kind: Some(kind), detail: Some(detail.to_string()), ..CompletionItem::default() }
-}
-
-fn markdown(text: &str) -> Documentation {
-    Documentation::MarkupContent(MarkupContent { kind: MarkupKind::Markdown, value: text.to_string() })
+fn simple(label: &str, kind: CompletionKind, detail: &str) -> Completion {
+    Completion { label: label.to_string(), kind, detail: Some(detail.to_string()), documentation: None, insert: None, filter: None }
 }

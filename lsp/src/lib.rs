@@ -331,8 +331,7 @@ impl LanguageServer for Backend {
         guard("completion", || {
             let lines = nanokit_core::LineIndex::new(&text);
             let offset = convert::offset(&lines, &text, pos);
-            let items = completion::complete(&text, offset, good.as_deref());
-            Some(CompletionResponse::Array(items))
+            Some(CompletionResponse::Array(convert::completion_items(&completion::complete(&text, offset, good.as_deref()), &lines, &text)))
         })
     }
 
@@ -342,13 +341,7 @@ impl LanguageServer for Backend {
         let env = self.shared.environment();
         guard("hover", || {
             let offset = offset_in(&snapshot, params.text_document_position_params.position);
-            hover::hover(&snapshot, offset, &env).map(|(text, span)| {
-                let doc = &snapshot.analysis.document;
-                Hover {
-                    contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: text }),
-                    range: Some(convert::range(&doc.lines, &doc.text, span)),
-                }
-            })
+            hover::hover(&snapshot, offset, &env).map(|(text, span)| convert::hover(&snapshot, text, span))
         })
     }
 
@@ -357,7 +350,7 @@ impl LanguageServer for Backend {
         let snapshot = self.shared.snapshot_at(&uri)?;
         guard("definition", || {
             let offset = offset_in(&snapshot, params.text_document_position_params.position);
-            navigation::definition(&snapshot, &uri, offset).map(GotoDefinitionResponse::Scalar)
+            navigation::definition(&snapshot, offset).map(|span| GotoDefinitionResponse::Scalar(convert::location(&snapshot, &uri, span)))
         })
     }
 
@@ -366,7 +359,8 @@ impl LanguageServer for Backend {
         let snapshot = self.shared.snapshot_at(&uri)?;
         guard("references", || {
             let offset = offset_in(&snapshot, params.text_document_position.position);
-            navigation::references(&snapshot, &uri, offset, params.context.include_declaration)
+            navigation::references(&snapshot, offset, params.context.include_declaration)
+                .map(|spans| spans.into_iter().map(|span| convert::location(&snapshot, &uri, span)).collect())
         })
     }
 
@@ -374,8 +368,10 @@ impl LanguageServer for Backend {
         let snapshot = self.shared.snapshot_at(&params.text_document.uri)?;
         guard("prepareRename", || {
             let offset = offset_in(&snapshot, params.position);
-            navigation::prepare(&snapshot, offset)
-                .map(|(range, placeholder)| PrepareRenameResponse::RangeWithPlaceholder { range, placeholder })
+            navigation::prepare(&snapshot, offset).map(|(span, placeholder)| PrepareRenameResponse::RangeWithPlaceholder {
+                range: convert::snapshot_range(&snapshot, span),
+                placeholder,
+            })
         })?
         .map(Some)
         .map_err(Error::invalid_params)
@@ -386,7 +382,7 @@ impl LanguageServer for Backend {
         let snapshot = self.shared.snapshot_at(&uri)?;
         guard("rename", || {
             let offset = offset_in(&snapshot, params.text_document_position.position);
-            navigation::rename(&snapshot, &uri, offset, &params.new_name)
+            navigation::rename(&snapshot, offset, &params.new_name).map(|edits| convert::workspace_edit(&snapshot, &uri, &edits))
         })?
         .map(Some)
         .map_err(Error::invalid_params)
@@ -394,28 +390,37 @@ impl LanguageServer for Backend {
 
     async fn document_symbol(&self, params: DocumentSymbolParams) -> Result<Option<DocumentSymbolResponse>> {
         let Some(snapshot) = self.shared.store.last_good(&params.text_document.uri) else { return Ok(None) };
-        guard("documentSymbol", || Some(DocumentSymbolResponse::Nested(outline::symbols(&snapshot))))
+        guard("documentSymbol", || {
+            Some(DocumentSymbolResponse::Nested(
+                outline::symbols(&snapshot).iter().map(|s| convert::document_symbol(&snapshot, s)).collect(),
+            ))
+        })
     }
 
     async fn folding_range(&self, params: FoldingRangeParams) -> Result<Option<Vec<FoldingRange>>> {
         let Some(snapshot) = self.shared.store.last_good(&params.text_document.uri) else { return Ok(None) };
-        guard("foldingRange", || Some(outline::folding(&snapshot)))
+        guard("foldingRange", || Some(outline::folding(&snapshot).into_iter().map(convert::folding_range).collect()))
     }
 
     async fn document_link(&self, params: DocumentLinkParams) -> Result<Option<Vec<DocumentLink>>> {
         let Some(snapshot) = self.shared.store.snapshot(&params.text_document.uri) else { return Ok(None) };
-        guard("documentLink", || Some(outline::links(&snapshot)))
+        guard("documentLink", || Some(outline::links(&snapshot).iter().filter_map(|l| convert::document_link(&snapshot, l)).collect()))
     }
 
     async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
         let Some(snapshot) = self.shared.store.snapshot(&params.text_document.uri) else { return Ok(None) };
         let env = self.shared.environment();
-        guard("inlayHint", || Some(outline::inlay_hints(&snapshot, &env)))
+        guard("inlayHint", || Some(outline::inlay_hints(&snapshot, &env).iter().map(|h| convert::inlay_hint(&snapshot, h)).collect()))
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
         let uri = params.text_document.uri;
         let Some(snapshot) = self.shared.store.snapshot(&uri) else { return Ok(None) };
-        guard("codeAction", || Some(actions::quick_fixes(&snapshot, &uri, params.range)))
+        guard("codeAction", || {
+            let doc = &snapshot.analysis.document;
+            let start = convert::offset(&doc.lines, &doc.text, params.range.start);
+            let end = convert::offset(&doc.lines, &doc.text, params.range.end);
+            Some(actions::quick_fixes(&snapshot, start, end).iter().map(|f| convert::code_action(&snapshot, &uri, f)).collect())
+        })
     }
 }

@@ -1,66 +1,112 @@
-//! Document symbols, folding ranges, document links (`path:`) and inlay hints.
+//! Document symbols, folding ranges, document links (`path:`) and inlay hints, in the
+//! server's own terms (spans and offsets); `convert` makes LSP values of them.
 
-use crate::convert;
 use crate::documents::Snapshot;
 use nanokit_core::resolve::Origin;
 use nanokit_core::yaml::{Node, Value};
-use tower_lsp_server::ls_types::{DocumentLink, DocumentSymbol, FoldingRange, InlayHint, InlayHintKind, InlayHintLabel, SymbolKind, Uri};
+use nanokit_core::Span;
+use std::path::PathBuf;
+
+/// What an outline entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SymbolKind {
+    Service,
+    Runtime,
+    Environment,
+    Mapping,
+    List,
+    Number,
+    Boolean,
+    Field,
+}
+
+/// One key of the file in the outline, with the keys below it (three levels deep).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Symbol {
+    pub name: String,
+    /// The value, when it is a scalar.
+    pub detail: Option<String>,
+    pub kind: SymbolKind,
+    /// The key and its value.
+    pub span: Span,
+    /// The key alone.
+    pub selection: Span,
+    pub children: Vec<Symbol>,
+}
+
+/// A block that folds, by zero-based line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fold {
+    pub start_line: usize,
+    pub end_line: usize,
+}
+
+/// A `path:` value that opens its folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub span: Span,
+    pub target: PathBuf,
+    pub tooltip: String,
+}
+
+/// Text shown after a service key: what resolution decided that the file does not say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hint {
+    pub offset: usize,
+    pub label: String,
+}
 
 fn symbol_kind(depth: usize, parent: &str, node: &Node) -> SymbolKind {
     match (depth, parent) {
-        (1, "services") => SymbolKind::CLASS,
-        (1, "runtimes") => SymbolKind::INTERFACE,
-        (1, "environments") => SymbolKind::NAMESPACE,
+        (1, "services") => SymbolKind::Service,
+        (1, "runtimes") => SymbolKind::Runtime,
+        (1, "environments") => SymbolKind::Environment,
         _ => match node.value {
-            Value::Map(_) => SymbolKind::OBJECT,
-            Value::Seq(_) => SymbolKind::ARRAY,
-            Value::Int(_) | Value::Float(_) => SymbolKind::NUMBER,
-            Value::Bool(_) => SymbolKind::BOOLEAN,
-            _ => SymbolKind::FIELD,
+            Value::Map(_) => SymbolKind::Mapping,
+            Value::Seq(_) => SymbolKind::List,
+            Value::Int(_) | Value::Float(_) => SymbolKind::Number,
+            Value::Bool(_) => SymbolKind::Boolean,
+            _ => SymbolKind::Field,
         },
     }
 }
 
-#[allow(deprecated)] // DocumentSymbol::deprecated is a required field of the struct
-pub fn symbols(snapshot: &Snapshot) -> Vec<DocumentSymbol> {
-    let doc = &snapshot.analysis.document;
-    fn walk(doc: &nanokit_core::document::Document, node: &Node, depth: usize, parent: &str) -> Vec<DocumentSymbol> {
+pub fn symbols(snapshot: &Snapshot) -> Vec<Symbol> {
+    fn walk(node: &Node, depth: usize, parent: &str) -> Vec<Symbol> {
         node.entries()
             .iter()
             .map(|e| {
                 let name = e.key.key_text().into_owned();
-                let children = if depth < 3 { walk(doc, &e.value, depth + 1, &name) } else { Vec::new() };
+                let children = if depth < 3 { walk(&e.value, depth + 1, &name) } else { Vec::new() };
                 let detail = e.value.as_str().map(str::to_string).or_else(|| match e.value.value {
                     Value::Int(i) => Some(i.to_string()),
                     Value::Bool(b) => Some(b.to_string()),
                     _ => None,
                 });
-                DocumentSymbol {
+                Symbol {
+                    kind: symbol_kind(depth, parent, &e.value),
                     name,
                     detail,
-                    kind: symbol_kind(depth, parent, &e.value),
-                    tags: None,
-                    deprecated: None,
-                    range: convert::range(&doc.lines, &doc.text, e.key.span.cover(e.value.span)),
-                    selection_range: convert::range(&doc.lines, &doc.text, e.key.span),
-                    children: (!children.is_empty()).then_some(children),
+                    span: e.key.span.cover(e.value.span),
+                    selection: e.key.span,
+                    children,
                 }
             })
             .collect()
     }
-    doc.root().map(|r| walk(doc, r, 0, "")).unwrap_or_default()
+    snapshot.analysis.document.root().map(|r| walk(r, 0, "")).unwrap_or_default()
 }
 
-pub fn folding(snapshot: &Snapshot) -> Vec<FoldingRange> {
+pub fn folding(snapshot: &Snapshot) -> Vec<Fold> {
     let doc = &snapshot.analysis.document;
     let mut out = Vec::new();
-    fn walk(doc: &nanokit_core::document::Document, node: &Node, out: &mut Vec<FoldingRange>) {
+    fn walk(doc: &nanokit_core::document::Document, node: &Node, out: &mut Vec<Fold>) {
         for e in node.entries() {
             if matches!(e.value.value, Value::Map(_) | Value::Seq(_)) {
-                let start = doc.lines.line_of(e.key.span.start) as u32;
-                let end = doc.lines.line_of(e.value.span.end.saturating_sub(1)) as u32;
-                if end > start {
-                    out.push(FoldingRange { start_line: start, end_line: end, ..FoldingRange::default() });
+                let start_line = doc.lines.line_of(e.key.span.start);
+                let end_line = doc.lines.line_of(e.value.span.end.saturating_sub(1));
+                if end_line > start_line {
+                    out.push(Fold { start_line, end_line });
                 }
                 walk(doc, &e.value, out);
             }
@@ -72,21 +118,15 @@ pub fn folding(snapshot: &Snapshot) -> Vec<FoldingRange> {
     out
 }
 
-pub fn links(snapshot: &Snapshot) -> Vec<DocumentLink> {
+pub fn links(snapshot: &Snapshot) -> Vec<Link> {
     let doc = &snapshot.analysis.document;
     let Some(base) = &snapshot.base_dir else { return Vec::new() };
     let mut out = Vec::new();
     let mut add = |pointer: String| {
         if let (Some(node), Some(loc)) = (doc.node(&pointer), doc.location(&pointer)) {
             if let Some(path) = node.as_str() {
-                let full = base.join(path);
-                if let Some(target) = full.canonicalize().ok().and_then(Uri::from_file_path) {
-                    out.push(DocumentLink {
-                        range: convert::range(&doc.lines, &doc.text, loc.value),
-                        target: Some(target),
-                        tooltip: Some(format!("Open {path}")),
-                        data: None,
-                    });
+                if let Ok(target) = base.join(path).canonicalize() {
+                    out.push(Link { span: loc.value, target, tooltip: format!("Open {path}") });
                 }
             }
         }
@@ -104,7 +144,7 @@ pub fn links(snapshot: &Snapshot) -> Vec<DocumentLink> {
 
 /// After each service key: what the file does not say but resolution decided
 /// (an auto-discovered runtime, an inherited image, a default port).
-pub fn inlay_hints(snapshot: &Snapshot, env: &str) -> Vec<InlayHint> {
+pub fn inlay_hints(snapshot: &Snapshot, env: &str) -> Vec<Hint> {
     let doc = &snapshot.analysis.document;
     let Some(resolved) = crate::hover::pick_environment(snapshot, env) else { return Vec::new() };
     let mut out = Vec::new();
@@ -128,16 +168,7 @@ pub fn inlay_hints(snapshot: &Snapshot, env: &str) -> Vec<InlayHint> {
         }
         // Place the hint after `name:` on the key's line.
         let colon = doc.text[key.end..].find(':').map_or(key.end, |i| key.end + i + 1);
-        out.push(InlayHint {
-            position: convert::position(&doc.lines, &doc.text, colon),
-            label: InlayHintLabel::String(format!(" {}", parts.join(" · "))),
-            kind: Some(InlayHintKind::TYPE),
-            text_edits: None,
-            tooltip: None,
-            padding_left: Some(true),
-            padding_right: None,
-            data: None,
-        });
+        out.push(Hint { offset: colon, label: format!(" {}", parts.join(" · ")) });
     }
     out
 }
