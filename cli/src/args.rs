@@ -145,6 +145,9 @@ pub enum Command {
         /// Treat warnings as errors
         #[arg(long)]
         deny_warnings: bool,
+        /// Apply the fixes that are safe (`nkdev explain CODE` says which), then report what is left
+        #[arg(long)]
+        fix: bool,
         #[command(flatten)]
         common: FileArgs,
     },

@@ -11,6 +11,11 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("out"), std::process::id()));
     let mut file = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
     file.write_all(bytes)?;
+    // A file written over keeps its mode (a nanokit.yml fixed by `validate --fix` stays 0600
+    // if it was).
+    if let Ok(meta) = std::fs::metadata(path) {
+        file.set_permissions(meta.permissions())?;
+    }
     file.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())

@@ -243,6 +243,31 @@ fn validate_warns_for_each_key_the_provider_ignores() {
 }
 
 #[test]
+fn validate_fix_applies_only_the_safe_fixes() {
+    let dir = tempfile::tempdir().unwrap();
+    // NK009 (quote the version) and NK073 (remove a key docker ignores) are safe; NK002's
+    // "did you mean" rename is a guess and stays for the user.
+    let text = "version: 1\nname: shop\nservices:\n  api:\n    imagee: x\nenvironments:\n  local:\n    infra:\n      provider: docker\n      min: 2 # three in prod\n";
+    let file = write(dir.path(), "nanokit.yml", text.as_bytes());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = nkdev().args(["validate", "--fix", "--format", "short"]).arg(&file).assert().code(1).get_output().clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("applied 2 safe fixes"), "{out:?}");
+    let fixed = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        fixed,
+        "version: \"1\"\nname: shop\nservices:\n  api:\n    imagee: x\nenvironments:\n  local:\n    infra:\n      provider: docker\n"
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("error[NK002]") && !stdout.contains("NK009") && !stdout.contains("NK073"), "{stdout}");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    // Nothing left to fix safely: the file is not written again.
+    let before = std::fs::metadata(&file).unwrap().modified().unwrap();
+    nkdev().args(["validate", "--fix"]).arg(&file).assert().code(1).stderr(predicate::str::contains("applied").not());
+    assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), before);
+}
+
+#[test]
 fn checked_in_rules_document_matches_the_rules() {
     let out = nkdev().args(["explain", "--markdown"]).assert().success().get_output().stdout.clone();
     let checked_in = std::fs::read_to_string(root().join("docs/rules.md")).unwrap();

@@ -6,7 +6,7 @@
 //! diagnostic to its anchor ([`href`]). `core/tests/rules.rs` runs every example through the
 //! analyzer, so the documents cannot drift from the rules.
 
-use crate::diagnostic::Code;
+use crate::diagnostic::{Code, Diagnostic};
 
 /// Where docs/rules.md is published; diagnostics link to `RULES_URL#nk040`. The one place to
 /// change when the project's documentation moves.
@@ -160,6 +160,34 @@ fn example(body: &str) -> Example {
     }
     out.prose = out.prose.trim().to_string();
     out
+}
+
+/// The text with the first fix of every diagnostic whose rule calls its fixes safe applied
+/// (`nkdev validate --fix`), and how many were applied. Fixes that overlap one applied before
+/// are left for the next run; an unsafe fix is never applied here (the editor offers it).
+pub fn apply_safe_fixes(text: &str, diagnostics: &[Diagnostic]) -> (String, usize) {
+    let mut fixes: Vec<&crate::diagnostic::Fix> =
+        diagnostics.iter().filter(|d| d.code.fix_is_safe() == Some(true)).filter_map(|d| d.fixes.first()).collect();
+    fixes.sort_by_key(|f| f.edits.iter().map(|e| e.span.start).min().unwrap_or(0));
+    let mut taken: Vec<crate::Span> = Vec::new();
+    let mut edits = Vec::new();
+    let mut applied = 0;
+    for fix in fixes {
+        let clashes =
+            fix.edits.iter().any(|e| e.span.end > text.len() || taken.iter().any(|t| e.span.start < t.end && t.start < e.span.end));
+        if clashes {
+            continue;
+        }
+        taken.extend(fix.edits.iter().map(|e| e.span));
+        edits.extend(fix.edits.iter());
+        applied += 1;
+    }
+    edits.sort_by_key(|e| std::cmp::Reverse(e.span.start));
+    let mut out = text.to_string();
+    for e in edits {
+        out.replace_range(e.span.start..e.span.end, &e.new_text);
+    }
+    (out, applied)
 }
 
 /// docs/rules.md: every rule, generated from the same documents (`nkdev explain --markdown`).

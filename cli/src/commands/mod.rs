@@ -14,8 +14,8 @@ use nanokit_core::model::ProviderId;
 
 pub fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Validate { files, workspace, format, deny_warnings, common } => {
-            validate::run(&files, &workspace, format, deny_warnings, &common)
+        Command::Validate { files, workspace, format, deny_warnings, fix, common } => {
+            validate::run(&files, &workspace, validate::Options { format, deny_warnings, fix }, &common)
         }
         Command::Config { format, service, explain, common } => config::run(format, service.as_deref(), explain, &common),
         Command::Schema { output } => schema(output.as_deref()),

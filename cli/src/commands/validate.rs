@@ -8,7 +8,15 @@ use nanokit_core::Severity;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-pub fn run(files: &[PathBuf], workspaces: &[PathBuf], format: DiagnosticFormat, deny_warnings: bool, common: &FileArgs) -> Result<u8> {
+pub struct Options {
+    pub format: DiagnosticFormat,
+    pub deny_warnings: bool,
+    /// Apply the safe fixes first (`--fix`).
+    pub fix: bool,
+}
+
+pub fn run(files: &[PathBuf], workspaces: &[PathBuf], options: Options, common: &FileArgs) -> Result<u8> {
+    let Options { format, deny_warnings, fix } = options;
     let paths = paths_to_check(files, workspaces, common)?;
     let color = render::use_color(common.color, std::io::stdout().is_terminal());
     let mut stdout = std::io::stdout().lock();
@@ -16,7 +24,8 @@ pub fn run(files: &[PathBuf], workspaces: &[PathBuf], format: DiagnosticFormat, 
     let mut json = Vec::new();
     let mut all = Vec::new();
     for path in &paths {
-        match load::load(path, common.env.as_deref()) {
+        let loaded = load::load(path, common.env.as_deref()).and_then(|l| if fix { fix_file(l, common) } else { Ok(l) });
+        match loaded {
             Ok(l) => all.push(l),
             Err(e) => {
                 // An unreadable file is an error in the file; keep checking the others.
@@ -61,6 +70,27 @@ pub fn run(files: &[PathBuf], workspaces: &[PathBuf], format: DiagnosticFormat, 
     }
     let failed = errors > 0 || (deny_warnings && warnings > 0);
     Ok(if failed { crate::exit::ERRORS } else { crate::exit::OK })
+}
+
+/// `--fix`: the safe fixes applied to the file (written atomically, a byte-order mark kept),
+/// and the file analysed again. A file cut at the size limit is never written back.
+fn fix_file(loaded: Loaded, common: &FileArgs) -> Result<Loaded> {
+    let doc = &loaded.analysis.document;
+    if loaded.analysis.diagnostics.iter().any(|d| d.code == nanokit_core::Code::FileTooLarge) {
+        return Ok(loaded);
+    }
+    let (fixed, count) = nanokit_core::rules::apply_safe_fixes(&doc.text, &loaded.analysis.diagnostics);
+    if count == 0 {
+        return Ok(loaded);
+    }
+    let bom = std::fs::read(&loaded.path).map(|b| b.starts_with(b"\xef\xbb\xbf")).unwrap_or(false);
+    let bytes = if bom { format!("\u{feff}{fixed}") } else { fixed };
+    // Through a link to the file it names, which stays a link.
+    let target = loaded.path.canonicalize().unwrap_or_else(|_| loaded.path.clone());
+    crate::files::write_atomically(&target, bytes.as_bytes())?;
+    let plural = if count == 1 { "" } else { "es" };
+    writeln!(std::io::stderr(), "{}: applied {count} safe fix{plural}", loaded.path.display())?;
+    load::load(&loaded.path, common.env.as_deref())
 }
 
 /// The files named, then those found below each `--workspace` folder (each file once); with
