@@ -74,7 +74,7 @@ codes! {
     InvalidCidr = "NK042", Error, "An `infra.cidr` that is not an IPv4 CIDR block.";
     MinAboveMax = "NK043", Error, "`infra.min` greater than `infra.max`.";
     IneffectiveOverride = "NK044", Warning, "An environment override that can never win: the service or its runtime already sets the field.";
-    UrlNameCollision = "NK045", Error, "Two services whose NANOKIT_URL_<NAME> variables would have the same name.";
+    UrlNameCollision = "NK045", Error, "Two services whose `NANOKIT_URL_<NAME>` variables would have the same name.";
     InjectedVariableOverridden = "NK046", Warning, "A user variable with the name of a variable nanokit injects; the user's value wins.";
     UnknownOverrideTarget = "NK047", Error, "An environment override for a service that does not exist.";
     PathOutsideProject = "NK048", Error, "A service `path` outside the folder of nanokit.yml (opt in with NANOKIT_ALLOW_OUTSIDE_PATHS=1).";

@@ -77,6 +77,31 @@ impl Document {
         self.location(pointer).map_or_else(|| self.span_of(pointer), |l| l.key_or_value())
     }
 
+    /// The edit that deletes the mapping entry at `pointer` (a quick fix's "remove this
+    /// key"): its whole lines, when nothing else shares them (a block entry, not one inside a
+    /// `{ … }` flow mapping); when it is the only key of its mapping, the mapping is left as
+    /// `{}`, since a key with no value (`infra:`) would be an error of its own. `None` when
+    /// no clean removal exists.
+    pub fn entry_removal(&self, pointer: &str) -> Option<(Span, String)> {
+        let loc = self.location(pointer)?;
+        let span = loc.key_or_value().cover(loc.value);
+        let lines = crate::source::line_removal_span(&self.text, span);
+        let before = self.text.get(lines.start..span.start)?;
+        let after = self.text.get(span.end..lines.end)?.trim();
+        if !before.chars().all(|c| c == ' ') || !(after.is_empty() || after.starts_with('#')) {
+            return None;
+        }
+        let (parent, _) = pointer.rsplit_once('/')?;
+        if self.json.pointer(parent).and_then(Json::as_object).is_some_and(|m| m.len() > 1) {
+            return Some((lines, String::new()));
+        }
+        // `infra:` ⏎ `  min: 2` ⏎ → `infra: {}` ⏎, when only the colon separates them.
+        let parent_key = self.location(parent)?.key?;
+        let newline = if self.text.get(..lines.end)?.ends_with("\r\n") { "\r\n" } else { "\n" };
+        (self.text.get(parent_key.end..lines.start)?.trim() == ":")
+            .then(|| (Span::new(parent_key.end, lines.end), format!(": {{}}{newline}")))
+    }
+
     fn first_line_span(&self) -> Span {
         Span::new(0, self.lines.line_end(&self.text, 0))
     }
@@ -217,6 +242,25 @@ fn to_json(node: &Node, path: &mut String, key: Option<Span>, locations: &mut Ha
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn removing_an_entry_keeps_the_file_valid() {
+        let remove = |text: &str, p: &str| {
+            let doc = Document::parse(text);
+            doc.entry_removal(p).map(|(span, new)| {
+                let mut out = text.to_string();
+                out.replace_range(span.start..span.end, &new);
+                out
+            })
+        };
+        assert_eq!(remove("a:\n  b: 1 # why\n  c: 2\n", "/a/b").as_deref(), Some("a:\n  c: 2\n"));
+        assert_eq!(remove("a:\n  b:\n    - 1\n    - 2\n  c: 2\n", "/a/b").as_deref(), Some("a:\n  c: 2\n"));
+        assert_eq!(remove("x: 1\na:\n  b: 1\n", "/a/b").as_deref(), Some("x: 1\na: {}\n"));
+        assert_eq!(remove("x: 1\r\na:\r\n  b: 1\r\n", "/a/b").as_deref(), Some("x: 1\r\na: {}\r\n"));
+        // Inside a flow mapping, or after a comment on the parent: no clean removal.
+        assert_eq!(remove("a: {b: 1, c: 2}\n", "/a/b"), None);
+        assert_eq!(remove("a: # note\n  b: 1\n", "/a/b"), None);
+    }
 
     #[test]
     fn pointers_escape_each_segment() {

@@ -10,7 +10,6 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::document::{unescape, Document, Pointer};
 use crate::model::ProviderId;
 use crate::resolve::ResolvedEnvironment;
-use crate::source::line_removal_span;
 use indexmap::IndexMap;
 
 /// What a provider does with a key.
@@ -243,8 +242,8 @@ fn judge(doc: &Document, p: &str, provider: ProviderId, env: &ResolvedEnvironmen
             )
             .label(format!("not used by `{name}`"))
             .help(format!("remove `{short}`, or deploy this environment with a provider that uses it"));
-            if let Some(span) = own_lines(doc, loc.key_or_value().cover(loc.value)) {
-                d = d.fix(format!("Remove `{short}`"), span, "");
+            if let Some((span, text)) = doc.entry_removal(p) {
+                d = d.fix(format!("Remove `{short}`"), span, text);
             }
             Some(d)
         }
@@ -259,16 +258,6 @@ fn judge(doc: &Document, p: &str, provider: ProviderId, env: &ResolvedEnvironmen
         ),
         Support::Honoured | Support::Partly(_) => None,
     }
-}
-
-/// The whole lines of `span`, when nothing else shares them (a block mapping entry, not a
-/// flow `{a: 1, b: 2}`): only then is deleting them a clean removal.
-fn own_lines(doc: &Document, span: crate::Span) -> Option<crate::Span> {
-    let lines = line_removal_span(&doc.text, span);
-    let before = doc.text.get(lines.start..span.start)?;
-    let after = doc.text.get(span.end..lines.end)?;
-    let rest = after.trim();
-    (before.chars().all(|c| c == ' ') && (rest.is_empty() || rest.starts_with('#'))).then_some(lines)
 }
 
 /// Pointers of mapping keys `depth` levels below `base` (1: its own keys).
@@ -324,6 +313,16 @@ mod tests {
         let mut fixed = text.to_string();
         fixed.replace_range(edit.span.start..edit.span.end, &edit.new_text);
         assert!(fixed.ends_with("      max: 3\n"), "{fixed}");
+    }
+
+    #[test]
+    fn removing_the_only_key_leaves_an_empty_mapping_not_a_null() {
+        let text = "name: s\nservices:\n  api:\n    image: x\nenvironments:\n  local:\n    infra:\n      min: 2\n";
+        let a = analyze(text, &AnalyzeOptions::default());
+        let d = a.diagnostics.iter().find(|d| d.code == Code::ProviderIgnoresKey).unwrap();
+        let (fixed, n) = crate::rules::apply_safe_fixes(text, std::slice::from_ref(d));
+        assert_eq!((fixed.as_str(), n), ("name: s\nservices:\n  api:\n    image: x\nenvironments:\n  local:\n    infra: {}\n", 1));
+        assert!(!analyze(fixed, &AnalyzeOptions::default()).has_errors());
     }
 
     #[test]

@@ -496,9 +496,8 @@ impl Resolver<'_> {
             .label("never applied")
             .related(self.doc.span_of(winner), format!("`{field}` is set here, and the service and runtime win over environment overrides"))
             .help("service and runtime values win over environment overrides (seed: service → runtime → environment → defaults); remove this line or move the value out of the service");
-        if let Some(loc) = loc {
-            let whole = crate::source::line_removal_span(&self.doc.text, loc.key_or_value().cover(loc.value));
-            d = d.fix("Remove the override with no effect", whole, "");
+        if let Some((span, text)) = self.doc.entry_removal(override_pointer) {
+            d = d.fix("Remove the override with no effect", span, text);
         }
         self.diagnostics.push(d);
     }
