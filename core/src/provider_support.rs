@@ -10,7 +10,6 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::document::{unescape, Document, Pointer};
 use crate::model::ProviderId;
 use crate::resolve::ResolvedEnvironment;
-use indexmap::IndexMap;
 
 /// What a provider does with a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,35 +179,30 @@ pub fn markdown_table() -> String {
 /// (otherwise some environment uses it).
 pub fn check(environments: &[&ResolvedEnvironment], doc: &Document) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let mut top_level: IndexMap<String, Vec<(ProviderId, Support)>> = IndexMap::new();
+    let mut judged: Vec<&ResolvedEnvironment> = Vec::with_capacity(environments.len());
     for resolved in environments {
-        let provider = resolved.provider;
         let own = Pointer::of(&["environments", &resolved.env]);
         // A provider the file misspells is resolved as the default; judging keys by that
         // default would only add noise to the provider's own error.
         let written = doc.json.pointer(&own.child("infra").child("provider"));
-        if written.is_some_and(|w| w.as_str() != Some(provider.as_str())) {
+        if written.is_some_and(|w| w.as_str() != Some(resolved.provider.as_str())) {
             continue;
         }
+        judged.push(resolved);
         for p in keys_below(doc, &own.child("infra"), 1).into_iter().chain(keys_below(doc, &own.child("services"), 2)) {
-            if let Some(d) = judge(doc, &p, provider, resolved) {
-                out.push(d);
-            }
-        }
-        for p in keys_below(doc, &Pointer::of(&["services"]), 2) {
-            let Some(support) = key_of_pointer(&p).and_then(|k| row(&k)).and_then(|r| r.of(provider)) else {
-                top_level.entry(p).or_default().push((provider, Support::Honoured));
-                continue;
-            };
-            top_level.entry(p).or_default().push((provider, support));
+            out.extend(judge(doc, &p, resolved.provider, resolved));
         }
     }
-    for (p, verdicts) in top_level {
-        let everywhere = |f: fn(&Support) -> bool| verdicts.iter().all(|(_, s)| f(s));
-        if everywhere(|s| matches!(s, Support::Ignored(_))) || everywhere(|s| matches!(s, Support::Refused(_))) {
-            let (provider, _) = verdicts[0];
-            if let Some(resolved) = environments.iter().find(|e| e.provider == provider) {
-                out.extend(judge(doc, &p, provider, resolved));
+    // Top-level service keys: only those with a row can be ignored anywhere (a cheap filter,
+    // as this runs on every keystroke of a file with a thousand services).
+    let Some(services) = doc.json.get("services").and_then(|s| s.as_object()) else { return out };
+    for (name, body) in services {
+        for key in body.as_object().into_iter().flat_map(|b| b.keys()) {
+            let Some(row) = TABLE.iter().find(|r| r.key.strip_prefix("service.") == Some(key.as_str())) else { continue };
+            let verdicts: Vec<Option<Support>> = judged.iter().map(|e| row.of(e.provider)).collect();
+            let all = |f: fn(&Support) -> bool| !verdicts.is_empty() && verdicts.iter().all(|v| v.as_ref().is_some_and(f));
+            if all(|s| matches!(s, Support::Ignored(_))) || all(|s| matches!(s, Support::Refused(_))) {
+                out.extend(judge(doc, &Pointer::of(&["services", name, key]), judged[0].provider, judged[0]));
             }
         }
     }
