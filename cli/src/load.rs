@@ -22,6 +22,22 @@ pub struct Loaded {
     pub variables: nanokit_core::variables::Variables,
 }
 
+/// How nkdev analyses the file at `path`: its folder, the process environment and .env
+/// files, the providers of this build, the outside-paths opt-in.
+pub fn options(path: &Path, env: Option<&str>) -> AnalyzeOptions {
+    let base_dir = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p }).map(Path::to_path_buf);
+    let variables = nanokit_core::variables::Variables::load(base_dir.as_deref(), env);
+    AnalyzeOptions {
+        variables: Some(variables),
+        base_dir,
+        env: env.map(str::to_string),
+        deployable: crate::providers::deployable_providers(),
+        allow_outside_paths: nanokit_core::check::allows_outside_paths(
+            std::env::var_os(nanokit_core::check::ALLOW_OUTSIDE_PATHS_VAR).as_deref(),
+        ),
+    }
+}
+
 /// `-f FILE`, else `nanokit.yml` / `nanokit.yaml` in the current directory.
 pub fn locate(file: Option<&Path>) -> Result<PathBuf> {
     if let Some(f) = file {
@@ -91,17 +107,7 @@ pub fn read_text(path: &Path) -> Result<String> {
 
 pub fn load(path: &Path, env: Option<&str>) -> Result<Loaded> {
     let text = read_text(path)?;
-    let base_dir = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p }).map(Path::to_path_buf);
-    let variables = nanokit_core::variables::Variables::load(base_dir.as_deref(), env);
-    let options = AnalyzeOptions {
-        variables: Some(variables),
-        base_dir,
-        env: env.map(str::to_string),
-        deployable: crate::providers::deployable_providers(),
-        allow_outside_paths: nanokit_core::check::allows_outside_paths(
-            std::env::var_os(nanokit_core::check::ALLOW_OUTSIDE_PATHS_VAR).as_deref(),
-        ),
-    };
+    let options = options(path, env);
     let analysis = analyze(text, &options);
     Ok(Loaded { path: path.to_path_buf(), analysis, variables: options.variables.unwrap_or_default() })
 }

@@ -8,6 +8,7 @@ use crate::graph::{self, Graph};
 use crate::model::{Project, ProviderId};
 use crate::resolve::{resolve_environment, ResolvedEnvironment, DEFAULT_ENV};
 use crate::schema;
+use crate::source::Span;
 use crate::variables::Variables;
 use crate::yaml::YamlProblemKind;
 use indexmap::IndexMap;
@@ -93,6 +94,7 @@ pub fn analyze(text: impl Into<String>, options: &AnalyzeOptions) -> Analysis {
         let resolved: Vec<&ResolvedEnvironment> = environments.values().map(|e| &e.resolved).collect();
         diagnostics.extend(crate::provider_support::check(&resolved, &document));
     }
+    drop_fixes_inside_interpolations(&document, &mut diagnostics);
     sort_and_dedup(&mut diagnostics);
     Analysis { document, project, environments, diagnostics }
 }
@@ -140,6 +142,19 @@ fn yaml_problem(problem: &crate::yaml::YamlProblem) -> Diagnostic {
             .help("YAML keys must be unique in a mapping; remove or merge one of them");
     }
     d
+}
+
+/// A fix is computed from the value the rules saw, which for `${VAR}` is the interpolated one:
+/// written over the text, it would replace the variable with its value (a local `.env`
+/// value committed). Such fixes are dropped; removing the whole entry stays.
+fn drop_fixes_inside_interpolations(doc: &Document, diagnostics: &mut [Diagnostic]) {
+    if doc.interpolated.is_empty() {
+        return;
+    }
+    let values: Vec<Span> = doc.interpolated.keys().map(|p| doc.span_of(p)).collect();
+    for d in diagnostics {
+        d.fixes.retain(|fix| !fix.edits.iter().any(|e| values.iter().any(|v| v.start <= e.span.start && e.span.end <= v.end)));
+    }
 }
 
 /// Position order, each finding once (environments resolved one by one repeat some).

@@ -21,15 +21,17 @@ pub struct Member<'a> {
     pub analysis: &'a Analysis,
 }
 
-/// For each member, in the same order, the findings against the other members.
+/// For each member, in the same order, the findings against the other members. A file given
+/// twice (through a link, or `./a` and `a`) is one file, not a sibling of itself.
 pub fn check(members: &[Member<'_>]) -> Vec<Vec<Diagnostic>> {
     let mut out: Vec<Vec<Diagnostic>> = vec![Vec::new(); members.len()];
+    let real: Vec<std::path::PathBuf> = members.iter().map(|m| m.path.canonicalize().unwrap_or_else(|_| m.path.to_path_buf())).collect();
     for (i, me) in members.iter().enumerate() {
         let Some(project) = me.analysis.project.name.as_deref() else { continue };
         let siblings: Vec<&Member<'_>> = members
             .iter()
             .enumerate()
-            .filter(|(j, other)| *j != i && other.analysis.project.name.as_deref() == Some(project) && other.path != me.path)
+            .filter(|(j, other)| real[*j] != real[i] && other.analysis.project.name.as_deref() == Some(project))
             .map(|(_, other)| other)
             .collect();
         if siblings.is_empty() {
@@ -37,15 +39,24 @@ pub fn check(members: &[Member<'_>]) -> Vec<Vec<Diagnostic>> {
         }
         let found = &mut out[i];
         shared_component(me, &siblings, found);
-        for (env, mine) in &me.analysis.environments {
-            let mine = &mine.resolved;
-            let theirs: Vec<(&Member<'_>, &ResolvedEnvironment)> =
-                siblings.iter().filter_map(|s| s.analysis.environments.get(env).map(|e| (*s, &e.resolved))).collect();
+        for mine in me.analysis.environments.values().map(|e| &e.resolved) {
+            // The same environment of the same project in the same place: one cluster.
+            let theirs: Vec<(&Member<'_>, &ResolvedEnvironment)> = siblings
+                .iter()
+                .filter_map(|s| s.analysis.environments.get(&mine.env).map(|e| (*s, &e.resolved)))
+                .filter(|(_, other)| same_target(mine, other))
+                .collect();
             for (other, other_env) in &theirs {
                 same_host(me, mine, other, other_env, found);
-                same_instance_name(me, mine, other, other_env, found);
             }
             infra_owners(me, mine, &theirs, found);
+            // Deployed names join environment and service with `-`, so `prod` + `eu-api` and
+            // `prod-eu` + `api` collide too: every environment deployed to the same place.
+            for other in &siblings {
+                for other_env in other.analysis.environments.values().map(|e| &e.resolved).filter(|o| same_target(mine, o)) {
+                    same_instance_name(me, mine, other, other_env, found);
+                }
+            }
         }
     }
     for found in &mut out {
@@ -53,6 +64,12 @@ pub fn check(members: &[Member<'_>]) -> Vec<Vec<Diagnostic>> {
         found.dedup_by(|a, b| a.code == b.code && a.span == b.span && a.message == b.message);
     }
     out
+}
+
+/// Whether two environments deploy to the same place: the same provider, and on AWS the same
+/// region, on Docker the same engine (`infra.host`; unset is the local engine).
+fn same_target(a: &ResolvedEnvironment, b: &ResolvedEnvironment) -> bool {
+    a.provider == b.provider && a.infra.region == b.infra.region && a.infra.host == b.infra.host
 }
 
 fn doc<'a>(member: &Member<'a>) -> &'a Document {
@@ -122,19 +139,22 @@ fn same_instance_name(
     out: &mut Vec<Diagnostic>,
 ) {
     for (service, s) in &mine.services {
-        if !theirs.services.contains_key(service) {
-            continue;
-        }
+        let Some((other_service, _)) = theirs.services.iter().find(|(_, o)| o.internal_host == s.internal_host) else { continue };
+        let what = if *other_service == *service && theirs.env == mine.env {
+            format!("service `{service}` is also deployed by {} into environment `{}`", other.path.display(), mine.env)
+        } else {
+            format!(
+                "service `{service}` of environment `{}` and service `{other_service}` of environment `{}` in {} are deployed under one name",
+                mine.env,
+                theirs.env,
+                other.path.display()
+            )
+        };
         out.push(
             Diagnostic::new(
                 Code::InstanceClaimedTwice,
                 doc(me).key_span_of(&pointer(&["services", service])),
-                format!(
-                    "service `{service}` is also deployed by {} into environment `{}`: both would be `{}`",
-                    other.path.display(),
-                    mine.env,
-                    s.internal_host
-                ),
+                format!("{what}: both would be `{}`", s.internal_host),
             )
             .label("same deployed name in another repository")
             .help("rename the service in one repository; the cluster holds one service of each name"),
@@ -212,5 +232,55 @@ pub fn discover(dirs: &[PathBuf]) -> Vec<PathBuf> {
     for dir in dirs {
         walk(dir, 0, &mut out);
     }
+    // A folder reached twice (a link to a sibling) holds one file, not two.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{analyze, AnalyzeOptions};
+
+    fn codes_of(a: &str, b: &str) -> Vec<Vec<String>> {
+        let (a, b) = (analyze(a, &AnalyzeOptions::default()), analyze(b, &AnalyzeOptions::default()));
+        let members =
+            [Member { path: Path::new("/x/a/nanokit.yml"), analysis: &a }, Member { path: Path::new("/x/b/nanokit.yml"), analysis: &b }];
+        check(&members).into_iter().map(|found| found.iter().map(|d| format!("{} {}", d.code, d.message)).collect()).collect()
+    }
+
+    #[test]
+    fn two_regions_are_two_clusters() {
+        let repo = |component: &str, region: &str| {
+            format!("name: shop\ncomponent: {component}\nservices:\n  api:\n    image: a\nenvironments:\n  prod:\n    infra:\n      provider: aws\n      region: {region}\n")
+        };
+        assert_eq!(codes_of(&repo("eu", "eu-west-1"), &repo("us", "us-east-1")), vec![Vec::<String>::new(), vec![]]);
+        let same = codes_of(&repo("eu", "eu-west-1"), &repo("us", "eu-west-1"));
+        assert!(same[0].iter().any(|m| m.starts_with("NK071")), "{same:?}");
+    }
+
+    #[test]
+    fn names_that_collide_after_joining_environment_and_service() {
+        let a = "name: shop\ncomponent: a\nservices:\n  eu-api:\n    image: a\nenvironments:\n  prod: {}\n";
+        let b = "name: shop\ncomponent: b\nservices:\n  api:\n    image: b\nenvironments:\n  prod-eu:\n    infra:\n      shared: true\n";
+        let found = codes_of(a, b);
+        assert!(
+            found[0].iter().any(|m| m.contains("NK071 service `eu-api` of environment `prod` and service `api` of environment `prod-eu`")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_file_given_twice_is_not_its_own_sibling() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        std::fs::write(dir.path().join("a/nanokit.yml"), "name: shop\nservices:\n  api:\n    image: a\n").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("a"), dir.path().join("link")).unwrap();
+        let a = analyze("name: shop\nservices:\n  api:\n    image: a\n", &AnalyzeOptions::default());
+        let (p1, p2) = (dir.path().join("a/nanokit.yml"), dir.path().join("link/nanokit.yml"));
+        let found = check(&[Member { path: &p1, analysis: &a }, Member { path: &p2, analysis: &a }]);
+        assert!(found.iter().all(Vec::is_empty), "{found:?}");
+        assert_eq!(discover(&[dir.path().to_path_buf()]).len(), 1, "the linked folder holds the same file");
+    }
 }

@@ -196,17 +196,44 @@ pub fn check(environments: &[&ResolvedEnvironment], doc: &Document) -> Vec<Diagn
     // Top-level service keys: only those with a row can be ignored anywhere (a cheap filter,
     // as this runs on every keystroke of a file with a thousand services).
     let Some(services) = doc.json.get("services").and_then(|s| s.as_object()) else { return out };
+    let every_provider = providers_of_file(doc);
     for (name, body) in services {
         for key in body.as_object().into_iter().flat_map(|b| b.keys()) {
             let Some(row) = TABLE.iter().find(|r| r.key.strip_prefix("service.") == Some(key.as_str())) else { continue };
-            let verdicts: Vec<Option<Support>> = judged.iter().map(|e| row.of(e.provider)).collect();
-            let all = |f: fn(&Support) -> bool| !verdicts.is_empty() && verdicts.iter().all(|v| v.as_ref().is_some_and(f));
-            if all(|s| matches!(s, Support::Ignored(_))) || all(|s| matches!(s, Support::Refused(_))) {
-                out.extend(judge(doc, &Pointer::of(&["services", name, key]), judged[0].provider, judged[0]));
+            let p = Pointer::of(&["services", name, key]);
+            // Ignored: only when no environment of the file (checked here or not, so that
+            // `validate --env prod --fix` never removes what `local` uses) reads it.
+            let ignored_everywhere =
+                every_provider.iter().all(|p| p.and_then(|p| row.of(p)).is_some_and(|s| matches!(s, Support::Ignored(_))));
+            if ignored_everywhere {
+                if let Some(env) = judged.first() {
+                    out.extend(judge(doc, &p, env.provider, env));
+                }
+                continue;
+            }
+            // Refused: by any environment checked, which then needs the key moved out of it.
+            for env in &judged {
+                if matches!(row.of(env.provider), Some(Support::Refused(_))) {
+                    out.extend(judge(doc, &p, env.provider, env));
+                }
             }
         }
     }
     out
+}
+
+/// The provider of every environment the file defines (`local` on docker when it defines
+/// none); `None` for one it misspells, which the file's own error reports.
+fn providers_of_file(doc: &Document) -> Vec<Option<ProviderId>> {
+    let Some(envs) = doc.json.get("environments").and_then(|e| e.as_object()).filter(|e| !e.is_empty()) else {
+        return vec![Some(ProviderId::Docker)];
+    };
+    envs.values()
+        .map(|env| match env.pointer("/infra/provider") {
+            None => Some(ProviderId::Docker),
+            Some(written) => serde_json::from_value(written.clone()).ok(),
+        })
+        .collect()
 }
 
 /// The diagnostic for one key under one provider, if it is ignored or refused there.
@@ -225,8 +252,10 @@ fn judge(doc: &Document, p: &str, provider: ProviderId, env: &ResolvedEnvironmen
         }
         _ => row(&key)?.of(provider)?,
     };
-    let scope =
-        if p.starts_with("/services/") { "every environment checked here".to_string() } else { format!("environment `{}`", env.env) };
+    let scope = match support {
+        Support::Ignored(_) if p.starts_with("/services/") => "every environment of this file".to_string(),
+        _ => format!("environment `{}`", env.env),
+    };
     match support {
         Support::Ignored(instead) => {
             let mut d = Diagnostic::new(
@@ -314,9 +343,21 @@ mod tests {
         let text = "name: s\nservices:\n  api:\n    image: x\nenvironments:\n  local:\n    infra:\n      min: 2\n";
         let a = analyze(text, &AnalyzeOptions::default());
         let d = a.diagnostics.iter().find(|d| d.code == Code::ProviderIgnoresKey).unwrap();
-        let (fixed, n) = crate::rules::apply_safe_fixes(text, std::slice::from_ref(d));
+        let (fixed, n) =
+            crate::rules::fix_safely(
+                text,
+                |t| if t == text { vec![d.clone()] } else { analyze(t, &AnalyzeOptions::default()).diagnostics },
+            );
         assert_eq!((fixed.as_str(), n), ("name: s\nservices:\n  api:\n    image: x\nenvironments:\n  local:\n    infra: {}\n", 1));
         assert!(!analyze(fixed, &AnalyzeOptions::default()).has_errors());
+    }
+
+    #[test]
+    fn fixing_every_ignored_key_of_a_mapping_leaves_it_empty_and_valid() {
+        let text = "name: s\nservices:\n  api:\n    image: x\nenvironments:\n  local:\n    infra:\n      scaling: auto\n      min: 1\n      max: 3\n";
+        let (fixed, n) = crate::rules::fix_safely(text, |t| analyze(t, &AnalyzeOptions::default()).diagnostics);
+        assert_eq!((fixed.as_str(), n), ("name: s\nservices:\n  api:\n    image: x\nenvironments:\n  local:\n    infra: {}\n", 3));
+        assert!(analyze(fixed, &AnalyzeOptions::default()).diagnostics.is_empty());
     }
 
     #[test]
@@ -333,13 +374,28 @@ mod tests {
         let aws = "  prod:\n    infra:\n      provider: aws\n      region: eu-west-1\n";
         let only_aws = found(&format!("{service}environments:\n{aws}"));
         assert_eq!(only_aws.len(), 1, "{only_aws:?}");
-        assert!(only_aws[0].1.contains("provider `aws` ignores `healthcheck` (in every environment checked here)"), "{only_aws:?}");
-        // With a docker environment beside it, the healthcheck is used there: nothing to say.
-        assert!(found(&format!("{service}environments:\n  local: {{}}\n{aws}")).is_empty());
+        assert!(only_aws[0].1.contains("provider `aws` ignores `healthcheck` (in every environment of this file)"), "{only_aws:?}");
+        // With a docker environment beside it, the healthcheck is used there: nothing to say,
+        // also when only the AWS environment is checked (`validate --env prod --fix` must
+        // never remove what `local` uses).
+        let both = format!("{service}environments:\n  local: {{}}\n{aws}");
+        assert!(found(&both).is_empty());
+        let prod_only = analyze(both.as_str(), &AnalyzeOptions { env: Some("prod".into()), ..AnalyzeOptions::default() });
+        assert!(!prod_only.diagnostics.iter().any(|d| d.code == Code::ProviderIgnoresKey), "{:?}", prod_only.diagnostics);
         // An override in the AWS environment is that environment's own: reported.
         let overridden =
             format!("{service}environments:\n  local: {{}}\n{aws}    services:\n      api:\n        healthcheck:\n          cmd: 'true'\n");
         assert_eq!(found(&overridden).len(), 1);
+    }
+
+    #[test]
+    fn top_level_volumes_are_refused_for_the_aws_environment_even_beside_a_docker_one() {
+        let text = "name: s\nservices:\n  db:\n    image: p\n    volumes: ['d:/d']\nenvironments:\n  local: {}\n  prod:\n    infra:\n      provider: aws\n      region: eu-west-1\n";
+        let found = found(text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].1.contains("provider `aws` cannot deploy `volumes` (in environment `prod`)"), "{found:?}");
+        let local_only = analyze(text, &AnalyzeOptions { env: Some("local".into()), ..AnalyzeOptions::default() });
+        assert!(!local_only.has_errors(), "{:?}", local_only.diagnostics);
     }
 
     #[test]

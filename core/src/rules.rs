@@ -8,9 +8,13 @@
 
 use crate::diagnostic::{Code, Diagnostic};
 
-/// Where docs/rules.md is published; diagnostics link to `RULES_URL#nk040`. The one place to
-/// change when the project's documentation moves.
-pub const RULES_URL: &str = "https://example.invalid/nanokit/docs/rules.md";
+/// Where docs/rules.md is published; diagnostics link to `RULES_URL#nk040`. The project has no
+/// public home yet, so this is a placeholder that a build sets with the `NANOKIT_RULES_URL`
+/// environment variable at compile time; the one place to change when it has one.
+pub const RULES_URL: &str = match option_env!("NANOKIT_RULES_URL") {
+    Some(url) => url,
+    None => "https://example.invalid/nanokit/docs/rules.md",
+};
 
 /// A rule's documentation, parsed from its Markdown file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,32 +166,42 @@ fn example(body: &str) -> Example {
     out
 }
 
-/// The text with the first fix of every diagnostic whose rule calls its fixes safe applied
-/// (`nkdev validate --fix`), and how many were applied. Fixes that overlap one applied before
-/// are left for the next run; an unsafe fix is never applied here (the editor offers it).
-pub fn apply_safe_fixes(text: &str, diagnostics: &[Diagnostic]) -> (String, usize) {
-    let mut fixes: Vec<&crate::diagnostic::Fix> =
-        diagnostics.iter().filter(|d| d.code.fix_is_safe() == Some(true)).filter_map(|d| d.fixes.first()).collect();
-    fixes.sort_by_key(|f| f.edits.iter().map(|e| e.span.start).min().unwrap_or(0));
-    let mut taken: Vec<crate::Span> = Vec::new();
-    let mut edits = Vec::new();
+/// `nkdev validate --fix`: the text with the fixes whose rule calls them safe applied, and
+/// how many. One at a time, analysing again after each, so that every fix is computed on the
+/// text the previous one left (two removals that empty a mapping leave `{}`, not a key with
+/// no value); a fix after which the file has more errors than before is not applied. Unsafe
+/// fixes are never applied here: the editor offers them.
+pub fn fix_safely(text: &str, analyze: impl Fn(&str) -> Vec<Diagnostic>) -> (String, usize) {
+    let errors = |d: &[Diagnostic]| d.iter().filter(|d| d.is_error()).count();
+    let mut text = text.to_string();
+    let mut diagnostics = analyze(&text);
+    let mut rejected: Vec<(Code, String)> = Vec::new();
     let mut applied = 0;
-    for fix in fixes {
-        let clashes =
-            fix.edits.iter().any(|e| e.span.end > text.len() || taken.iter().any(|t| e.span.start < t.end && t.start < e.span.end));
-        if clashes {
+    // Each round applies one fix or rejects one: bounded by the findings of a large file.
+    for _ in 0..1000 {
+        let next = diagnostics.iter().find(|d| {
+            d.code.fix_is_safe() == Some(true)
+                && !d.fixes.is_empty()
+                && !rejected.iter().any(|(c, m)| *c == d.code && *m == d.message)
+                && d.fixes[0].edits.iter().all(|e| e.span.start <= e.span.end && e.span.end <= text.len())
+        });
+        let Some(d) = next else { break };
+        let mut edits = d.fixes[0].edits.clone();
+        edits.sort_by_key(|e| std::cmp::Reverse(e.span.start));
+        let mut fixed = text.clone();
+        for e in &edits {
+            fixed.replace_range(e.span.start..e.span.end, &e.new_text);
+        }
+        let after = analyze(&fixed);
+        if errors(&after) > errors(&diagnostics) {
+            rejected.push((d.code, d.message.clone()));
             continue;
         }
-        taken.extend(fix.edits.iter().map(|e| e.span));
-        edits.extend(fix.edits.iter());
+        text = fixed;
+        diagnostics = after;
         applied += 1;
     }
-    edits.sort_by_key(|e| std::cmp::Reverse(e.span.start));
-    let mut out = text.to_string();
-    for e in edits {
-        out.replace_range(e.span.start..e.span.end, &e.new_text);
-    }
-    (out, applied)
+    (text, applied)
 }
 
 /// docs/rules.md: every rule, generated from the same documents (`nkdev explain --markdown`).

@@ -137,3 +137,15 @@ fn apply(text: &str, edits: &[nanokit_core::diagnostic::Edit]) -> String {
     }
     out
 }
+
+#[test]
+fn no_fix_writes_an_interpolated_value_over_its_variable() {
+    let text = "name: demo\nservices:\n  api:\n    image: x\n    expose: 80\n    healthcheck:\n      path: ${HC_PATH}\n";
+    let variables = Variables::from_pairs([("HC_PATH", "healthz")]);
+    let a = analyze(text, &AnalyzeOptions { variables: Some(variables), ..AnalyzeOptions::default() });
+    let d = a.diagnostics.iter().find(|d| d.code == Code::InvalidHealthcheck).expect("the interpolated path is checked");
+    assert!(d.fixes.is_empty(), "a fix would replace ${{HC_PATH}} with its value: {:?}", d.fixes);
+    // Written as text, the same problem keeps its fix.
+    let plain = analyze(text.replace("${HC_PATH}", "healthz"), &AnalyzeOptions::default());
+    assert!(plain.diagnostics.iter().any(|d| d.code == Code::InvalidHealthcheck && !d.fixes.is_empty()));
+}

@@ -8,43 +8,60 @@ use nanokit_core::variables::Variables;
 use nanokit_core::{analyze, Analysis, AnalyzeOptions, Code, Diagnostic, Severity};
 use std::path::{Path, PathBuf};
 
-/// Writes the example's files into a fresh folder and analyses them as `nkdev validate` does
-/// when given every nanokit.yml of the example: the diagnostics of the example's nanokit.yml.
-fn run(example: &Example) -> Vec<Diagnostic> {
+/// The example's files in a fresh folder; the project folder is one level down, so that
+/// `../other/nanokit.yml` stays inside it. Returns the folder and every nanokit.yml, the
+/// example's own first.
+fn write(example: &Example) -> (tempfile::TempDir, Vec<PathBuf>) {
     let tmp = tempfile::tempdir().unwrap();
-    // The project folder is one level down, so that `../other/nanokit.yml` stays inside `tmp`.
     let root = tmp.path().join("repo");
     std::fs::create_dir_all(&root).unwrap();
-    let mut others: Vec<PathBuf> = Vec::new();
+    let main = root.join("nanokit.yml");
+    let mut files = vec![main.clone()];
     for file in &example.files[1..] {
         let path = root.join(&file.path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &file.text).unwrap();
         if nanokit_core::FILE_NAMES.iter().any(|n| path.file_name().is_some_and(|f| f == *n)) {
-            others.push(path);
+            files.push(path);
         }
     }
-    let main = root.join("nanokit.yml");
     std::fs::write(&main, example.main_text()).unwrap();
-    let analyze_file = |path: &Path| -> Analysis {
-        let dir = path.parent().unwrap();
-        let env = example.env.as_deref();
-        let options = AnalyzeOptions {
-            base_dir: Some(dir.to_path_buf()),
-            env: env.map(str::to_string),
-            // No process environment: an example's variables come from its own `.env`.
-            variables: Some(Variables::load_with(Some(dir), env, [])),
-            ..AnalyzeOptions::default()
-        };
-        analyze(std::fs::read_to_string(path).unwrap(), &options)
-    };
-    let mut analyses = vec![(main.clone(), analyze_file(&main))];
-    analyses.extend(others.iter().map(|p| (p.clone(), analyze_file(p))));
+    (tmp, files)
+}
+
+/// How `nkdev validate` analyses a file of the example: its folder, its own `.env` and no
+/// process environment.
+fn options(path: &Path, example: &Example) -> AnalyzeOptions {
+    let dir = path.parent().unwrap();
+    let env = example.env.as_deref();
+    AnalyzeOptions {
+        base_dir: Some(dir.to_path_buf()),
+        env: env.map(str::to_string),
+        variables: Some(Variables::load_with(Some(dir), env, [])),
+        ..AnalyzeOptions::default()
+    }
+}
+
+/// The diagnostics of the example's nanokit.yml when every nanokit.yml of the example is
+/// checked together, as `nkdev validate a b` does.
+fn run(example: &Example) -> Vec<Diagnostic> {
+    let (_tmp, files) = write(example);
+    let analyses: Vec<(PathBuf, Analysis)> =
+        files.iter().map(|p| (p.clone(), analyze(std::fs::read_to_string(p).unwrap(), &options(p, example)))).collect();
     let members: Vec<Member<'_>> = analyses.iter().map(|(path, analysis)| Member { path, analysis }).collect();
     let cross = project_set::check(&members).swap_remove(0);
-    let mut out = analyses.swap_remove(0).1.diagnostics;
+    let mut out = analyses.into_iter().next().unwrap().1.diagnostics;
     out.extend(cross);
     out
+}
+
+/// The example after `nkdev validate --fix`, and how many fixes it applied.
+fn fixed_safely(example: &Example) -> (String, usize, Vec<Diagnostic>) {
+    let (_tmp, files) = write(example);
+    let options = options(&files[0], example);
+    let (text, applied) = nanokit_core::rules::fix_safely(&example.main_text(), |t| analyze(t, &options).diagnostics);
+    let after = analyze(text.as_str(), &options).diagnostics;
+    (text, applied, after)
 }
 
 fn describe(diagnostics: &[Diagnostic]) -> String {
@@ -79,6 +96,14 @@ fn every_rule_is_documented_with_examples_that_hold() {
                 failures.push(format!("{code}: `## Fix safety` for a diagnostic that carries no fix in the example"))
             }
             _ => {}
+        }
+        // A safe fix applied to the example removes the problem and never adds an error.
+        if doc.fix_safety.as_ref().is_some_and(|f| f.safe) {
+            let before = reported.iter().filter(|d| d.is_error()).count();
+            let (text, applied, after) = fixed_safely(&doc.example);
+            if applied == 0 || after.iter().filter(|d| d.is_error()).count() > before {
+                failures.push(format!("{code}: `validate --fix` applied {applied} fixes and left:\n{text}\n{}", describe(&after)));
+            }
         }
         let fixed = run(&doc.fixed);
         if fixed.iter().any(|d| d.code == code || d.severity == Severity::Error) {

@@ -72,25 +72,38 @@ pub fn run(files: &[PathBuf], workspaces: &[PathBuf], options: Options, common: 
     Ok(if failed { crate::exit::ERRORS } else { crate::exit::OK })
 }
 
-/// `--fix`: the safe fixes applied to the file (written atomically, a byte-order mark kept),
-/// and the file analysed again. A file cut at the size limit is never written back.
+/// `--fix`: the safe fixes applied to the file, which is written atomically (a byte-order mark,
+/// its mode and a link to it kept) and analysed again. A file cut at the size limit is never
+/// written, nor one that changed on disk meanwhile; when writing fails, the file is reported
+/// as it is.
 fn fix_file(loaded: Loaded, common: &FileArgs) -> Result<Loaded> {
-    let doc = &loaded.analysis.document;
     if loaded.analysis.diagnostics.iter().any(|d| d.code == nanokit_core::Code::FileTooLarge) {
         return Ok(loaded);
     }
-    let (fixed, count) = nanokit_core::rules::apply_safe_fixes(&doc.text, &loaded.analysis.diagnostics);
+    let options = load::options(&loaded.path, common.env.as_deref());
+    let original = loaded.analysis.document.text.clone();
+    let (fixed, count) = nanokit_core::rules::fix_safely(&original, |text| nanokit_core::analyze(text, &options).diagnostics);
     if count == 0 {
         return Ok(loaded);
     }
-    let bom = std::fs::read(&loaded.path).map(|b| b.starts_with(b"\xef\xbb\xbf")).unwrap_or(false);
-    let bytes = if bom { format!("\u{feff}{fixed}") } else { fixed };
-    // Through a link to the file it names, which stays a link.
-    let target = loaded.path.canonicalize().unwrap_or_else(|_| loaded.path.clone());
-    crate::files::write_atomically(&target, bytes.as_bytes())?;
+    if let Err(e) = write_fixed(&loaded.path, &original, fixed) {
+        writeln!(std::io::stderr(), "{} {e:#}", render::error_prefix())?;
+        return Ok(loaded);
+    }
     let plural = if count == 1 { "" } else { "es" };
     writeln!(std::io::stderr(), "{}: applied {count} safe fix{plural}", loaded.path.display())?;
     load::load(&loaded.path, common.env.as_deref())
+}
+
+fn write_fixed(path: &std::path::Path, original: &str, fixed: String) -> Result<()> {
+    if load::read_text(path)? != original {
+        anyhow::bail!("{} changed while it was being fixed; nothing written", path.display());
+    }
+    let bom = std::fs::read(path).map(|b| b.starts_with(b"\xef\xbb\xbf")).unwrap_or(false);
+    let bytes = if bom { format!("\u{feff}{fixed}") } else { fixed };
+    // Through a link to the file it names, which stays a link.
+    let target = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    crate::files::write_atomically(&target, bytes.as_bytes())
 }
 
 /// The files named, then those found below each `--workspace` folder (each file once); with
