@@ -6,6 +6,7 @@ use crate::document::{pointer, Document, Pointer};
 use crate::model::{Project, ProviderId, Scaling, Service};
 use crate::names;
 use crate::resolve::ResolvedEnvironment;
+use crate::source::Span;
 use crate::yaml::Value;
 use std::collections::HashMap;
 use std::path::Path;
@@ -218,13 +219,12 @@ fn service_rules(service: &Service, base: &Pointer, doc: &Document, fs: Fs<'_>, 
         }
         if let Some(path) = &hc.path {
             if !path.starts_with('/') {
-                out.push(
-                    Diagnostic::new(Code::InvalidHealthcheck, doc.span_of(&p.child("path")), "healthcheck `path` must start with `/`").fix(
-                        "Add a leading `/`",
-                        doc.span_of(&p.child("path")),
-                        format!("/{path}"),
-                    ),
-                );
+                let span = doc.span_of(&p.child("path"));
+                let mut d = Diagnostic::new(Code::InvalidHealthcheck, span, "healthcheck `path` must start with `/`");
+                if let Some(at) = leading_slash_insert(doc, span) {
+                    d = d.fix("Add a leading `/`", Span::new(at, at), "/");
+                }
+                out.push(d);
             }
         }
         for field in ["interval", "timeout"] {
@@ -246,6 +246,17 @@ fn service_rules(service: &Service, base: &Pointer, doc: &Document, fs: Fs<'_>, 
             );
         }
     }
+}
+
+/// Where a `/` goes in front of a scalar written on one line, plainly or in quotes (after the
+/// opening quote). Nothing for block scalars, aliases, or text with `$` (`${VAR}`, `$$`), whose
+/// written form is not the value the rule saw.
+fn leading_slash_insert(doc: &Document, span: Span) -> Option<usize> {
+    let raw = doc.text.get(span.start..span.end)?;
+    if raw.contains(['\n', '$']) || raw.starts_with(['|', '>', '*', '&', '!']) {
+        return None;
+    }
+    Some(if raw.starts_with(['"', '\'']) { span.start + 1 } else { span.start })
 }
 
 fn infra_rules(project: &Project, env: &str, doc: &Document, out: &mut Vec<Diagnostic>) {

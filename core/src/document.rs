@@ -86,6 +86,13 @@ impl Document {
         let loc = self.location(pointer)?;
         let span = loc.key_or_value().cover(loc.value);
         let lines = crate::source::line_removal_span(&self.text, span);
+        // Text an anchor repeats elsewhere (or a `<<` merge brought here from there) is not
+        // this entry's alone; and a block scalar's span runs into the next line.
+        if self.yaml.anchored.iter().any(|a| a.start < lines.end && lines.start < a.end)
+            || self.text.get(loc.value.start..).is_some_and(|v| v.starts_with(['|', '>', '&', '*']))
+        {
+            return None;
+        }
         let before = self.text.get(lines.start..span.start)?;
         let after = self.text.get(span.end..lines.end)?.trim();
         if !before.chars().all(|c| c == ' ') || !(after.is_empty() || after.starts_with('#')) {
@@ -257,6 +264,10 @@ mod tests {
         assert_eq!(remove("a:\n  b:\n    - 1\n    - 2\n  c: 2\n", "/a/b").as_deref(), Some("a:\n  c: 2\n"));
         assert_eq!(remove("x: 1\na:\n  b: 1\n", "/a/b").as_deref(), Some("x: 1\na: {}\n"));
         assert_eq!(remove("x: 1\r\na:\r\n  b: 1\r\n", "/a/b").as_deref(), Some("x: 1\r\na: {}\r\n"));
+        // Text an alias repeats, a `<<` merge from an anchor, a block scalar: none either.
+        assert_eq!(remove("a: &x\n  b: 1\n  c: 2\nd:\n  <<: *x\n", "/a/b"), None);
+        assert_eq!(remove("a: &x\n  b: 1\n  c: 2\nd:\n  <<: *x\n  e: 3\n", "/d/b"), None);
+        assert_eq!(remove("a:\n  b: |\n    text\n  c: 2\n", "/a/b"), None);
         // Inside a flow mapping, or after a comment on the parent: no clean removal.
         assert_eq!(remove("a: {b: 1, c: 2}\n", "/a/b"), None);
         assert_eq!(remove("a: # note\n  b: 1\n", "/a/b"), None);

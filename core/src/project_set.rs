@@ -66,10 +66,15 @@ pub fn check(members: &[Member<'_>]) -> Vec<Vec<Diagnostic>> {
     out
 }
 
-/// Whether two environments deploy to the same place: the same provider, and on AWS the same
-/// region, on Docker the same engine (`infra.host`; unset is the local engine).
+/// Whether two environments can collide: the same provider, and on Docker the same engine
+/// (`infra.host`, unset being the local one). On AWS every region counts as one place: the
+/// IAM roles nanokit names after the project, environment and service are account-wide.
 fn same_target(a: &ResolvedEnvironment, b: &ResolvedEnvironment) -> bool {
-    a.provider == b.provider && a.infra.region == b.infra.region && a.infra.host == b.infra.host
+    fn engine(e: &ResolvedEnvironment) -> Option<String> {
+        let host = e.infra.host.as_deref().filter(|h| *h != "unix:///var/run/docker.sock")?;
+        Some(host.strip_suffix(":22").filter(|_| host.starts_with("ssh://")).unwrap_or(host).to_string())
+    }
+    a.provider == b.provider && (a.provider != crate::model::ProviderId::Docker || engine(a) == engine(b))
 }
 
 fn doc<'a>(member: &Member<'a>) -> &'a Document {
@@ -251,13 +256,21 @@ mod tests {
     }
 
     #[test]
-    fn two_regions_are_two_clusters() {
-        let repo = |component: &str, region: &str| {
+    fn two_docker_engines_are_two_clusters_and_aws_regions_are_one_account() {
+        let docker = |component: &str, host: &str| {
+            format!("name: shop\ncomponent: {component}\nservices:\n  api:\n    image: a\nenvironments:\n  prod:\n    infra:\n      host: {host}\n")
+        };
+        assert_eq!(
+            codes_of(&docker("eu", "ssh://eu.example.com"), &docker("us", "ssh://us.example.com")),
+            vec![Vec::<String>::new(), vec![]]
+        );
+        let same = codes_of(&docker("eu", "ssh://vps.example.com"), &docker("us", "ssh://vps.example.com:22"));
+        assert!(same[0].iter().any(|m| m.starts_with("NK071")), "{same:?}");
+        let aws = |component: &str, region: &str| {
             format!("name: shop\ncomponent: {component}\nservices:\n  api:\n    image: a\nenvironments:\n  prod:\n    infra:\n      provider: aws\n      region: {region}\n")
         };
-        assert_eq!(codes_of(&repo("eu", "eu-west-1"), &repo("us", "us-east-1")), vec![Vec::<String>::new(), vec![]]);
-        let same = codes_of(&repo("eu", "eu-west-1"), &repo("us", "eu-west-1"));
-        assert!(same[0].iter().any(|m| m.starts_with("NK071")), "{same:?}");
+        let regions = codes_of(&aws("eu", "eu-west-1"), &aws("us", "us-east-1"));
+        assert!(regions[0].iter().any(|m| m.starts_with("NK072")), "two owners of one environment in one account: {regions:?}");
     }
 
     #[test]

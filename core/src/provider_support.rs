@@ -361,6 +361,28 @@ mod tests {
     }
 
     #[test]
+    fn a_key_an_anchor_shares_with_another_environment_is_never_removed() {
+        let text = "name: s\nservices:\n  api:\n    image: x\nenvironments:\n  local:\n    infra: &infra\n      min: 2\n      max: 4\n  prod:\n    infra:\n      <<: *infra\n      provider: aws\n      region: eu-west-1\n";
+        let (fixed, n) = crate::rules::fix_safely(text, |t| analyze(t, &AnalyzeOptions::default()).diagnostics);
+        assert_eq!((fixed.as_str(), n), (text, 0), "prod's task count comes from the same lines");
+    }
+
+    #[test]
+    fn the_healthcheck_slash_is_inserted_not_retyped() {
+        let fix = |value: &str| {
+            let text = format!(
+                "name: s\nservices:\n  api:\n    image: x\n    expose: 80\n    healthcheck:\n      path: {value}\n      interval: 5s\n"
+            );
+            crate::rules::fix_safely(&text, |t| analyze(t, &AnalyzeOptions::default()).diagnostics)
+        };
+        assert!(fix("health").0.contains("      path: /health\n      interval: 5s\n"));
+        assert!(fix("\"health\"").0.contains("      path: \"/health\"\n"));
+        // A folded block scalar's span runs into the next line: no fix rather than a broken file.
+        let (text, n) = fix(">-\n        health");
+        assert_eq!(n, 0, "{text}");
+    }
+
+    #[test]
     fn no_fix_inside_a_flow_mapping_and_none_for_a_misspelled_provider() {
         let flow = found("name: s\nenvironments:\n  local:\n    infra: {provider: docker, min: 2}\n");
         assert_eq!(flow.len(), 1, "{flow:?}");

@@ -169,37 +169,51 @@ fn example(body: &str) -> Example {
 /// `nkdev validate --fix`: the text with the fixes whose rule calls them safe applied, and
 /// how many. One at a time, analysing again after each, so that every fix is computed on the
 /// text the previous one left (two removals that empty a mapping leave `{}`, not a key with
-/// no value); a fix after which the file has more errors than before is not applied. Unsafe
-/// fixes are never applied here: the editor offers them.
+/// no value). A fix is kept only when the finding it fixes is gone and nothing new is wrong:
+/// no error the file did not have, and no YAML problem. Unsafe fixes are never applied here:
+/// the editor offers them.
 pub fn fix_safely(text: &str, analyze: impl Fn(&str) -> Vec<Diagnostic>) -> (String, usize) {
-    let errors = |d: &[Diagnostic]| d.iter().filter(|d| d.is_error()).count();
+    let key = |d: &Diagnostic| (d.code, d.message.clone());
     let mut text = text.to_string();
     let mut diagnostics = analyze(&text);
-    let mut rejected: Vec<(Code, String)> = Vec::new();
     let mut applied = 0;
-    // Each round applies one fix or rejects one: bounded by the findings of a large file.
-    for _ in 0..1000 {
-        let next = diagnostics.iter().find(|d| {
-            d.code.fix_is_safe() == Some(true)
-                && !d.fixes.is_empty()
-                && !rejected.iter().any(|(c, m)| *c == d.code && *m == d.message)
-                && d.fixes[0].edits.iter().all(|e| e.span.start <= e.span.end && e.span.end <= text.len())
-        });
-        let Some(d) = next else { break };
-        let mut edits = d.fixes[0].edits.clone();
-        edits.sort_by_key(|e| std::cmp::Reverse(e.span.start));
-        let mut fixed = text.clone();
-        for e in &edits {
-            fixed.replace_range(e.span.start..e.span.end, &e.new_text);
+    // Analyses are bounded: a file with many findings is fixed in part, never for ever.
+    let mut budget = 2000;
+    'rounds: loop {
+        let candidates: Vec<&Diagnostic> = diagnostics
+            .iter()
+            .filter(|d| d.code.fix_is_safe() == Some(true) && !d.fixes.is_empty())
+            .filter(|d| d.fixes[0].edits.iter().all(|e| e.span.start <= e.span.end && e.span.end <= text.len()))
+            .collect();
+        // Try each in turn on this text; the first that holds is kept and the rest are
+        // computed again on the new text.
+        for d in candidates {
+            if budget == 0 {
+                break 'rounds;
+            }
+            budget -= 1;
+            let mut edits = d.fixes[0].edits.clone();
+            edits.sort_by_key(|e| std::cmp::Reverse(e.span.start));
+            let mut fixed = text.clone();
+            for e in &edits {
+                fixed.replace_range(e.span.start..e.span.end, &e.new_text);
+            }
+            let after = analyze(&fixed);
+            let count = |set: &[Diagnostic], k: &(Code, String)| set.iter().filter(|x| key(x) == *k).count();
+            let gone = count(&after, &key(d)) < count(&diagnostics, &key(d));
+            let new_error = after.iter().any(|x| x.is_error() && count(&after, &key(x)) > count(&diagnostics, &key(x)));
+            let yaml = |set: &[Diagnostic]| {
+                set.iter().filter(|x| matches!(x.code, Code::Syntax | Code::DuplicateKey | Code::InputTooComplex)).count()
+            };
+            let yaml_problem = yaml(&after) > yaml(&diagnostics);
+            if gone && !new_error && !yaml_problem {
+                text = fixed;
+                diagnostics = after;
+                applied += 1;
+                continue 'rounds;
+            }
         }
-        let after = analyze(&fixed);
-        if errors(&after) > errors(&diagnostics) {
-            rejected.push((d.code, d.message.clone()));
-            continue;
-        }
-        text = fixed;
-        diagnostics = after;
-        applied += 1;
+        break;
     }
     (text, applied)
 }

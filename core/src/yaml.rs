@@ -112,11 +112,14 @@ pub enum YamlProblemKind {
 pub struct Parsed {
     pub root: Option<Node>,
     pub problems: Vec<YamlProblem>,
+    /// Spans of the nodes that carry an `&anchor`: text an alias elsewhere repeats, which an
+    /// edit must not touch as if it were only here.
+    pub anchored: Vec<Span>,
 }
 
 pub fn parse(text: &str) -> Parsed {
     if text.len() > MAX_SOURCE_BYTES {
-        return Parsed { root: None, problems: vec![too_large(text)] };
+        return Parsed { root: None, problems: vec![too_large(text)], anchored: Vec::new() };
     }
     let offsets = CharToByte::new(text);
     let mut builder = Builder {
@@ -127,6 +130,7 @@ pub fn parse(text: &str) -> Parsed {
         root: None,
         problems: Vec::new(),
         documents: 0,
+        anchored: Vec::new(),
     };
     let mut parser = Parser::new_from_str(text);
     loop {
@@ -136,7 +140,7 @@ pub fn parse(text: &str) -> Parsed {
                 let span = Span::new(offsets.byte(span.start.index()), offsets.byte(span.end.index()));
                 if let Err(problem) = builder.event(event, span) {
                     builder.problems.push(problem);
-                    return Parsed { root: None, problems: builder.problems };
+                    return Parsed { root: None, problems: builder.problems, anchored: Vec::new() };
                 }
             }
             Some(Err(err)) => {
@@ -155,11 +159,11 @@ pub fn parse(text: &str) -> Parsed {
                     span: Span::new(at, end),
                     first: None,
                 });
-                return Parsed { root: None, problems: builder.problems };
+                return Parsed { root: None, problems: builder.problems, anchored: Vec::new() };
             }
         }
     }
-    Parsed { root: builder.root, problems: builder.problems }
+    Parsed { root: builder.root, problems: builder.problems, anchored: builder.anchored }
 }
 
 /// Reported where the limit falls, so the position tells how far past it the file goes.
@@ -227,6 +231,7 @@ struct Builder<'a> {
     root: Option<Node>,
     problems: Vec<YamlProblem>,
     documents: usize,
+    anchored: Vec<Span>,
 }
 
 impl Builder<'_> {
@@ -331,6 +336,7 @@ impl Builder<'_> {
 
     fn push(&mut self, node: Node, anchor: usize) -> Result<(), YamlProblem> {
         if anchor != 0 {
+            self.anchored.push(node.span);
             self.anchors.insert(anchor, node.clone());
         }
         match self.stack.last_mut() {

@@ -24,9 +24,15 @@ pub fn run(files: &[PathBuf], workspaces: &[PathBuf], options: Options, common: 
     let mut json = Vec::new();
     let mut all = Vec::new();
     for path in &paths {
-        let loaded = load::load(path, common.env.as_deref()).and_then(|l| if fix { fix_file(l, common) } else { Ok(l) });
+        let loaded = load::load(path, common.env.as_deref()).and_then(|l| if fix { fix_file(l, common) } else { Ok((l, true)) });
         match loaded {
-            Ok(l) => all.push(l),
+            Ok((l, fixed)) => {
+                // A fix that could not be written fails the run, even if what is left are warnings.
+                if !fixed {
+                    errors += 1;
+                }
+                all.push(l)
+            }
             Err(e) => {
                 // An unreadable file is an error in the file; keep checking the others.
                 writeln!(std::io::stderr(), "{} {e:#}", render::error_prefix())?;
@@ -76,30 +82,33 @@ pub fn run(files: &[PathBuf], workspaces: &[PathBuf], options: Options, common: 
 /// its mode and a link to it kept) and analysed again. A file cut at the size limit is never
 /// written, nor one that changed on disk meanwhile; when writing fails, the file is reported
 /// as it is.
-fn fix_file(loaded: Loaded, common: &FileArgs) -> Result<Loaded> {
+/// Returns the file as it now is, and whether its fixes (if any) were written.
+fn fix_file(loaded: Loaded, common: &FileArgs) -> Result<(Loaded, bool)> {
     if loaded.analysis.diagnostics.iter().any(|d| d.code == nanokit_core::Code::FileTooLarge) {
-        return Ok(loaded);
+        return Ok((loaded, true));
     }
     let options = load::options(&loaded.path, common.env.as_deref());
     let original = loaded.analysis.document.text.clone();
     let (fixed, count) = nanokit_core::rules::fix_safely(&original, |text| nanokit_core::analyze(text, &options).diagnostics);
     if count == 0 {
-        return Ok(loaded);
+        return Ok((loaded, true));
     }
     if let Err(e) = write_fixed(&loaded.path, &original, fixed) {
         writeln!(std::io::stderr(), "{} {e:#}", render::error_prefix())?;
-        return Ok(loaded);
+        return Ok((loaded, false));
     }
     let plural = if count == 1 { "" } else { "es" };
     writeln!(std::io::stderr(), "{}: applied {count} safe fix{plural}", loaded.path.display())?;
-    load::load(&loaded.path, common.env.as_deref())
+    Ok((load::load(&loaded.path, common.env.as_deref())?, true))
 }
 
 fn write_fixed(path: &std::path::Path, original: &str, fixed: String) -> Result<()> {
-    if load::read_text(path)? != original {
+    // One read for both questions: is it still what was fixed, and did it start with a BOM.
+    let now = std::fs::read(path)?;
+    let bom = now.starts_with(b"\xef\xbb\xbf");
+    if now.get(if bom { 3 } else { 0 }..) != Some(original.as_bytes()) {
         anyhow::bail!("{} changed while it was being fixed; nothing written", path.display());
     }
-    let bom = std::fs::read(path).map(|b| b.starts_with(b"\xef\xbb\xbf")).unwrap_or(false);
     let bytes = if bom { format!("\u{feff}{fixed}") } else { fixed };
     // Through a link to the file it names, which stays a link.
     let target = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
