@@ -21,49 +21,53 @@ pub struct Member<'a> {
     pub analysis: &'a Analysis,
 }
 
-/// For each member, in the same order, the findings against the other members. A file given
-/// twice (through a link, or `./a` and `a`) is one file, not a sibling of itself.
+/// For each member, in the same order, the findings against the other members.
 pub fn check(members: &[Member<'_>]) -> Vec<Vec<Diagnostic>> {
-    let mut out: Vec<Vec<Diagnostic>> = vec![Vec::new(); members.len()];
-    let real: Vec<std::path::PathBuf> = members.iter().map(|m| m.path.canonicalize().unwrap_or_else(|_| m.path.to_path_buf())).collect();
-    for (i, me) in members.iter().enumerate() {
-        let Some(project) = me.analysis.project.name.as_deref() else { continue };
-        let siblings: Vec<&Member<'_>> = members
+    (0..members.len()).map(|i| findings_for(members, i)).collect()
+}
+
+/// The findings of `members[i]` against the other members: what the language server needs
+/// for the one document it publishes. A file given twice (through a link, or `./a` and `a`)
+/// is one file, not a sibling of itself; paths are resolved only for files of the same
+/// project, so a workspace of unrelated files costs no filesystem calls per keystroke.
+pub fn findings_for(members: &[Member<'_>], i: usize) -> Vec<Diagnostic> {
+    let Some(me) = members.get(i) else { return Vec::new() };
+    let Some(project) = me.analysis.project.name.as_deref() else { return Vec::new() };
+    let real = |m: &Member<'_>| m.path.canonicalize().unwrap_or_else(|_| m.path.to_path_buf());
+    let same_project =
+        members.iter().enumerate().filter(|(j, other)| *j != i && other.analysis.project.name.as_deref() == Some(project)).map(|(_, m)| m);
+    let mut siblings: Vec<&Member<'_>> = same_project.collect();
+    if !siblings.is_empty() {
+        let this_file = real(me);
+        siblings.retain(|other| real(other) != this_file);
+    }
+    if siblings.is_empty() {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    shared_component(me, &siblings, &mut found);
+    for mine in me.analysis.environments.values().map(|e| &e.resolved) {
+        // The same environment of the same project in the same place: one cluster.
+        let theirs: Vec<(&Member<'_>, &ResolvedEnvironment)> = siblings
             .iter()
-            .enumerate()
-            .filter(|(j, other)| real[*j] != real[i] && other.analysis.project.name.as_deref() == Some(project))
-            .map(|(_, other)| other)
+            .filter_map(|s| s.analysis.environments.get(&mine.env).map(|e| (*s, &e.resolved)))
+            .filter(|(_, other)| same_target(mine, other))
             .collect();
-        if siblings.is_empty() {
-            continue;
+        for (other, other_env) in &theirs {
+            same_host(me, mine, other, other_env, &mut found);
         }
-        let found = &mut out[i];
-        shared_component(me, &siblings, found);
-        for mine in me.analysis.environments.values().map(|e| &e.resolved) {
-            // The same environment of the same project in the same place: one cluster.
-            let theirs: Vec<(&Member<'_>, &ResolvedEnvironment)> = siblings
-                .iter()
-                .filter_map(|s| s.analysis.environments.get(&mine.env).map(|e| (*s, &e.resolved)))
-                .filter(|(_, other)| same_target(mine, other))
-                .collect();
-            for (other, other_env) in &theirs {
-                same_host(me, mine, other, other_env, found);
-            }
-            infra_owners(me, mine, &theirs, found);
-            // Deployed names join environment and service with `-`, so `prod` + `eu-api` and
-            // `prod-eu` + `api` collide too: every environment deployed to the same place.
-            for other in &siblings {
-                for other_env in other.analysis.environments.values().map(|e| &e.resolved).filter(|o| same_target(mine, o)) {
-                    same_instance_name(me, mine, other, other_env, found);
-                }
+        infra_owners(me, mine, &theirs, &mut found);
+        // Deployed names join environment and service with `-`, so `prod` + `eu-api` and
+        // `prod-eu` + `api` collide too: every environment deployed to the same place.
+        for other in &siblings {
+            for other_env in other.analysis.environments.values().map(|e| &e.resolved).filter(|o| same_target(mine, o)) {
+                same_instance_name(me, mine, other, other_env, &mut found);
             }
         }
     }
-    for found in &mut out {
-        found.sort_by_key(|d| d.span.start);
-        found.dedup_by(|a, b| a.code == b.code && a.span == b.span && a.message == b.message);
-    }
-    out
+    found.sort_by_key(|d| d.span.start);
+    found.dedup_by(|a, b| a.code == b.code && a.span == b.span && a.message == b.message);
+    found
 }
 
 /// Whether two environments can collide: the same provider, and on Docker the same engine

@@ -75,14 +75,18 @@ impl Example {
 }
 
 impl Code {
-    /// The parsed long explanation.
-    pub fn doc(self) -> RuleDoc {
-        parse(self, self.doc_text())
+    /// The parsed long explanation. Parsed once for all codes, on first use: the language
+    /// server asks for a fix's safety on every code-action request.
+    pub fn doc(self) -> &'static RuleDoc {
+        static DOCS: std::sync::OnceLock<Vec<RuleDoc>> = std::sync::OnceLock::new();
+        let docs = DOCS.get_or_init(|| Code::ALL.iter().map(|c| parse(*c, c.doc_text())).collect());
+        let i = Code::ALL.iter().position(|c| *c == self).expect("every code is in Code::ALL");
+        &docs[i]
     }
     /// Whether this rule's automatic fixes are safe to apply without review (`None`: the rule
     /// has no automatic fix).
     pub fn fix_is_safe(self) -> Option<bool> {
-        self.doc().fix_safety.map(|f| f.safe)
+        self.doc().fix_safety.as_ref().map(|f| f.safe)
     }
 }
 

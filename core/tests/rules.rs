@@ -49,7 +49,7 @@ fn run(example: &Example) -> Vec<Diagnostic> {
     let analyses: Vec<(PathBuf, Analysis)> =
         files.iter().map(|p| (p.clone(), analyze(std::fs::read_to_string(p).unwrap(), &options(p, example)))).collect();
     let members: Vec<Member<'_>> = analyses.iter().map(|(path, analysis)| Member { path, analysis }).collect();
-    let cross = project_set::check(&members).swap_remove(0);
+    let cross = project_set::findings_for(&members, 0);
     let mut out = analyses.into_iter().next().unwrap().1.diagnostics;
     out.extend(cross);
     out
@@ -123,11 +123,11 @@ fn documents_parse_into_their_sections() {
     assert_eq!(Code::UnknownKey.fix_is_safe(), Some(false));
     assert_eq!(Code::DuplicateHost.fix_is_safe(), None);
     // A multi-repository example keeps each file's path; the main file is first.
-    let multi = Code::SharedAcrossRepos.doc().example;
+    let multi = &Code::SharedAcrossRepos.doc().example;
     assert_eq!(multi.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["nanokit.yml", "../billing/nanokit.yml"]);
     // Attributes reach the example.
     assert_eq!(Code::UnknownEnvironment.doc().example.env.as_deref(), Some("staging"));
-    let large = Code::FileTooLarge.doc().example;
+    let large = &Code::FileTooLarge.doc().example;
     assert!(large.main_text().len() >= large.pad_to_bytes.unwrap(), "padding stops short");
 }
 

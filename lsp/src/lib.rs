@@ -135,9 +135,7 @@ impl Shared {
             let members: Vec<project_set::Member<'_>> = std::iter::once(project_set::Member { path: &path, analysis: &snapshot.analysis })
                 .chain(files.iter().map(|(p, s)| project_set::Member { path: p, analysis: &s.analysis }))
                 .collect();
-            if let Some(found) = project_set::check(&members).into_iter().next() {
-                out.extend(found.iter().map(|d| convert::diagnostic(d, uri, &doc.lines, &doc.text)));
-            }
+            out.extend(project_set::findings_for(&members, 0).iter().map(|d| convert::diagnostic(d, uri, &doc.lines, &doc.text)));
         }
         out
     }
