@@ -82,6 +82,7 @@ pub fn run(files: &[PathBuf], workspaces: &[PathBuf], options: Options, common: 
 /// its mode and a link to it kept) and analysed again. A file cut at the size limit is never
 /// written, nor one that changed on disk meanwhile; when writing fails, the file is reported
 /// as it is.
+///
 /// Returns the file as it now is, and whether its fixes (if any) were written.
 fn fix_file(loaded: Loaded, common: &FileArgs) -> Result<(Loaded, bool)> {
     if loaded.analysis.diagnostics.iter().any(|d| d.code == nanokit_core::Code::FileTooLarge) {
