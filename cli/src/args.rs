@@ -78,7 +78,7 @@ pub struct DeployArgs {
     #[arg(long = "progress", value_enum, default_value_t = ProgressFormat::Auto)]
     pub progress: ProgressFormat,
     /// Gateway image (Caddy 2)
-    #[arg(long, env = "NANOKIT_GATEWAY_IMAGE", default_value = "caddy:2-alpine")]
+    #[arg(long, env = "NANOKIT_GATEWAY_IMAGE", default_value = nanokit_deploy::options::DEFAULT_GATEWAY_IMAGE)]
     pub gateway_image: String,
     /// Host port of the gateway's HTTP [default: 80]
     #[arg(long, env = "NANOKIT_GATEWAY_PORT")]
@@ -95,6 +95,39 @@ pub struct DeployArgs {
     /// Seconds a service may take to become ready (1 to 86400)
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,
+    /// Show what a provider plugin writes to its stderr as it runs
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+impl DeployArgs {
+    /// Every flag at its default (`infra unlock`, which takes none of them).
+    pub fn for_unlock() -> DeployArgs {
+        DeployArgs {
+            progress: ProgressFormat::Plain,
+            gateway_image: nanokit_deploy::options::DEFAULT_GATEWAY_IMAGE.into(),
+            gateway_port: None,
+            gateway_https_port: None,
+            gateway_bind: None,
+            tls: None,
+            timeout: 60,
+            verbose: false,
+        }
+    }
+
+    /// What the provider is told of these flags.
+    pub fn options(&self) -> nanokit_deploy::options::Options {
+        nanokit_deploy::options::Options {
+            ready_timeout: std::time::Duration::from_secs(self.timeout),
+            gateway: nanokit_deploy::options::GatewayOptions {
+                image: self.gateway_image.clone(),
+                port: self.gateway_port,
+                https_port: self.gateway_https_port,
+                bind: self.gateway_bind.clone(),
+                tls: self.tls.map(Tls::into),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,6 +135,12 @@ pub enum ProgressFormat {
     Auto,
     Plain,
     Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProviderCommand {
+    /// Serve the built-in provider ID over the provider protocol
+    Serve { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -249,6 +288,19 @@ pub enum Command {
         #[command(flatten)]
         common: LogsFileArgs,
     },
+    /// List the providers `infra.provider` can name: built in, and plugins installed as
+    /// `nkdev-provider-<id>` on PATH or in ~/.nanokit/providers
+    Providers {
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Run a provider of this nkdev as a provider plugin (the provider protocol on
+    /// stdin/stdout): how the protocol is tested and measured against a real provider
+    #[command(hide = true)]
+    Provider {
+        #[command(subcommand)]
+        command: ProviderCommand,
+    },
     /// Cluster-level operations
     Infra {
         #[command(subcommand)]
@@ -302,12 +354,12 @@ pub enum Tls {
     Internal,
 }
 
-impl Tls {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tls::Off => "off",
-            Tls::Auto => "auto",
-            Tls::Internal => "internal",
+impl From<Tls> for nanokit_deploy::options::Tls {
+    fn from(t: Tls) -> Self {
+        match t {
+            Tls::Off => nanokit_deploy::options::Tls::Off,
+            Tls::Auto => nanokit_deploy::options::Tls::Auto,
+            Tls::Internal => nanokit_deploy::options::Tls::Internal,
         }
     }
 }

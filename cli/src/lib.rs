@@ -1,17 +1,13 @@
 //! The `nkdev` program (also installed as `nkapp`). Front end only: every diagnostic comes
-//! from nanokit-core; this crate renders them and owns the deploy providers.
+//! from nanokit-core; every deploy goes through nanokit-deploy's `Provider` trait, to a
+//! provider this crate registers (`providers`) or an installed plugin.
 
 pub mod args;
-#[cfg(feature = "aws")]
-pub mod aws;
 pub mod commands;
-pub mod deploy;
-#[cfg(feature = "docker")]
-pub mod docker;
-pub mod files;
 pub mod load;
 pub mod providers;
 pub mod render;
+pub mod report;
 pub mod yaml_out;
 
 use clap::Parser;

@@ -31,7 +31,7 @@ pub fn options(path: &Path, env: Option<&str>) -> AnalyzeOptions {
         variables: Some(variables),
         base_dir,
         env: env.map(str::to_string),
-        deployable: crate::providers::deployable_providers(),
+        deployable: crate::providers::built_in(),
         allow_outside_paths: nanokit_core::check::allows_outside_paths(
             std::env::var_os(nanokit_core::check::ALLOW_OUTSIDE_PATHS_VAR).as_deref(),
         ),

@@ -221,8 +221,8 @@ fn a_holder_releases_only_its_own_lock_not_the_next_one() {
 #[cfg(feature = "aws")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ssm_lock_is_released_only_by_its_holder() {
-    use nanokit_cli::aws::lock;
-    use nanokit_cli::deploy::lock::LockInfo;
+    use nanokit_deploy::lock::LockInfo;
+    use nanokit_provider_aws::lock;
     let tools = std::env::var_os("NANOKIT_TOOLS")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/nanokit-tools"));

@@ -35,7 +35,7 @@ impl Default for AnalyzeOptions {
     fn default() -> Self {
         AnalyzeOptions {
             base_dir: None,
-            deployable: vec![ProviderId::Docker, ProviderId::Aws],
+            deployable: vec![ProviderId::DOCKER, ProviderId::AWS],
             env: None,
             allow_outside_paths: false,
             variables: None,

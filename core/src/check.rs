@@ -265,7 +265,7 @@ fn infra_rules(project: &Project, env: &str, doc: &Document, out: &mut Vec<Diagn
     };
     let base = Pointer::of(&["environments", env, "infra"]);
     if let Some(host) = &infra.host {
-        engine_host_rules(host, infra.provider, &base, doc, out);
+        engine_host_rules(host, infra.provider.as_ref(), &base, doc, out);
     }
     if let Some(cidr) = &infra.cidr {
         if let Some(problem) = names::cidr_problem(cidr).or_else(|| names::vpc_cidr_size_problem(cidr)) {
@@ -285,7 +285,7 @@ fn infra_rules(project: &Project, env: &str, doc: &Document, out: &mut Vec<Diagn
     }
     // `max` bounds automatic scaling only; `min` is also the task count, so it always acts.
     // Under `docker`, which reads neither, NK073 says so instead.
-    let docker = infra.provider.is_none_or(|p| p == ProviderId::Docker);
+    let docker = infra.provider.as_ref().is_none_or(|p| *p == ProviderId::DOCKER);
     if infra.max.is_some() && infra.scaling == Some(Scaling::Manual) && !docker {
         out.push(
             Diagnostic::new(
@@ -297,7 +297,7 @@ fn infra_rules(project: &Project, env: &str, doc: &Document, out: &mut Vec<Diagn
             .help("set `scaling: auto` to scale between `min` and `max`, or remove `max` (`min` stays the number of instances)"),
         );
     }
-    if infra.provider == Some(ProviderId::Aws) && infra.region.is_none() {
+    if infra.provider == Some(ProviderId::AWS) && infra.region.is_none() {
         out.push(
             Diagnostic::new(Code::AwsWithoutRegion, doc.key_span_of(&base.child("provider")), "`provider: aws` needs a `region`")
                 .label("no region in this infra block")
@@ -315,7 +315,7 @@ fn infra_rules(project: &Project, env: &str, doc: &Document, out: &mut Vec<Diagn
 
 /// `infra.host`: an engine address (NK061, by [`crate::engine_host::parse`], the rules the CLI's
 /// engine selection reads too) under provider `docker`, the only one that reads it (NK062).
-fn engine_host_rules(host: &str, provider: Option<ProviderId>, base: &Pointer, doc: &Document, out: &mut Vec<Diagnostic>) {
+fn engine_host_rules(host: &str, provider: Option<&ProviderId>, base: &Pointer, doc: &Document, out: &mut Vec<Diagnostic>) {
     let p = base.child("host");
     if let Err(problem) = crate::engine_host::parse(host) {
         out.push(
@@ -324,7 +324,7 @@ fn engine_host_rules(host: &str, provider: Option<ProviderId>, base: &Pointer, d
         );
     }
     // An `infra` without `provider` deploys with `docker`, the default: nothing to warn about.
-    if let Some(provider) = provider.filter(|p| *p != ProviderId::Docker) {
+    if let Some(provider) = provider.filter(|p| **p != ProviderId::DOCKER) {
         out.push(
             Diagnostic::new(
                 Code::HostWithoutDocker,
@@ -410,16 +410,25 @@ pub fn environment_rules(env: &ResolvedEnvironment, doc: &Document, deployable: 
         }
     }
     crate::secret_rules::environment_rules(env, doc, &mut out);
-    if !deployable.contains(&env.provider) {
+    if !deployable.contains(&env.provider) && crate::provider_plugins::find(env.provider.as_str()).is_none() {
         let p = pointer(&["environments", &env.env, "infra", "provider"]);
         let list: Vec<&str> = deployable.iter().map(|p| p.as_str()).collect();
+        let plugin = format!("{}{}", crate::provider_plugins::PREFIX, env.provider);
+        // A typo of a built-in id is likelier than a plugin nobody installed.
+        let help = match list.iter().find(|known| strsim::levenshtein(known, env.provider.as_str()) <= 1) {
+            Some(known) => format!("did you mean `{known}`? Otherwise install the plugin: an executable `{plugin}` on PATH or in ~/.nanokit/providers (docs/providers.md)"),
+            None => format!(
+                "`nkdev up` deploys to {} and to installed plugins; install one as an executable `{plugin}` on PATH or in ~/.nanokit/providers (docs/providers.md)",
+                list.join(", ")
+            ),
+        };
         out.push(
             Diagnostic::new(
                 Code::ProviderNotDeployable,
                 doc.span_of(&p),
-                format!("provider `{}` is valid, but this build of nkdev cannot deploy to it", env.provider.as_str()),
+                format!("provider `{}` is neither built into nkdev nor installed as a plugin (`{plugin}`)", env.provider),
             )
-            .help(format!("`nkdev up` deploys to: {}", list.join(", "))),
+            .help(help),
         );
     }
     out

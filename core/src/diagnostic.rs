@@ -80,7 +80,7 @@ codes! {
     PathOutsideProject = "NK048", Error, "A service `path` outside the folder of nanokit.yml (opt in with NANOKIT_ALLOW_OUTSIDE_PATHS=1).";
     SharedWithoutComponent = "NK050", Error, "`infra.shared: true` without a `component`: the repo would share the owner's ownership scope.";
     AwsWithoutRegion = "NK051", Error, "`provider: aws` without `region`.";
-    ProviderNotDeployable = "NK052", Info, "A provider this build of nkdev cannot deploy to (valid in the file).";
+    ProviderNotDeployable = "NK052", Info, "A provider that is neither built into nkdev nor installed as a plugin (valid in the file).";
     InvalidVolume = "NK053", Error, "A volume that is not `name:/container/path`.";
     InvalidHealthcheck = "NK054", Error, "A healthcheck with neither or both of `path` and `cmd`.";
     InvalidHost = "NK055", Error, "A `host` that is not a valid hostname.";

@@ -3,16 +3,18 @@
 //! Data flows text → [`yaml`] (spanned tree) → [`document`] (JSON view + pointer→span map)
 //! → [`schema`] (structural diagnostics, typed [`model`]) → [`resolve`] (layers, provenance)
 //! → [`graph`] and [`check`] (semantic diagnostics). [`analysis::analyze`] runs it all.
-//! Deploying is planned by [`plan`] against the [`provider::Provider`] trait; the providers
-//! themselves live in the CLI crate.
+//! Deploying is planned by [`plan`] from what a provider [`observed`]; the `Provider` trait and
+//! the executor live in `nanokit-deploy`, the providers in their own crates (`providers/`).
 
 pub mod analysis;
 pub mod check;
 pub mod diagnostic;
 pub mod document;
 pub mod engine_host;
+pub mod files;
 pub mod graph;
 pub mod interpolate;
+pub mod labels;
 pub mod model;
 pub mod names;
 pub mod observed;
@@ -20,7 +22,7 @@ pub mod ownership;
 pub mod plan;
 pub mod project_set;
 pub mod provenance;
-pub mod provider;
+pub mod provider_plugins;
 pub mod provider_support;
 pub mod resolve;
 pub mod rules;

@@ -406,41 +406,67 @@ pub struct Instance {
     pub role: Option<String>,
 }
 
-/// Infrastructure providers. `docker` and the ones this build deploys to can run `nkdev up`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderId {
-    Docker,
-    Aws,
-    Digitalocean,
-    Gcp,
-    Azure,
-    Hetzner,
-    Scaleway,
-    Linode,
-    Vercel,
-    Netlify,
-    Railway,
-    #[serde(rename = "fly.io")]
-    FlyIo,
-}
+/// An infrastructure provider's id (`infra.provider`). Open: the seeds' ids are known (and
+/// offered by the editor), `docker` and `aws` are built into nkdev, and any other id names a
+/// provider plugin, the executable `nkdev-provider-<id>` (docs/providers.md).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProviderId(std::borrow::Cow<'static, str>);
 
 impl ProviderId {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderId::Docker => "docker",
-            ProviderId::Aws => "aws",
-            ProviderId::Digitalocean => "digitalocean",
-            ProviderId::Gcp => "gcp",
-            ProviderId::Azure => "azure",
-            ProviderId::Hetzner => "hetzner",
-            ProviderId::Scaleway => "scaleway",
-            ProviderId::Linode => "linode",
-            ProviderId::Vercel => "vercel",
-            ProviderId::Netlify => "netlify",
-            ProviderId::Railway => "railway",
-            ProviderId::FlyIo => "fly.io",
+    pub const DOCKER: ProviderId = ProviderId(std::borrow::Cow::Borrowed("docker"));
+    pub const AWS: ProviderId = ProviderId(std::borrow::Cow::Borrowed("aws"));
+
+    /// The ids the seeds name (seed 001), offered by completion.
+    pub const KNOWN: &'static [&'static str] =
+        &["docker", "aws", "digitalocean", "gcp", "azure", "hetzner", "scaleway", "linode", "vercel", "netlify", "railway", "fly.io"];
+
+    /// `id`, when it can name a provider ([`crate::names::provider_id_problem`]).
+    pub fn new(id: &str) -> Result<ProviderId, String> {
+        match crate::names::provider_id_problem(id) {
+            Some(why) => Err(why),
+            None => Ok(ProviderId(std::borrow::Cow::Owned(id.to_string()))),
         }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for ProviderId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ProviderId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(d)?;
+        ProviderId::new(&id).map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for ProviderId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ProviderId".into()
+    }
+
+    /// A pattern, so any plugin's id is valid; the known ids as `examples`, which editors
+    /// offer as values (and [`crate::schema`] reads as this key's values).
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An infrastructure provider: `docker` and `aws` are built in; any other id is a provider plugin, the executable `nkdev-provider-<id>` on PATH or in ~/.nanokit/providers.",
+            "type": "string",
+            "pattern": crate::names::PROVIDER_ID_PATTERN,
+            "maxLength": crate::names::MAX_NAME_LEN,
+            "examples": ProviderId::KNOWN,
+        })
     }
 }
 

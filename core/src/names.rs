@@ -60,6 +60,28 @@ pub fn is_dns_label(name: &str) -> bool {
     dns_label_problem(name).is_none()
 }
 
+/// Why `id` cannot name a provider, or `None` when it can. A provider id becomes part of an
+/// executable's name (`nkdev-provider-<id>`), so it is a DNS label, dots allowed between
+/// labels (`fly.io`): no `/`, no leading `-` or `.`, nothing a shell or PATH lookup could
+/// read as anything else.
+/// [`provider_id_problem`] as a JSON Schema pattern (the length is checked apart).
+pub const PROVIDER_ID_PATTERN: &str = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$";
+
+pub fn provider_id_problem(id: &str) -> Option<String> {
+    if id.is_empty() {
+        return Some("a provider id cannot be empty".into());
+    }
+    if id.len() > MAX_NAME_LEN {
+        return Some(format!("a provider id has at most {MAX_NAME_LEN} characters"));
+    }
+    let dotted = id.contains('.');
+    id.split('.').find_map(|label| dns_label_problem(label).map(|why| if dotted { format!("`{label}` {why}") } else { why.to_string() }))
+}
+
+pub fn is_provider_id(id: &str) -> bool {
+    provider_id_problem(id).is_none()
+}
+
 /// The closest DNS label to `name`, offered as a quick fix.
 pub fn to_dns_label(name: &str) -> String {
     let mut out: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();

@@ -1,11 +1,12 @@
 //! What a provider found on the platform (resource discovery): the input the plan compares
 //! with the desired state. Plain data, so the plan needs no provider to be tested.
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// One gateway route: host → upstream instance and port (desired by the plan, or read back
 /// from a running gateway).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct Route {
     pub host: String,
     pub upstream: String,
@@ -13,7 +14,7 @@ pub struct Route {
 }
 
 /// A resource found on the platform, with the component that owns it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ObservedResource {
     pub name: String,
     pub component: Option<String>,
@@ -31,7 +32,7 @@ impl ObservedResource {
 }
 
 /// A service instance found on the platform (a container, an ECS service…).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ObservedService {
     pub service: String,
     /// Platform name (container name, ECS service name).
@@ -48,7 +49,8 @@ pub struct ObservedService {
 }
 
 /// Everything of one cluster (project + environment) on the platform, of every component.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
 pub struct Observed {
     pub network: Option<ObservedResource>,
     pub gateway: Option<ObservedResource>,

@@ -10,8 +10,8 @@
 //! Providers call [`check`] from one guard each (Docker: `docker::guard`, AWS: `aws::guard`),
 //! never with rules of their own.
 
+use crate::labels;
 use crate::plan::Cluster;
-use crate::provider::labels;
 use std::fmt;
 
 /// What kind of object a provider wants to touch; each kind has its own ownership rule.

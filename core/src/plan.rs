@@ -9,14 +9,15 @@ pub use crate::observed::Route;
 use crate::observed::{Observed, ObservedService};
 use crate::resolve::ResolvedEnvironment;
 use indexmap::IndexMap;
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Where the service's code is mounted in its container.
 pub const APP_DIR: &str = "/app";
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Cluster {
     pub project: String,
     pub env: String,
@@ -35,7 +36,7 @@ pub struct Cluster {
 }
 
 /// A stable id of one checkout (`nk-source`) and how to name it to a person (`nk-source-path`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Source {
     pub id: String,
     /// `host:/absolute/path/of/the/project`
@@ -58,7 +59,7 @@ impl Source {
 }
 
 /// A named volume a service mounts: `name:/path[:ro|:rw]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct VolumeMount {
     /// Name on the platform: `nk-<project>-<env>-<volume>`.
     pub name: String,
@@ -66,7 +67,7 @@ pub struct VolumeMount {
     pub read_only: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DesiredService {
     pub name: String,
     /// Container / platform name: `nk-<project>-<env>-<service>`.
@@ -78,7 +79,7 @@ pub struct DesiredService {
     pub mount: Option<PathBuf>,
     pub env: IndexMap<String, String>,
     /// Secrets by variable name: sources always, values only once the deploy has read them.
-    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub secrets: IndexMap<String, crate::secrets::DesiredSecret>,
     pub expose: Option<u16>,
     pub host: Option<String>,
@@ -87,9 +88,14 @@ pub struct DesiredService {
     pub config_hash: String,
     pub depends_on: Vec<String>,
     pub level: usize,
+    /// Its image is only the default of an auto-discovered runtime for its local `path`: it
+    /// runs where that folder is (mounted or copied), so a platform that pulls images has
+    /// nothing to run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub local_path_only: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Desired {
     pub cluster: Cluster,
     /// In start order.
@@ -115,7 +121,7 @@ impl Desired {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Action {
     CreateNetwork,
@@ -150,7 +156,7 @@ pub enum Action {
     RemoveNetwork,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Step {
     #[serde(flatten)]
     pub action: Action,
@@ -198,12 +204,12 @@ impl Step {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Plan {
     pub steps: Vec<Step>,
     /// What the plan leaves alone on purpose and the user should know (orphans of another
     /// checkout).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
 
@@ -352,6 +358,15 @@ pub fn desired(
             config_hash: env.config_hash(s),
             depends_on: s.depends_on.iter().map(|d| d.value.clone()).filter(|d| env.services.contains_key(d) && *d != name).collect(),
             level: level_of(&name),
+            local_path_only: s.path.is_some()
+                && !s.image.as_ref().is_some_and(|i| {
+                    matches!(
+                        i.origin,
+                        crate::resolve::Origin::Service
+                            | crate::resolve::Origin::EnvOverride { .. }
+                            | crate::resolve::Origin::Runtime { .. }
+                    )
+                }),
             name,
         });
     }

@@ -78,7 +78,7 @@ fn same_target(a: &ResolvedEnvironment, b: &ResolvedEnvironment) -> bool {
         let host = e.infra.host.as_deref().filter(|h| *h != "unix:///var/run/docker.sock")?;
         Some(host.strip_suffix(":22").filter(|_| host.starts_with("ssh://")).unwrap_or(host).to_string())
     }
-    a.provider == b.provider && (a.provider != crate::model::ProviderId::Docker || engine(a) == engine(b))
+    a.provider == b.provider && (a.provider != crate::model::ProviderId::DOCKER || engine(a) == engine(b))
 }
 
 fn doc<'a>(member: &Member<'a>) -> &'a Document {

@@ -112,10 +112,10 @@ impl KeySupport {
             Code::ProviderIgnoresKey
         }
     }
-    pub fn of(&self, provider: ProviderId) -> Option<Support> {
-        match provider {
-            ProviderId::Docker => Some(self.docker),
-            ProviderId::Aws => Some(self.aws),
+    pub fn of(&self, provider: &ProviderId) -> Option<Support> {
+        match provider.as_str() {
+            "docker" => Some(self.docker),
+            "aws" => Some(self.aws),
             // Not built in: what it honours is its own business.
             _ => None,
         }
@@ -190,7 +190,7 @@ pub fn check(environments: &[&ResolvedEnvironment], doc: &Document) -> Vec<Diagn
         }
         judged.push(resolved);
         for p in keys_below(doc, &own.child("infra"), 1).into_iter().chain(keys_below(doc, &own.child("services"), 2)) {
-            out.extend(judge(doc, &p, resolved.provider, resolved));
+            out.extend(judge(doc, &p, &resolved.provider, resolved));
         }
     }
     // Top-level service keys: only those with a row can be ignored anywhere (a cheap filter,
@@ -204,17 +204,17 @@ pub fn check(environments: &[&ResolvedEnvironment], doc: &Document) -> Vec<Diagn
             // Ignored: only when no environment of the file (checked here or not, so that
             // `validate --env prod --fix` never removes what `local` uses) reads it.
             let ignored_everywhere =
-                every_provider.iter().all(|p| p.and_then(|p| row.of(p)).is_some_and(|s| matches!(s, Support::Ignored(_))));
+                every_provider.iter().all(|p| p.as_ref().and_then(|p| row.of(p)).is_some_and(|s| matches!(s, Support::Ignored(_))));
             if ignored_everywhere {
                 if let Some(env) = judged.first() {
-                    out.extend(judge(doc, &p, env.provider, env));
+                    out.extend(judge(doc, &p, &env.provider, env));
                 }
                 continue;
             }
             // Refused: by any environment checked, which then needs the key moved out of it.
             for env in &judged {
-                if matches!(row.of(env.provider), Some(Support::Refused(_))) {
-                    out.extend(judge(doc, &p, env.provider, env));
+                if matches!(row.of(&env.provider), Some(Support::Refused(_))) {
+                    out.extend(judge(doc, &p, &env.provider, env));
                 }
             }
         }
@@ -226,18 +226,18 @@ pub fn check(environments: &[&ResolvedEnvironment], doc: &Document) -> Vec<Diagn
 /// none); `None` for one it misspells, which the file's own error reports.
 fn providers_of_file(doc: &Document) -> Vec<Option<ProviderId>> {
     let Some(envs) = doc.json.get("environments").and_then(|e| e.as_object()).filter(|e| !e.is_empty()) else {
-        return vec![Some(ProviderId::Docker)];
+        return vec![Some(ProviderId::DOCKER)];
     };
     envs.values()
         .map(|env| match env.pointer("/infra/provider") {
-            None => Some(ProviderId::Docker),
+            None => Some(ProviderId::DOCKER),
             Some(written) => serde_json::from_value(written.clone()).ok(),
         })
         .collect()
 }
 
 /// The diagnostic for one key under one provider, if it is ignored or refused there.
-fn judge(doc: &Document, p: &str, provider: ProviderId, env: &ResolvedEnvironment) -> Option<Diagnostic> {
+fn judge(doc: &Document, p: &str, provider: &ProviderId, env: &ResolvedEnvironment) -> Option<Diagnostic> {
     let key = key_of_pointer(p)?;
     let loc = doc.location(p)?;
     let short = key.trim_start_matches("infra.").trim_start_matches("service.");
@@ -246,8 +246,8 @@ fn judge(doc: &Document, p: &str, provider: ProviderId, env: &ResolvedEnvironmen
         return None; // reported by its own rule
     }
     // `dns` acts on AWS for one value only.
-    let support = match (key.as_str(), provider) {
-        ("infra.dns", ProviderId::Aws) if doc.json.pointer(p).and_then(|v| v.as_str()) != Some("aws") => {
+    let support = match (key.as_str(), provider.as_str()) {
+        ("infra.dns", "aws") if doc.json.pointer(p).and_then(|v| v.as_str()) != Some("aws") => {
             Support::Ignored("only `dns: aws` acts on AWS")
         }
         _ => row(&key)?.of(provider)?,

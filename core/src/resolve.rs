@@ -197,7 +197,7 @@ pub fn resolve_environment(
         project: name,
         component,
         env: env.to_string(),
-        provider: infra.provider.unwrap_or(ProviderId::Docker),
+        provider: infra.provider.clone().unwrap_or(ProviderId::DOCKER),
         shared: infra.shared.unwrap_or(false),
         infra,
         services,

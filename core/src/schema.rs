@@ -204,6 +204,20 @@ fn value_error(doc: &Document, pointer: &str, kind: &ValidationErrorKind, instan
             let got = instance.as_str().unwrap_or_default();
             invalid_name(span, key.as_str(), got)
         }
+        ValidationErrorKind::Pattern { .. } | ValidationErrorKind::MaxLength { .. } if key == "provider" => {
+            let got = instance.as_str().unwrap_or_default();
+            let why = crate::names::provider_id_problem(got).unwrap_or_else(|| "is not a provider id".into());
+            let d = Diagnostic::new(Code::InvalidValue, span, format!("invalid provider id `{got}`: {why}"))
+                .label("not a provider id")
+                .help("a provider id is lowercase letters, digits and `-`, with `.` between parts (`fly.io`): it names the plugin `nkdev-provider-<id>`");
+            // `Docker` or `AWS`: the lowercase spelling is the likely meaning, offered, not applied.
+            let lower = got.to_ascii_lowercase();
+            if crate::names::is_provider_id(&lower) {
+                d.fix(format!("Change to `{lower}`"), span, lower)
+            } else {
+                d
+            }
+        }
         ValidationErrorKind::AnyOf { .. } | ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::OneOfMultipleValid { .. } => {
             let expected = if pointer.contains("/env/") {
                 "a string, number or boolean"
@@ -385,7 +399,9 @@ fn enum_values(schema: &Json) -> Vec<String> {
     let from_one_of = schema.get("oneOf").and_then(Json::as_array).map(|branches| {
         branches.iter().filter_map(|b| b.get("const").or_else(|| b.get("enum").and_then(|e| e.get(0)))).cloned().collect::<Vec<_>>()
     });
-    let values: Vec<Json> = direct.cloned().or(from_one_of).unwrap_or_default();
+    // An open set (a pattern, such as provider ids) offers its known values, its examples.
+    let known = schema.get("pattern").and(schema.get("examples")).and_then(Json::as_array);
+    let values: Vec<Json> = direct.cloned().or(from_one_of).or(known.cloned()).unwrap_or_default();
     let mut out: Vec<String> = values.iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
     out.dedup();
     out

@@ -165,7 +165,7 @@ pub fn environment_rules(env: &ResolvedEnvironment, doc: &Document, out: &mut Ve
     for (name, service) in &env.services {
         for (key, secret) in &service.secrets {
             let span = doc.span_of(secret.pointer.as_deref().unwrap_or_default());
-            if secret.value.source.is_cloud() && env.provider != ProviderId::Aws {
+            if secret.value.source.is_cloud() && env.provider != ProviderId::AWS {
                 out.push(
                     Diagnostic::new(
                         Code::SecretUnsupported,
@@ -181,7 +181,7 @@ pub fn environment_rules(env: &ResolvedEnvironment, doc: &Document, out: &mut Ve
                     .help("use `env:VAR` or `file:./path`, or declare this secret only under `environments.<env>.services` of the environments that can read it"),
                 );
             }
-            if secret.value.delivery == SecretDelivery::File && env.provider != ProviderId::Docker {
+            if secret.value.delivery == SecretDelivery::File && env.provider != ProviderId::DOCKER {
                 out.push(
                     Diagnostic::new(
                         Code::SecretUnsupported,

@@ -5,7 +5,8 @@
 
 use crate::model::{SecretDelivery, SecretSpec};
 use crate::variables::Variables;
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 pub use crate::variables::REDACTED;
@@ -13,7 +14,7 @@ pub use crate::variables::REDACTED;
 /// Where secret files are mounted in a container (`as: file`).
 pub const SECRET_FILE_DIR: &str = "/run/secrets";
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", content = "name", rename_all = "kebab-case")]
 pub enum SecretSource {
     /// A variable of the environment or `.env`.
@@ -61,7 +62,7 @@ impl std::fmt::Display for SecretSource {
 }
 
 /// A resolved secret: where it is read and how it is delivered. Never its value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct Secret {
     pub source: SecretSource,
     #[serde(rename = "as")]
@@ -105,7 +106,7 @@ impl std::fmt::Debug for SecretValue {
 
 /// A secret as a deploy carries it: where it is read, how it is delivered, and (once read,
 /// for `env:`/`file:` sources) its value, which is never serialized.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DesiredSecret {
     #[serde(flatten)]
     pub secret: Secret,

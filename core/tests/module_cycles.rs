@@ -115,9 +115,9 @@ fn find_cycle(graph: &Graph) -> Option<Vec<String>> {
 #[test]
 fn no_crate_has_a_module_cycle() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    for krate in ["core", "lsp", "cli"] {
+    for krate in ["core", "lsp", "deploy", "providers/docker", "providers/aws", "cli"] {
         let graph = graph(&workspace.join(krate));
-        assert!(graph.len() > 3, "{krate}: the scan found almost no modules; is the test reading the right folder?");
+        assert!(!graph.is_empty(), "{krate}: the scan found almost no modules; is the test reading the right folder?");
         if let Some(cycle) = find_cycle(&graph) {
             let steps: Vec<String> = cycle.windows(2).map(|w| format!("  {} uses {} ({})", w[0], w[1], graph[&w[0]][&w[1]])).collect();
             panic!("{krate}: modules in a cycle:\n{}", steps.join("\n"));

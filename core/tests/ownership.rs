@@ -3,8 +3,8 @@
 //! service that is not the deploy's own, and a host never routes to another component's
 //! service than the one that claims it exactly.
 
+use nanokit_core::observed::{Observed, ObservedResource, ObservedService};
 use nanokit_core::plan::{self, Action, DeployOptions, PlanError, Source};
-use nanokit_core::provider::{Observed, ObservedResource, ObservedService};
 use nanokit_core::{analyze, AnalyzeOptions};
 use proptest::prelude::*;
 use std::path::Path;

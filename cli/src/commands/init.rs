@@ -126,7 +126,7 @@ pub fn run(dir: &Path, yes: bool, force: bool, name: Option<&str>) -> Result<u8>
     if let Some(d) = analysis.diagnostics.iter().find(|d| d.is_error()) {
         bail!("the proposed file would not be valid ({}: {}); nothing was written", d.code, d.message);
     }
-    crate::files::write_atomically(&target, text.as_bytes())?;
+    nanokit_core::files::write_atomically(&target, text.as_bytes())?;
     println!("wrote {} with {} service{}", target.display(), services.len(), if services.len() == 1 { "" } else { "s" });
     for s in &services {
         println!("  {} — {} in {}, port {}", s.name, s.runtime, s.path, s.port);

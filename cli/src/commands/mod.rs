@@ -1,7 +1,6 @@
 //! One module per subcommand; `dispatch` routes the parsed command line.
 
 mod config;
-#[cfg(feature = "docker")]
 mod deploy;
 mod explain;
 mod graph;
@@ -10,7 +9,6 @@ mod validate;
 
 use crate::args::{Cli, Command};
 use anyhow::Result;
-use nanokit_core::model::ProviderId;
 
 pub fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
@@ -21,23 +19,16 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Schema { output } => schema(output.as_deref()),
         Command::Graph { format, common } => graph::run(format, &common),
         Command::Explain { code, markdown, color } => explain::run(code.as_deref(), markdown, color),
-        #[cfg(feature = "docker")]
         Command::Up { services, dry_run, remove_orphans, deploy, common } => {
             deploy::up(&services, dry_run, remove_orphans, &deploy, &common)
         }
-        #[cfg(feature = "docker")]
         Command::Plan { services, remove_orphans, deploy, common } => deploy::up(&services, true, remove_orphans, &deploy, &common),
-        #[cfg(feature = "docker")]
         Command::Destroy { dry_run, volumes, deploy, common } => deploy::destroy(dry_run, volumes, &deploy, &common),
-        #[cfg(feature = "docker")]
         Command::Status { format, deploy, common } => deploy::status(format, &deploy, &common),
-        #[cfg(feature = "docker")]
         Command::Logs { services, follow, tail, deploy, common } => deploy::logs(&services, follow, tail, &deploy, &common.into()),
-        Command::Infra { command: crate::args::InfraCommand::Unlock { force, common } } => infra_unlock(force, &common),
-        #[cfg(not(feature = "docker"))]
-        Command::Up { .. } | Command::Plan { .. } | Command::Destroy { .. } | Command::Status { .. } | Command::Logs { .. } => {
-            anyhow::bail!("this build of nkdev has no deploy provider (build with `--features docker`)")
-        }
+        Command::Infra { command: crate::args::InfraCommand::Unlock { force, common } } => deploy::infra_unlock(force, &common),
+        Command::Providers { format } => deploy::providers(format),
+        Command::Provider { command: crate::args::ProviderCommand::Serve { id } } => deploy::serve(&id),
         Command::Init { dir, yes, force, name } => init::run(&dir, yes, force, name.as_deref()),
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -56,52 +47,12 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
     }
 }
 
-/// `nkdev infra unlock`: clear the cluster lock, saying who held it. Without `--force`, only
-/// a lock whose holder is gone (a dead process on this host).
-fn infra_unlock(force: bool, common: &crate::args::FileArgs) -> Result<u8> {
-    let loaded = load_valid(common)?;
-    let env = common.env();
-    let resolved = &loaded.analysis.environment(env).ok_or_else(|| anyhow::anyhow!("environment `{env}` is not defined"))?.resolved;
-    let cluster = format!("{}/{env}", resolved.project);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (held, place) = match resolved.provider {
-        #[cfg(feature = "aws")]
-        ProviderId::Aws => {
-            let region = resolved.infra.region.clone().unwrap_or_default();
-            let name = crate::aws::names::lock_parameter(&resolved.project, env);
-            let held = runtime.block_on(async {
-                let p = crate::aws::AwsProvider::connect(&region, resolved.infra.clone(), std::time::Duration::from_secs(1)).await?;
-                crate::aws::lock::unlock(&p.ssm, &name, force).await
-            })?;
-            (held, format!("SSM parameter {name}"))
-        }
-        #[cfg(feature = "docker")]
-        ProviderId::Docker => {
-            let held = runtime.block_on(async {
-                let engine = deploy::engine_of(resolved)?;
-                let p = crate::docker::DockerProvider::connect(engine, crate::docker::DockerSettings::default()).await?;
-                crate::docker::lock::unlock(p.client(), &resolved.project, env, force).await
-            })?;
-            (held, format!("container {} on the Docker engine", crate::docker::lock::container_name(&resolved.project, env)))
-        }
-        _ => {
-            let dir = crate::deploy::state::cluster_dir(resolved.provider.as_str(), &resolved.project, env)?;
-            (crate::deploy::lock::unlock(&dir, force)?, crate::deploy::lock::lock_path(&dir).display().to_string())
-        }
-    };
-    match held {
-        None => println!("no lock on cluster {cluster} ({place})"),
-        Some(info) => println!("removed the lock of cluster {cluster}: it was {}", info.describe()),
-    }
-    Ok(crate::exit::OK)
-}
-
 fn schema(output: Option<&std::path::Path>) -> Result<u8> {
     let text = format!("{}\n", serde_json::to_string_pretty(nanokit_core::schema::json_schema())?);
     match output {
         None => print!("{text}"),
         Some(path) => {
-            crate::files::write_atomically(path, text.as_bytes())?;
+            nanokit_core::files::write_atomically(path, text.as_bytes())?;
             eprintln!("wrote {}", path.display());
         }
     }

@@ -113,7 +113,7 @@ fn write_fixed(path: &std::path::Path, original: &str, fixed: String) -> Result<
     let bytes = if bom { format!("\u{feff}{fixed}") } else { fixed };
     // Through a link to the file it names, which stays a link.
     let target = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    crate::files::write_atomically(&target, bytes.as_bytes())
+    Ok(nanokit_core::files::write_atomically(&target, bytes.as_bytes())?)
 }
 
 /// The files named, then those found below each `--workspace` folder (each file once); with

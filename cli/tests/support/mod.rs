@@ -84,7 +84,7 @@ impl Project {
     pub fn get(&self, host: &str, path: &str) -> Option<(u16, String)> {
         let addr = format!("127.0.0.1:{}", self.port);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(nanokit_cli::docker::probe::http_get(&addr, host, path))
+        rt.block_on(nanokit_provider_docker::probe::http_get(&addr, host, path))
     }
 
     pub fn container(&self, service: &str) -> String {

@@ -2,7 +2,7 @@
 //!
 //! Why this exists: the issue asked to decide between bollard's SSH support
 //! (`Docker::connect_with_ssh`, bollard ≥ 0.19, via the `openssh` crate) and our own transport
-//! (`cli/src/docker/ssh.rs`: a local unix socket, one `ssh … docker system dial-stdio` per
+//! (`providers/docker/src/ssh.rs`: a local unix socket, one `ssh … docker system dial-stdio` per
 //! connection, all multiplexed over one OpenSSH ControlMaster) by measuring, not by reading code.
 //!
 //! It is NOT part of the nanokit workspace (see `[workspace]` in Cargo.toml); run it with
@@ -91,7 +91,7 @@ async fn sequence(docker: Docker) -> Result<(), String> {
     Ok(())
 }
 
-// ---- Way B: a minimal re-implementation of cli/src/docker/ssh.rs ----
+// ---- Way B: a minimal re-implementation of providers/docker/src/ssh.rs ----
 
 fn b_args(env: &Env) -> Vec<String> {
     let control = env.tmp.join("ctl");

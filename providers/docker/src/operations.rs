@@ -1,0 +1,146 @@
+//! What the front end asks of the Docker provider beyond carrying out a plan: fitting the
+//! desired state to the engine, status, logs, volume removal and the URLs served.
+
+use crate::{copy, fingerprint_served, label, DockerProvider};
+use bollard::volume::{ListVolumesOptions, RemoveVolumeOptions};
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use nanokit_core::plan::Desired;
+use nanokit_deploy::provider::{labels, LogLine, LogRequest, Observed, ProviderError, Reporter, StatusRow};
+
+impl DockerProvider {
+    /// The gateway's settings are part of what is compared; on a remote engine a service's
+    /// files are copied, not mounted, so a change to them is a change to the service.
+    pub(crate) fn fit(&self, desired: &mut Desired, deploying: bool) -> Result<(), ProviderError> {
+        desired.cluster.gateway_settings = Some(self.settings.gateway_fingerprint());
+        if !self.engine.is_remote() {
+            return Ok(());
+        }
+        for s in desired.services.iter_mut() {
+            if let Some(folder) = &s.mount {
+                match copy::digest(folder) {
+                    Ok(files) => s.config_hash = copy::config_hash_with_files(&s.config_hash, &files),
+                    Err(e) if deploying => {
+                        return Err(ProviderError::new(format!("service `{}`: cannot read its path {}: {e}", s.name, folder.display())))
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What the plan should say about how services reach their files on this engine.
+    pub(crate) fn copy_notes(&self, desired: &Desired) -> Vec<String> {
+        if !self.engine.is_remote() {
+            return Vec::new();
+        }
+        desired
+            .services
+            .iter()
+            .filter_map(|s| {
+                let folder = s.mount.as_ref()?;
+                let shown = folder.strip_prefix(&self.project_dir).unwrap_or(folder);
+                Some(format!(
+                    "`{}`: {} is copied into its container (the engine at {} cannot mount a folder of this machine); a change to its files redeploys it",
+                    s.name,
+                    shown.display(),
+                    self.engine.address
+                ))
+            })
+            .collect()
+    }
+
+    pub(crate) async fn status_rows(&self, desired: &Desired) -> Result<Vec<StatusRow>, ProviderError> {
+        let containers = self.containers(desired).await?;
+        let mut rows = Vec::new();
+        for c in &containers {
+            if label(c, labels::ROLE).map(String::as_str) != Some("service") {
+                continue;
+            }
+            let name = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
+            let health = c.status.as_deref().and_then(|s| s.split('(').nth(1)).map(|h| h.trim_end_matches(')').to_string());
+            let service = label(c, labels::SERVICE).cloned().unwrap_or_default();
+            let up_to_date = desired.service(&service).is_some_and(|d| Some(&d.config_hash) == label(c, labels::CONFIG_HASH));
+            rows.push(StatusRow {
+                service,
+                component: label(c, labels::COMPONENT).cloned().unwrap_or_default(),
+                state: c.state.clone().unwrap_or_default(),
+                health,
+                host: label(c, labels::HOST).cloned(),
+                instance: name,
+                up_to_date,
+            });
+        }
+        Ok(rows)
+    }
+
+    /// Each asked service's container output, merged as lines arrive.
+    pub(crate) fn log_lines<'a>(&'a self, desired: &'a Desired, request: LogRequest) -> BoxStream<'a, Result<LogLine, ProviderError>> {
+        let streams = desired.services.iter().filter(|s| request.services.is_empty() || request.services.contains(&s.name)).map(|s| {
+            let service = s.name.clone();
+            self.logs(&s.instance, request.follow, request.tail)
+                .flat_map(move |item| {
+                    let lines: Vec<Result<LogLine, ProviderError>> = match item {
+                        Ok(chunk) => {
+                            chunk.to_string().lines().map(|line| Ok(LogLine { service: service.clone(), line: line.to_string() })).collect()
+                        }
+                        Err(e) if e.to_string().contains("No such container") => {
+                            vec![Ok(LogLine { service: service.clone(), line: "(not deployed)".into() })]
+                        }
+                        Err(e) => vec![Err(ProviderError::new(format!("cannot read the logs of `{service}`: {e}")))],
+                    };
+                    futures_util::stream::iter(lines)
+                })
+                .boxed()
+        });
+        futures_util::stream::select_all(streams).boxed()
+    }
+
+    /// This component's named volumes, except the gateway's certificates while the gateway
+    /// stays (another component still uses it).
+    pub(crate) async fn remove_component_volumes(&self, desired: &Desired, reporter: &dyn Reporter) -> Result<(), ProviderError> {
+        let c = &desired.cluster;
+        let filters = std::collections::HashMap::from([(
+            "label".to_string(),
+            vec![
+                format!("{}={}", labels::PROJECT, c.project),
+                format!("{}={}", labels::ENV, c.env),
+                format!("{}={}", labels::COMPONENT, c.component),
+            ],
+        )]);
+        let err = |what: &str, e: bollard::errors::Error| ProviderError::new(format!("{what}: {e}"));
+        let list = self.docker.list_volumes(Some(ListVolumesOptions { filters })).await.map_err(|e| err("cannot list volumes", e))?;
+        let gateway_kept = self.docker.inspect_container(&c.gateway, None).await.is_ok();
+        for v in list.volumes.unwrap_or_default() {
+            if gateway_kept && v.labels.get(labels::ROLE).map(String::as_str) == Some("gateway") {
+                reporter.note(&format!("kept volume {} (the certificates of the gateway, still in use)", v.name));
+                continue;
+            }
+            self.docker
+                .remove_volume(&v.name, Some(RemoveVolumeOptions { force: false }))
+                .await
+                .map_err(|e| err(&format!("cannot remove volume {}", v.name), e))?;
+            reporter.note(&format!("removed volume {}", v.name));
+        }
+        Ok(())
+    }
+
+    /// Where each service with a host is served. A shared repo's gateway, or one this deploy
+    /// did not recreate, may serve with other settings than this command's.
+    pub(crate) fn urls(&self, desired: &Desired, after: &Observed) -> Vec<String> {
+        let mine = self.settings.gateway_fingerprint();
+        let fingerprint = after.gateway.as_ref().and_then(|g| g.settings.clone()).unwrap_or(mine.clone());
+        let (scheme, port) = fingerprint_served(&fingerprint).unwrap_or(("http", 80));
+        let mut notes = Vec::new();
+        if fingerprint != mine && desired.cluster.shared {
+            notes.push(format!("the shared gateway serves {scheme} on port {port} (its owner's settings, not this command's)"));
+        }
+        let default_port = if scheme == "https" { 443 } else { 80 };
+        for s in desired.services.iter().filter(|s| s.host.is_some()) {
+            let shown = if port == default_port { String::new() } else { format!(":{port}") };
+            notes.push(format!("{} → {scheme}://{}{shown}", s.name, s.host.as_deref().unwrap_or_default()));
+        }
+        notes
+    }
+}
