@@ -332,3 +332,33 @@ fn without_home_the_deploy_commands_refuse_rather_than_use_tmp() {
     let text = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert!(text.contains("neither NANOKIT_HOME nor HOME is set"), "{text}");
 }
+
+/// The CLI is a front end: only `providers.rs` names a provider crate or a cargo feature, and
+/// no file of it calls a Docker or AWS client.
+#[test]
+fn only_the_registry_knows_the_built_in_providers() {
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.path().is_dir() {
+                files(&e.path(), out);
+            } else if e.path().extension().is_some_and(|x| x == "rs") {
+                out.push(e.path());
+            }
+        }
+    }
+    let mut all = Vec::new();
+    files(&root().join("cli/src"), &mut all);
+    assert!(all.len() > 10, "the scan read cli/src: {all:?}");
+    for f in all {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let name = f.strip_prefix(root()).unwrap().display().to_string();
+        for word in ["bollard", "aws_sdk", "aws_config"] {
+            assert!(!text.contains(word), "{name} calls a deploy client ({word})");
+        }
+        if name != "cli/src/providers.rs" {
+            for word in ["nanokit_provider_", "cfg(feature"] {
+                assert!(!text.contains(word), "{name} names a provider ({word}); only cli/src/providers.rs registers them");
+            }
+        }
+    }
+}

@@ -182,8 +182,10 @@ async fn the_conformance_suite_passes_against_the_python_plugin() {
     std::env::set_var("NANOKIT_PROCESS_HOME", p.state.path());
     let dir = tempfile::tempdir().unwrap();
     // Ports of its own, so it never meets the end-to-end test's services.
-    let yaml =
-        std::fs::read_to_string(example().join("nanokit.yml")).unwrap().replace("name: procs", "name: procsconf").replace("3840", "3850");
+    let yaml = std::fs::read_to_string(example().join("nanokit.yml"))
+        .unwrap()
+        .replace("name: procs", "name: procsconf\ncomponent: webteam")
+        .replace("3840", "3850");
     for app in ["api", "web", "docs"] {
         std::fs::create_dir_all(dir.path().join("apps").join(app)).unwrap();
         std::fs::write(dir.path().join("apps").join(app).join("index.html"), app).unwrap();
@@ -197,8 +199,9 @@ async fn the_conformance_suite_passes_against_the_python_plugin() {
     let changed = conformance::desired_from_yaml(&yaml.replace("38503", "38513"), "local", dir.path()).unwrap();
     conformance::changes_only_what_changed(&provider, &changed, "docs", &book).await.unwrap();
     conformance::status_lists_each_service(&provider, &changed).await.unwrap();
-    conformance::logs_end_and_name_their_service(&provider, &changed, "web").await.unwrap();
-    let theirs = conformance::desired_from_yaml(&format!("component: intruder\n{yaml}"), "local", dir.path()).unwrap();
+    let lines = conformance::logs_end_and_name_their_service(&provider, &changed, "web").await.unwrap();
+    assert!(lines.iter().any(|l| l.contains("GET /index.html")), "the health probe is in web's log: {lines:?}");
+    let theirs = conformance::desired_from_yaml(&yaml.replace("component: webteam", "component: intruder"), "local", dir.path()).unwrap();
     let their_book = conformance::book(&theirs, "process", &dir.path().join("intruder"));
     conformance::refuses_another_components_services(&provider, &changed, &theirs, &their_book).await.unwrap();
     conformance::destroy_removes_the_component(&provider, &changed, &book).await.unwrap();
@@ -210,12 +213,11 @@ async fn the_conformance_suite_passes_against_docker_served_through_the_protocol
     let repo = project.repo(
         "repo",
         &format!(
-            "name: {{project}}\nruntimes:\n  http:\n    image: {img}\n    provisioning:\n      start: exec httpd -f -p 8080 -h /\n  idle:\n    image: {img}\n    provisioning:\n      start: exec sleep 3600\nservices:\n  api:\n    runtime: http\n    expose: 8080\n    host: api.{{project}}.localhost\n  worker:\n    runtime: idle\n    depends_on: [api]\n",
+            "name: {{project}}\ncomponent: frontteam\nruntimes:\n  http:\n    image: {img}\n    provisioning:\n      start: exec httpd -f -p 8080 -h /\n  idle:\n    image: {img}\n    provisioning:\n      start: exec sleep 3600\nservices:\n  api:\n    runtime: http\n    expose: 8080\n    host: api.{{project}}.localhost\n  worker:\n    runtime: idle\n    depends_on: [api]\n",
             img = support::BUSYBOX
         ),
         &[],
     );
-    std::env::set_var("NANOKIT_HOME", project.home.path());
     let yaml = std::fs::read_to_string(repo.join("nanokit.yml")).unwrap();
     let desired = conformance::desired_from_yaml(&yaml, "local", &repo).unwrap();
     let book = conformance::book(&desired, "docker", &repo.join(".nanokit"));
@@ -236,7 +238,7 @@ async fn the_conformance_suite_passes_against_docker_served_through_the_protocol
     conformance::changes_only_what_changed(&provider, &changed, "worker", &book).await.unwrap();
     conformance::status_lists_each_service(&provider, &changed).await.unwrap();
     conformance::logs_end_and_name_their_service(&provider, &changed, "api").await.unwrap();
-    let theirs = conformance::desired_from_yaml(&format!("component: intruder\n{yaml}"), "local", &repo).unwrap();
+    let theirs = conformance::desired_from_yaml(&yaml.replace("component: frontteam", "component: intruder"), "local", &repo).unwrap();
     let mut theirs = theirs;
     provider.prepare(&mut theirs, true).await.unwrap();
     let their_book = conformance::book(&theirs, "docker", &repo.join("intruder"));

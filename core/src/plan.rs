@@ -655,13 +655,24 @@ mod tests {
         assert_eq!(auth.command.as_deref(), Some("make && run"));
         assert_eq!(auth.mount.as_deref(), Some(Path::new("/repo/./auth")));
         assert_eq!(auth.level, 1);
-        let plan = plan(&d, &Observed::default()).unwrap();
-        let what: Vec<String> = plan.steps.iter().map(|s| s.describe()).collect();
-        assert_eq!(what[0], "create network (network `nk-shop-local` does not exist)");
-        assert_eq!(what[1], "create gateway (gateway `nk-shop-local-gateway` does not exist)");
-        assert_eq!(what[2], "create db (new service)");
-        assert_eq!(what[3], "create auth (new service)");
-        assert!(what[4].starts_with("update gateway routes (1 route)"));
+        // The plan as golden text: every step, its fields and its reason, in order.
+        insta::assert_yaml_snapshot!("first_deploy", plan(&d, &Observed::default()).unwrap());
+    }
+
+    #[test]
+    fn plans_of_changes_removals_and_destroys_as_golden_text() {
+        let before = desired_for(MONO, &[]);
+        let after = desired_for(
+            &MONO.replace("expose: 3001", "expose: 3005").replace("image: pg\n", "image: pg\n    volumes: [\"data:/var/lib/pg\"]\n"),
+            &[],
+        );
+        let mut observed = observed_from(&before, "auth");
+        observed.services.push(service("old", "auth", Some("old.localhost"), Some(&before.cluster.source.id)));
+        observed.services.push(service("billing", "billing", Some("b.localhost"), None));
+        observed.gateway.as_mut().unwrap().running = false;
+        insta::assert_yaml_snapshot!("changed_removed_and_stopped_gateway", plan(&after, &observed).unwrap());
+        let (plan, notes) = destroy(&after.cluster, &observed);
+        insta::assert_yaml_snapshot!("destroy_beside_another_component", (plan, notes));
     }
 
     #[test]

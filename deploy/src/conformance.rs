@@ -90,21 +90,43 @@ pub async fn changes_only_what_changed(provider: &dyn Provider, changed: &Desire
 }
 
 /// Another component of the same project and environment, with the same service names,
-/// is refused before anything changes: the first component's services keep running as they
-/// were.
+/// is refused before anything changes: by the plan, and by the provider's own guard when a
+/// step reaches it anyway (a provider must not rely on the plan). The first component's
+/// services keep running as they were.
 pub async fn refuses_another_components_services(provider: &dyn Provider, mine: &Desired, theirs: &Desired, book: &Book) -> Result<()> {
     ensure!(mine.cluster.component != theirs.cluster.component, "the scenario needs two components");
+    ensure!(
+        !mine.cluster.network.contains(&mine.cluster.component),
+        "name the component apart from the project, so that a message naming it proves something"
+    );
     let before = provider.observe(mine).await?;
+    let unchanged = |after: &nanokit_core::observed::Observed| -> Result<()> {
+        for o in &before.services {
+            let now = after.services.iter().find(|a| a.name == o.name).ok_or_else(|| anyhow!("`{}` was removed", o.name))?;
+            ensure!(now == o, "`{}` was changed: {o:?} → {now:?}", o.name);
+        }
+        Ok(())
+    };
     let result = up(provider, theirs, book).await;
     let Err(e) = result else {
         bail!("a deploy of component `{}` over `{}`'s services should be refused", theirs.cluster.component, mine.cluster.component)
     };
     let text = format!("{e:#}");
     ensure!(text.contains(&mine.cluster.component), "the refusal should name the owner `{}`: {text}", mine.cluster.component);
-    let after = provider.observe(mine).await?;
-    for o in &before.services {
-        let now = after.services.iter().find(|a| a.name == o.name).ok_or_else(|| anyhow!("`{}` was removed", o.name))?;
-        ensure!(now.config_hash == o.config_hash && now.component == o.component && now.running == o.running, "`{}` was changed", o.name);
+    unchanged(&provider.observe(mine).await?)?;
+    // The provider's own guard: steps the plan would never give it, straight to `apply`.
+    let s = theirs.services.first().ok_or_else(|| anyhow!("the scenario has no service"))?;
+    for action in [Action::Recreate { service: s.name.clone() }, Action::Remove { service: s.name.clone(), instance: s.instance.clone() }] {
+        let step = nanokit_core::plan::Step { action, reason: "conformance: another component's object".into() };
+        if provider.apply(&step, theirs).await.is_ok() {
+            bail!(
+                "`{}` of component `{}`'s service was carried out for component `{}`",
+                step.describe(),
+                mine.cluster.component,
+                theirs.cluster.component
+            );
+        }
+        unchanged(&provider.observe(mine).await?)?;
     }
     Ok(())
 }

@@ -41,6 +41,9 @@ pub struct Fake {
     pub calls: Arc<Mutex<Vec<String>>>,
     pub faults: Faults,
     pub capabilities: Capabilities,
+    /// Without the ownership guard: a careless provider, for the test that the conformance
+    /// suite catches one.
+    pub unguarded: bool,
     in_flight: AtomicUsize,
     /// The most service steps that ran at once.
     pub max_in_flight: AtomicUsize,
@@ -53,6 +56,7 @@ impl Fake {
             calls: Default::default(),
             faults: Faults::default(),
             capabilities: Capabilities { status: false, logs: false, lock: false, volumes: false, services_need_gateway: true },
+            unguarded: false,
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
         }
@@ -72,8 +76,9 @@ impl Fake {
 }
 
 /// The guard: an object whose component is not the deploy's own is never touched.
-fn guard(kind: &str, name: &str, owner: Option<&str>, desired: &Desired) -> Result<(), ProviderError> {
+fn guard(unguarded: bool, kind: &str, name: &str, owner: Option<&str>, desired: &Desired) -> Result<(), ProviderError> {
     match owner {
+        _ if unguarded => Ok(()),
         Some(owner) if owner != desired.cluster.component => Err(ProviderError::new(format!(
             "{kind} `{name}` belongs to component `{owner}`, not `{}`; nothing was changed",
             desired.cluster.component
@@ -131,11 +136,11 @@ impl Provider for Fake {
         let mut p = self.platform();
         match &step.action {
             Action::CreateNetwork => {
-                guard("network", &c.network, p.network.as_ref().and_then(|n| n.component.as_deref()), desired)?;
+                guard(self.unguarded, "network", &c.network, p.network.as_ref().and_then(|n| n.component.as_deref()), desired)?;
                 p.network = Some(ObservedResource::present(c.network.clone(), Some(c.component.clone())));
             }
             Action::CreateGateway | Action::RecreateGateway | Action::StartGateway => {
-                guard("gateway", &c.gateway, p.gateway.as_ref().and_then(|g| g.component.as_deref()), desired)?;
+                guard(self.unguarded, "gateway", &c.gateway, p.gateway.as_ref().and_then(|g| g.component.as_deref()), desired)?;
                 p.gateway = Some(ObservedResource {
                     name: c.gateway.clone(),
                     component: Some(c.component.clone()),
@@ -146,7 +151,7 @@ impl Provider for Fake {
             Action::CreateVolume { name } => p.volumes.push(name.clone()),
             Action::Create { service } | Action::Recreate { service } => {
                 let s = desired.service(service).ok_or_else(|| ProviderError::new(format!("no desired service `{service}`")))?;
-                guard("service", &s.instance, p.services.get(&s.instance).map(|o| o.component.as_str()), desired)?;
+                guard(self.unguarded, "service", &s.instance, p.services.get(&s.instance).map(|o| o.component.as_str()), desired)?;
                 p.services.insert(
                     s.instance.clone(),
                     ObservedService {
@@ -165,22 +170,22 @@ impl Provider for Fake {
             Action::Start { service } => {
                 let instance = desired.service(service).map(|s| s.instance.clone()).unwrap_or_default();
                 let o = p.services.get_mut(&instance).ok_or_else(|| ProviderError::new(format!("no instance `{instance}`")))?;
-                guard("service", &instance, Some(&o.component), desired)?;
+                guard(self.unguarded, "service", &instance, Some(&o.component), desired)?;
                 o.running = true;
             }
             Action::Keep { .. } => {}
             Action::Remove { instance, .. } => {
-                guard("service", instance, p.services.get(instance).map(|o| o.component.as_str()), desired)?;
+                guard(self.unguarded, "service", instance, p.services.get(instance).map(|o| o.component.as_str()), desired)?;
                 p.services.remove(instance);
             }
             Action::UpdateRoutes { routes } => p.routes = Some(routes.clone()),
             Action::RemoveGateway => {
-                guard("gateway", &c.gateway, p.gateway.as_ref().and_then(|g| g.component.as_deref()), desired)?;
+                guard(self.unguarded, "gateway", &c.gateway, p.gateway.as_ref().and_then(|g| g.component.as_deref()), desired)?;
                 p.gateway = None;
                 p.routes = None;
             }
             Action::RemoveNetwork => {
-                guard("network", &c.network, p.network.as_ref().and_then(|n| n.component.as_deref()), desired)?;
+                guard(self.unguarded, "network", &c.network, p.network.as_ref().and_then(|n| n.component.as_deref()), desired)?;
                 p.network = None;
             }
         }

@@ -24,7 +24,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{mpsc, oneshot};
 
@@ -102,6 +102,31 @@ pub async fn probe(id: &str, path: &Path) -> Result<ProviderInfo, ProviderError>
 
 type Reply = Result<Value, RpcError>;
 
+/// A call that failed: the error to show, and the plugin's own JSON-RPC error when it answered
+/// with one (so its code is read as a number, never guessed from the message).
+struct Failure {
+    error: ProviderError,
+    answered: Option<RpcError>,
+}
+
+impl Failure {
+    fn code(&self) -> Option<i64> {
+        self.answered.as_ref().map(|e| e.code)
+    }
+}
+
+impl From<ProviderError> for Failure {
+    fn from(error: ProviderError) -> Self {
+        Failure { error, answered: None }
+    }
+}
+
+impl From<Failure> for ProviderError {
+    fn from(f: Failure) -> Self {
+        f.error
+    }
+}
+
 /// One running plugin and the calls waiting on it.
 struct Connection {
     id: String,
@@ -172,35 +197,36 @@ impl Connection {
     }
 
     /// Send a request and wait for its answer, at most `timeout`.
-    async fn call(&self, method: &str, params: Value, timeout: Duration) -> Result<Value, ProviderError> {
+    async fn call(&self, method: &str, params: Value, timeout: Duration) -> Result<Value, Failure> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.call_with_id(id, method, params, timeout).await
     }
 
-    async fn call_with_id(&self, id: u64, method: &str, params: Value, timeout: Duration) -> Result<Value, ProviderError> {
+    async fn call_with_id(&self, id: u64, method: &str, params: Value, timeout: Duration) -> Result<Value, Failure> {
         if let Some(why) = self.failure() {
-            return Err(self.error(&format!("{why}; `{method}` was not sent")));
+            return Err(self.error(&format!("{why}; `{method}` was not sent")).into());
         }
         let (tx, rx) = oneshot::channel();
         self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(id, (method.to_string(), tx));
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await?;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(e))) if e.code == codes::PROVIDER_ERROR && self.failure().is_some() => Err(e.into()),
+            // The plugin failed (its account is already in the error): not an answer of its own.
+            Ok(Ok(Err(e))) if self.failure().is_some() => Err(ProviderError::from(e).into()),
             Ok(Ok(Err(e))) => {
-                let mut pe: ProviderError = e.clone().into();
+                let mut error: ProviderError = e.clone().into();
                 if e.code != codes::PROVIDER_ERROR {
-                    pe.message = format!("{} answered `{method}` with error {}: {}", self.name(), e.code, e.message);
+                    error.message = format!("{} answered `{method}` with error {}: {}", self.name(), e.code, e.message);
                 }
-                Err(pe)
+                Err(Failure { error, answered: Some(e) })
             }
-            Ok(Err(_)) => Err(self.error(&format!("stopped answering `{method}`"))),
+            Ok(Err(_)) => Err(self.error(&format!("stopped answering `{method}`")).into()),
             Err(_) => {
                 self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
                 let why = format!("did not answer `{method}` within {} s and was stopped", timeout.as_secs());
                 let e = self.error(&why);
                 self.fail(why);
-                Err(e)
+                Err(e.into())
             }
         }
     }
@@ -279,6 +305,10 @@ impl PluginProvider {
         let mut child = Command::new(path)
             .args(args)
             .current_dir(dir)
+            // Its own process group: a Ctrl-C at the terminal reaches nkdev only, which stops
+            // the deploy in order and then ends the plugin (`shutdown`), rather than the
+            // plugin dying mid-step with a lock it holds.
+            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -303,8 +333,10 @@ impl PluginProvider {
             let tail = conn.stderr.clone();
             let id = id.to_string();
             tokio::spawn(async move {
-                let mut lines = BufReader::new(stderr).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
+                let mut reader = BufReader::new(stderr);
+                // Bytes, not UTF-8 lines: a plugin's stderr may carry anything (a tool's
+                // Latin-1 output); it is shown, never a reason to stop reading it.
+                while let Some(line) = read_line(&mut reader).await {
                     if VERBOSE.load(Ordering::Relaxed) {
                         eprintln!("[{id}] {line}");
                     }
@@ -319,13 +351,13 @@ impl PluginProvider {
         if let Some(stdout) = stdout {
             let weak = Arc::downgrade(&conn);
             tokio::spawn(async move {
-                let mut lines = BufReader::new(stdout).lines();
+                let mut reader = BufReader::new(stdout);
                 loop {
-                    let line = lines.next_line().await;
+                    let line = read_line(&mut reader).await;
                     let Some(conn) = weak.upgrade() else { return };
                     match line {
-                        Ok(Some(line)) => conn.received(&line),
-                        Ok(None) | Err(_) => {
+                        Some(line) => conn.received(&line),
+                        None => {
                             // Give stderr a moment to deliver the plugin's last words.
                             tokio::time::sleep(Duration::from_millis(50)).await;
                             let status =
@@ -349,12 +381,13 @@ impl PluginProvider {
         };
         let answer = conn.call(methods::INITIALIZE, to_value(&params)?, timeout_of(methods::INITIALIZE, options)).await;
         let answer = match answer {
-            Err(e) if e.message.contains("error -32001") || e.message.contains(&codes::UNSUPPORTED_VERSION.to_string()) => {
+            Err(f) if f.code() == Some(codes::UNSUPPORTED_VERSION) => {
+                let supported = f.answered.and_then(|e| e.data).map(|d| d.supported).unwrap_or_default();
                 return Err(ProviderError::new(format!(
-                    "{name} speaks none of the provider protocol versions this nkdev speaks ({}): {}; update the plugin or nkdev",
-                    versions(protocol::VERSIONS),
-                    e.message
-                )))
+                    "{name} speaks protocol version {}, and this nkdev speaks {}; update the plugin or nkdev",
+                    if supported.is_empty() { "unknown".to_string() } else { versions(&supported) },
+                    versions(protocol::VERSIONS)
+                )));
             }
             other => other?,
         };
@@ -391,11 +424,42 @@ impl PluginProvider {
     }
 }
 
+/// How long a plugin has to exit once its stdin is closed.
+const EXIT_GRACE: Duration = Duration::from_secs(10);
+
+/// The longest line read from a plugin; the rest of a longer one is dropped.
+const MAX_LINE: usize = 64 << 20;
+
+/// One line (without its end), invalid UTF-8 replaced; `None` at the end of the stream.
+async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> Option<String> {
+    use tokio::io::AsyncBufReadExt;
+    let mut bytes = Vec::new();
+    match reader.read_until(b'\n', &mut bytes).await {
+        Ok(0) | Err(_) => None,
+        Ok(_) => {
+            bytes.truncate(MAX_LINE);
+            while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                bytes.pop();
+            }
+            Some(String::from_utf8_lossy(&bytes).into_owned())
+        }
+    }
+}
+
 impl Drop for PluginProvider {
-    /// Closing stdin asks the plugin to exit; `kill_on_drop` stops one that does not.
+    /// Closing stdin asks the plugin to exit; one still running after [`EXIT_GRACE`] is
+    /// killed (and `kill_on_drop` kills it at once if no runtime is left to wait on).
     fn drop(&mut self) {
         if let Ok(mut stdin) = self.conn.stdin.try_lock() {
             stdin.take();
+        }
+        let child = self.conn.child.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let (Some(mut child), Ok(runtime)) = (child, tokio::runtime::Handle::try_current()) {
+            runtime.spawn(async move {
+                if tokio::time::timeout(EXIT_GRACE, child.wait()).await.is_err() {
+                    let _ = child.kill().await;
+                }
+            });
         }
     }
 }
@@ -435,13 +499,13 @@ impl Provider for PluginProvider {
     }
 
     async fn prepare(&self, desired: &mut Desired, deploying: bool) -> Result<(), ProviderError> {
-        let params = json!({"desired": &*desired, "deploying": deploying});
+        let params = to_value(&protocol::PrepareParams { desired: desired.clone(), deploying })?;
         let result = match self.conn.call(methods::PREPARE, params, timeout_of(methods::PREPARE, &self.options)).await {
             Ok(value) => serde_json::from_value::<protocol::PrepareResult>(value)
                 .map_err(|e| self.conn.error(&format!("answered `prepare` with something unexpected ({e})")))?,
             // Optional: a plugin without it leaves the desired state as it is.
-            Err(e) if e.message.contains(&format!("error {}", codes::METHOD_NOT_FOUND)) => return Ok(()),
-            Err(e) => return Err(e),
+            Err(f) if matches!(f.code(), Some(codes::METHOD_NOT_FOUND | codes::NOT_SUPPORTED)) => return Ok(()),
+            Err(f) => return Err(f.into()),
         };
         // Only what the method may change is taken back: secret values never travel here.
         if result.gateway_settings.is_some() {
@@ -456,20 +520,22 @@ impl Provider for PluginProvider {
     }
 
     async fn preflight(&self, plan: &Plan, desired: &Desired) -> Result<(), ProviderError> {
-        self.call::<Value>(methods::PREFLIGHT, json!({"plan": plan, "desired": desired})).await.map(drop)
+        let params = protocol::PreflightParams { plan: plan.clone(), desired: desired.clone() };
+        self.call::<Value>(methods::PREFLIGHT, to_value(&params)?).await.map(drop)
     }
 
     async fn observe(&self, desired: &Desired) -> Result<Observed, ProviderError> {
-        self.call(methods::OBSERVE, json!({"desired": desired})).await
+        self.call(methods::OBSERVE, to_value(&protocol::DesiredParams { desired: desired.clone() })?).await
     }
 
     async fn apply(&self, step: &Step, desired: &Desired) -> Result<(), ProviderError> {
-        let params = json!({"step": step, "desired": desired, "secrets": secret_values(desired)});
-        self.call::<Value>(methods::APPLY, params).await.map(drop)
+        let params = protocol::ApplyParams { step: step.clone(), desired: desired.clone(), secrets: secret_values(desired) };
+        self.call::<Value>(methods::APPLY, to_value(&params)?).await.map(drop)
     }
 
     async fn wait_ready(&self, service: &DesiredService, desired: &Desired) -> Result<(), ProviderError> {
-        self.call::<Value>(methods::WAIT_READY, json!({"service": service.name, "desired": desired})).await.map(drop)
+        let params = protocol::WaitReadyParams { service: service.name.clone(), desired: desired.clone() };
+        self.call::<Value>(methods::WAIT_READY, to_value(&params)?).await.map(drop)
     }
 
     async fn status(&self, desired: &Desired) -> Result<Vec<StatusRow>, ProviderError> {
@@ -477,7 +543,7 @@ impl Provider for PluginProvider {
             let observed = self.observe(desired).await?;
             return Ok(crate::provider::rows_from_observed(&observed, desired));
         }
-        self.call(methods::STATUS, json!({"desired": desired})).await
+        self.call(methods::STATUS, to_value(&protocol::DesiredParams { desired: desired.clone() })?).await
     }
 
     fn logs<'a>(&'a self, desired: &'a Desired, request: LogRequest) -> BoxStream<'a, Result<LogLine, ProviderError>> {
@@ -489,13 +555,16 @@ impl Provider for PluginProvider {
         let id = self.conn.next_id.fetch_add(1, Ordering::Relaxed);
         self.conn.logs.lock().unwrap_or_else(|p| p.into_inner()).insert(id, tx.clone());
         let conn = self.conn.clone();
-        let params = json!({"desired": desired, "services": request.services, "follow": request.follow, "tail": request.tail});
+        let params = match to_value(&protocol::LogsParams { desired: desired.clone(), request }) {
+            Ok(p) => p,
+            Err(e) => return futures_util::stream::once(async move { Err(e) }).boxed(),
+        };
         // The request runs beside the stream; its end (or failure) ends the stream.
         let call = tokio::spawn(async move {
             let result = conn.call_with_id(id, methods::LOGS, params, Duration::MAX / 4).await;
             conn.logs.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
-            if let Err(e) = result {
-                let _ = tx.send(Err(e));
+            if let Err(f) = result {
+                let _ = tx.send(Err(f.into()));
             }
         });
         let cancel = CancelOnDrop { conn: self.conn.clone(), id, call: Some(call) };
@@ -507,7 +576,8 @@ impl Provider for PluginProvider {
         if !self.capabilities.lock {
             return Ok(None);
         }
-        self.call::<Value>(methods::LOCK, json!({"desired": desired, "holder": holder})).await?;
+        let params = protocol::LockParams { desired: desired.clone(), holder: holder.clone() };
+        self.call::<Value>(methods::LOCK, to_value(&params)?).await?;
         Ok(Some(Box::new(PluginLock {
             conn: self.conn.clone(),
             desired: desired.clone(),
@@ -520,13 +590,26 @@ impl Provider for PluginProvider {
         if !self.capabilities.lock {
             return Ok(None);
         }
-        let r: protocol::UnlockResult = self.call(methods::UNLOCK, json!({"desired": desired, "force": force})).await?;
+        let params = protocol::UnlockParams { desired: desired.clone(), force, holder: None };
+        let r: Option<protocol::UnlockResult> = self.call(methods::UNLOCK, to_value(&params)?).await?;
+        let r = r.ok_or_else(|| self.conn.error("answered `unlock` without saying where its lock lives"))?;
         Ok(Some((r.held, r.place)))
+    }
+
+    async fn shutdown(&self) {
+        self.conn.stdin.lock().await.take();
+        let child = self.conn.child.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(mut child) = child {
+            if tokio::time::timeout(EXIT_GRACE, child.wait()).await.is_err() {
+                eprintln!("{} did not exit within {} s of its input closing; it was stopped", self.conn.name(), EXIT_GRACE.as_secs());
+                let _ = child.kill().await;
+            }
+        }
     }
 
     async fn remove_volumes(&self, desired: &Desired, _reporter: &dyn Reporter) -> Result<(), ProviderError> {
         self.require(self.capabilities.volumes, "removing volumes")?;
-        self.call::<Value>(methods::REMOVE_VOLUMES, json!({"desired": desired})).await.map(drop)
+        self.call::<Value>(methods::REMOVE_VOLUMES, to_value(&protocol::DesiredParams { desired: desired.clone() })?).await.map(drop)
     }
 }
 
@@ -567,9 +650,18 @@ struct PluginLock {
 #[async_trait]
 impl HeldLock for PluginLock {
     async fn release(self: Box<Self>) {
-        let params = json!({"desired": self.desired, "force": false, "holder": self.holder});
-        if let Err(e) = self.conn.call(methods::UNLOCK, params, timeout_of(methods::UNLOCK, &self.options)).await {
-            eprintln!("could not release the cluster lock: {e}");
+        let params = protocol::UnlockParams { desired: self.desired.clone(), force: false, holder: Some(self.holder.clone()) };
+        let released = match to_value(&params) {
+            Ok(params) => self
+                .conn
+                .call(methods::UNLOCK, params, timeout_of(methods::UNLOCK, &self.options))
+                .await
+                .map(drop)
+                .map_err(ProviderError::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = released {
+            eprintln!("could not release the cluster lock ({e}); `nkdev infra unlock` clears it");
         }
     }
 }

@@ -249,8 +249,8 @@ pub fn schema() -> serde_json::Value {
             "Capability `logs`: lines arrive as `log` notifications; the result comes when every line is sent (with follow: when cancelled)."),
         methods::LOCK: method(generator.subschema_for::<LockParams>(), null(),
             "Capability `lock`: take the cluster lock on the platform, or fail saying who holds it."),
-        methods::UNLOCK: method(generator.subschema_for::<UnlockParams>(), generator.subschema_for::<UnlockResult>(),
-            "Capability `lock`: clear the cluster lock (`nkdev infra unlock`)."),
+        methods::UNLOCK: method(generator.subschema_for::<UnlockParams>(), generator.subschema_for::<Option<UnlockResult>>(),
+            "Capability `lock`: clear the cluster lock (`nkdev infra unlock`): who held it and where it lives; `null` when a deploy releases its own lock (`holder` set)."),
         methods::REMOVE_VOLUMES: method(generator.subschema_for::<DesiredParams>(), null(),
             "Capability `volumes`: remove this component's named volumes (`nkdev destroy --volumes`)."),
     });

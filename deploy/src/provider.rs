@@ -196,6 +196,10 @@ pub trait Provider: Send + Sync {
         let _ = (desired, after);
         Vec::new()
     }
+    /// End the connection in order: a provider running as its own process finishes the
+    /// request it is in and exits (killed after a grace period). Called once a command is
+    /// done with the provider, and before a lock file is released.
+    async fn shutdown(&self) {}
     /// Why the way to the platform failed, if it did (a lost SSH connection), and whether
     /// `error` is such a failure (not, say, an ownership conflict after a session that
     /// failed once): the host then adds the transport's own account to the error.

@@ -36,7 +36,8 @@ where
         }
     });
     let mut provider: Option<Arc<dyn Provider>> = None;
-    let running: Arc<Mutex<HashMap<u64, tokio::task::AbortHandle>>> = Default::default();
+    // Requests being handled: their method and how to stop them.
+    let running: Arc<Mutex<HashMap<u64, (String, tokio::task::AbortHandle)>>> = Default::default();
     let mut lines = input.lines();
     while let Some(line) = lines.next_line().await? {
         if line.trim().is_empty() {
@@ -55,9 +56,13 @@ where
             // A notification: the only one a host sends is `cancel`.
             if method == methods::CANCEL {
                 if let Some(cancelled) = params.get("id").and_then(Value::as_u64) {
-                    if let Some(task) = running.lock().unwrap_or_else(|p| p.into_inner()).remove(&cancelled) {
-                        task.abort();
-                        reply(&out, json!(cancelled), Ok(Value::Null));
+                    // Only a `logs` request is cancelled; a step is never cut halfway.
+                    let mut running = running.lock().unwrap_or_else(|p| p.into_inner());
+                    if running.get(&cancelled).is_some_and(|(m, _)| m == methods::LOGS) {
+                        if let Some((_, task)) = running.remove(&cancelled) {
+                            task.abort();
+                            reply(&out, json!(cancelled), Ok(Value::Null));
+                        }
                     }
                 }
             }
@@ -78,18 +83,35 @@ where
         let out2 = out.clone();
         let numeric = id.as_u64();
         let running2 = running.clone();
+        // Registered before the task can finish, so a fast answer never leaves a stale entry.
+        let mut table = running.lock().unwrap_or_else(|p| p.into_inner());
         let task = tokio::spawn(async move {
             let result = handle(&*p, &method, params, numeric, &out2).await;
-            if let Some(n) = numeric {
-                running2.lock().unwrap_or_else(|p| p.into_inner()).remove(&n);
+            // Answered only while still registered: a cancelled request was answered already.
+            let registered = numeric.is_none_or(|n| running2.lock().unwrap_or_else(|p| p.into_inner()).remove(&n).is_some());
+            if registered {
+                reply(&out2, id, result);
             }
-            reply(&out2, id, result);
         });
         if let Some(n) = numeric {
-            running.lock().unwrap_or_else(|p| p.into_inner()).insert(n, task.abort_handle());
+            table.insert(n, (message.get("method").and_then(Value::as_str).unwrap_or_default().to_string(), task.abort_handle()));
         }
     }
-    // stdin closed: finish what is running, then stop.
+    // stdin closed: stop streaming logs, let every step finish, release the locks still held.
+    running.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, (method, task)| {
+        let logs = method == methods::LOGS;
+        if logs {
+            task.abort();
+        }
+        !logs
+    });
+    while !running.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let held: Vec<_> = HELD.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, l)| l).collect();
+    for lock in held {
+        lock.release().await;
+    }
     drop(out);
     let _ = writer.await;
     Ok(())

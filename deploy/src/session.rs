@@ -88,6 +88,30 @@ impl Held {
     }
 }
 
+/// End a command: the provider is shut down in order and the lock released, in the order
+/// that never leaves a provider working without the lock (a plugin that holds the lock
+/// itself releases it before it is shut down; a lock file outlives the plugin's last step).
+pub async fn finish(provider: &dyn Provider, lock: Option<Held>) {
+    match lock {
+        Some(Held::Platform(l)) => {
+            l.release().await;
+            provider.shutdown().await;
+        }
+        Some(Held::File(l)) => {
+            provider.shutdown().await;
+            drop(l);
+        }
+        None => provider.shutdown().await,
+    }
+}
+
+/// Clear the lock file of a provider that cannot be reached (`nkdev infra unlock` for a
+/// plugin that is gone or broken): who held it, and where it lived.
+pub fn unlock_file(provider: &str, project: &str, env: &str, force: bool) -> Result<(Option<LockInfo>, String)> {
+    let dir = state::cluster_dir(provider, project, env)?;
+    Ok((lock::unlock(&dir, force)?, lock::lock_path(&dir).display().to_string()))
+}
+
 /// Take the cluster lock for `command`.
 pub async fn lock(provider: &dyn Provider, desired: &Desired, command: &str) -> Result<Held> {
     let holder = LockInfo::current(&desired.cluster.component, command);

@@ -100,11 +100,12 @@ async fn a_plan_that_found_nothing_to_do_without_the_lock_is_not_applied_after_t
 
 #[tokio::test]
 async fn the_conformance_suite_passes_against_the_fake() {
-    let (dir, desired, book) = setup(THREE);
+    let mine = format!("component: storefront\n{THREE}");
+    let (dir, desired, book) = setup(&mine);
     let platform: Arc<Mutex<Platform>> = Arc::default();
     let fake = Fake::new(platform.clone());
     conformance::deploys_then_plans_nothing(&fake, &desired, &book).await.unwrap();
-    let changed = conformance::desired_from_yaml(&THREE.replace("expose: 3002", "expose: 3012"), "local", dir.path()).unwrap();
+    let changed = conformance::desired_from_yaml(&mine.replace("expose: 3002", "expose: 3012"), "local", dir.path()).unwrap();
     conformance::changes_only_what_changed(&fake, &changed, "b", &book).await.unwrap();
     conformance::status_lists_each_service(&fake, &changed).await.unwrap();
     // A careless second repository: same project, same service names, another component.
@@ -112,8 +113,30 @@ async fn the_conformance_suite_passes_against_the_fake() {
     let their_book = conformance::book(&theirs, "fake", &dir.path().join("billing"));
     let second = Fake::new(platform.clone());
     conformance::refuses_another_components_services(&second, &changed, &theirs, &their_book).await.unwrap();
-    assert!(!second.calls().iter().any(|c| c.starts_with("apply")), "refused before any change: {:#?}", second.calls());
     conformance::destroy_removes_the_component(&fake, &changed, &book).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_provider_without_its_own_guard_fails_the_conformance_suite() {
+    // The suite must be able to fail: a provider that replaces whatever has the name (the
+    // fake with its guard switched off) is caught, though the plan refuses first.
+    let mine = format!("component: storefront\n{THREE}");
+    let (dir, desired, book) = setup(&mine);
+    let platform: Arc<Mutex<Platform>> = Arc::default();
+    let fake = Fake::new(platform.clone());
+    conformance::deploys_then_plans_nothing(&fake, &desired, &book).await.unwrap();
+    let theirs = conformance::desired_from_yaml(&format!("component: billing\n{THREE}"), "local", dir.path()).unwrap();
+    let mut careless = Fake::new(platform.clone());
+    careless.unguarded = true;
+    let e = conformance::refuses_another_components_services(
+        &careless,
+        &desired,
+        &theirs,
+        &conformance::book(&theirs, "fake", &dir.path().join("b")),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("was carried out for component `billing`"), "{e}");
 }
 
 #[tokio::test]

@@ -40,13 +40,18 @@ struct Target {
 
 /// Load the file, check it, and check that a provider for it is built in or installed.
 fn target(common: &FileArgs) -> Result<Target> {
+    target_with(common, true)
+}
+
+/// [`target`]; without `require_provider` an uninstalled provider is no error (`infra unlock`).
+fn target_with(common: &FileArgs, require_provider: bool) -> Result<Target> {
     let loaded = super::load_valid(common)?;
     let env = common.env();
     let with_graph =
         loaded.analysis.environment(env).ok_or_else(|| anyhow!("environment `{env}` is not defined in {}", loaded.path.display()))?;
     let resolved = with_graph.resolved.clone();
     let registry = crate::providers::registry();
-    if registry.find(resolved.provider.as_str()).is_none() {
+    if require_provider && registry.find(resolved.provider.as_str()).is_none() {
         return Err(anyhow!(registry.not_found(resolved.provider.as_str())).context(format!("environment `{env}`")));
     }
     let project_dir =
@@ -134,14 +139,20 @@ impl Target {
 
     /// Connect the environment's provider and fit `desired` to it (changing nothing).
     async fn connect(&self, desired: &mut Desired, deploying: bool, args: &DeployArgs) -> Result<Box<dyn Provider>> {
+        let provider = self.connect_only(args).await?;
+        provider.prepare(desired, deploying).await?;
+        Ok(provider)
+    }
+
+    /// Connect the environment's provider, without checking the file against it (`infra
+    /// unlock` must work whatever the file says).
+    async fn connect_only(&self, args: &DeployArgs) -> Result<Box<dyn Provider>> {
         nanokit_deploy::plugin::set_verbose(args.verbose);
         let registry = crate::providers::registry();
         let id = self.resolved.provider.as_str();
         let factory = registry.find(id).ok_or_else(|| anyhow!(registry.not_found(id)))?;
         let env = Environment::of(&self.resolved, &std::fs::canonicalize(&self.project_dir).unwrap_or_else(|_| self.project_dir.clone()));
-        let provider = factory.connect(&env, &args.options()).await?;
-        provider.prepare(desired, deploying).await?;
-        Ok(provider)
+        Ok(factory.connect(&env, &args.options()).await?)
     }
 }
 
@@ -188,10 +199,18 @@ pub fn up(services: &[String], dry_run: bool, remove_orphans: bool, args: &Deplo
         // engine, which would cost a no-op `up` most of its time). A deploy that changes
         // something takes the lock, then observes and plans again under it.
         let read_only = dry_run || session::interruptible(&mut signals, &t.book, "nkdev up", session.plan(&desired)).await?.is_noop();
+        // Not interruptible: a lock being taken is either taken (and released below, a signal
+        // meanwhile stopping the deploy at its next step) or not, never left behind.
         let lock = if read_only {
             None
         } else {
-            Some(session::interruptible(&mut signals, &t.book, "nkdev up", session::lock(provider, &desired, &command)).await?)
+            match session::lock(provider, &desired, &command).await {
+                Ok(lock) => Some(lock),
+                Err(e) => {
+                    provider.shutdown().await;
+                    return Err(e);
+                }
+            }
         };
         let show = |plan: &Plan| {
             if args.progress == ProgressFormat::Json {
@@ -202,9 +221,7 @@ pub fn up(services: &[String], dry_run: bool, remove_orphans: bool, args: &Deplo
         };
         let result = session::interruptible(&mut signals, &t.book, "nkdev up", session.up(&desired, dry_run, lock.is_some(), &show)).await;
         let result = session::explain(provider, result);
-        if let Some(lock) = lock {
-            lock.release().await;
-        }
+        session::finish(provider, lock).await;
         match result? {
             Outcome::DryRun(_) => {
                 for problem in t.unread_secrets(&desired) {
@@ -235,12 +252,19 @@ pub fn destroy(dry_run: bool, volumes: bool, args: &DeployArgs, common: &FileArg
         let provider = session::interruptible(&mut signals, &t.book, "nkdev destroy", t.connect(&mut desired, false, args)).await?;
         let provider = &*provider;
         if volumes && !provider.capabilities().volumes {
+            provider.shutdown().await;
             bail!("provider `{}` keeps no volumes: `--volumes` does not apply; nothing was changed", provider.id());
         }
         let lock = if dry_run {
             None
         } else {
-            Some(session::interruptible(&mut signals, &t.book, "nkdev destroy", session::lock(provider, &desired, "nkdev destroy")).await?)
+            match session::lock(provider, &desired, "nkdev destroy").await {
+                Ok(lock) => Some(lock),
+                Err(e) => {
+                    provider.shutdown().await;
+                    return Err(e);
+                }
+            }
         };
         let session = Session { provider, book: &t.book, reporter: &reporter };
         let show = |plan: &Plan| print_plan(plan, &desired, &provider.target());
@@ -249,9 +273,7 @@ pub fn destroy(dry_run: bool, volumes: bool, args: &DeployArgs, common: &FileArg
             result = provider.remove_volumes(&desired, &reporter).await.map_err(Into::into);
         }
         let result = session::explain(provider, result);
-        if let Some(lock) = lock {
-            lock.release().await;
-        }
+        session::finish(provider, lock).await;
         result.map(|()| crate::exit::OK)
     })
 }
@@ -261,7 +283,9 @@ pub fn status(format: OutputFormat, args: &DeployArgs, common: &FileArgs) -> Res
     let mut desired = t.desired(&[], false, false)?;
     runtime()?.block_on(async {
         let provider = t.connect(&mut desired, false, args).await?;
-        let mut rows = provider.status(&desired).await?;
+        let rows = provider.status(&desired).await;
+        provider.shutdown().await;
+        let mut rows = rows?;
         rows.sort_by(|a, b| (&a.component, &a.service).cmp(&(&b.component, &b.service)));
         if format == OutputFormat::Json {
             println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -312,36 +336,46 @@ pub fn logs(services: &[String], follow: bool, tail: Option<usize>, args: &Deplo
         desired.services.iter().filter(|s| services.is_empty() || services.contains(&s.name)).map(|s| s.name.len()).max().unwrap_or(0);
     runtime()?.block_on(async {
         let provider = t.connect(&mut desired, false, args).await?;
-        if !provider.capabilities().logs {
-            bail!(
-                "provider `{}` does not stream logs through nkdev{}",
-                provider.id(),
-                if provider.id() == "aws" {
-                    format!("; the services log to CloudWatch log group /nanokit/{}/{}", t.resolved.project, t.resolved.env)
-                } else {
-                    String::new()
-                }
-            );
-        }
-        let mut lines = provider.logs(&desired, LogRequest { services: services.to_vec(), follow, tail });
-        while let Some(line) = lines.next().await {
-            let line = line?;
-            println!("{:<width$} | {}", line.service, line.line);
-        }
-        Ok(crate::exit::OK)
+        let printed = async {
+            let mut lines = provider.logs(&desired, LogRequest { services: services.to_vec(), follow, tail });
+            while let Some(line) = lines.next().await {
+                let line = line?;
+                println!("{:<width$} | {}", line.service, line.line);
+            }
+            Ok::<(), anyhow::Error>(())
+        };
+        // Ctrl-C (or SIGTERM, SIGHUP) ends a followed log; the provider is still shut down in order.
+        let mut signals = Signals::install()?;
+        let result = tokio::select! {
+            r = printed => r,
+            signal = signals.recv() => Err(anyhow!("interrupted by {signal}")),
+        };
+        provider.shutdown().await;
+        result.map(|()| crate::exit::OK)
     })
 }
 
 /// `nkdev infra unlock`: clear the cluster lock, saying who held it. Without `--force`, only
 /// a lock whose holder is gone (a dead process on this host).
 pub fn infra_unlock(force: bool, common: &FileArgs) -> Result<u8> {
-    let t = target(common)?;
-    let mut desired = t.desired(&[], false, false)?;
+    let t = target_with(common, false)?;
+    let desired = t.desired(&[], false, false)?;
     let cluster = format!("{}/{}", t.resolved.project, t.resolved.env);
     let args = crate::args::DeployArgs::for_unlock();
     let (held, place) = runtime()?.block_on(async {
-        let provider = t.connect(&mut desired, false, &args).await?;
-        session::unlock(&*provider, &desired, force).await
+        match t.connect_only(&args).await {
+            Ok(provider) => {
+                let result = session::unlock(&*provider, &desired, force).await;
+                provider.shutdown().await;
+                result
+            }
+            // A plugin that is gone or broken can still have left this machine's lock file.
+            Err(e) if !crate::providers::registry().built_in().any(|f| f.id() == t.resolved.provider.as_str()) => {
+                eprintln!("warning: {e:#}; clearing this machine's lock file only");
+                session::unlock_file(t.resolved.provider.as_str(), &t.resolved.project, &t.resolved.env, force)
+            }
+            Err(e) => Err(e),
+        }
     })?;
     match held {
         None => println!("no lock on cluster {cluster} ({place})"),

@@ -818,6 +818,18 @@ impl Provider for AwsProvider {
         AwsProvider::check(desired, &self.infra)
     }
 
+    /// Services log to CloudWatch; nkdev does not stream them (yet): say where they are.
+    fn logs<'a>(
+        &'a self,
+        desired: &'a Desired,
+        _request: nanokit_deploy::provider::LogRequest,
+    ) -> futures_util::stream::BoxStream<'a, Result<nanokit_deploy::provider::LogLine, ProviderError>> {
+        let group = names::log_group(&desired.cluster.project, &desired.cluster.env);
+        Box::pin(futures_util::stream::once(async move {
+            Err(ProviderError::new(format!("`nkdev logs` does not read AWS yet; the services log to CloudWatch log group {group}")))
+        }))
+    }
+
     async fn lock(&self, desired: &Desired, holder: &LockInfo) -> Result<Option<Box<dyn HeldLock>>, ProviderError> {
         let name = names::lock_parameter(&desired.cluster.project, &desired.cluster.env);
         let held = lock::acquire(&self.ssm, &name, holder).await.map_err(|e| ProviderError::new(format!("{e:#}")))?;
