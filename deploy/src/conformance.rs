@@ -114,19 +114,28 @@ pub async fn refuses_another_components_services(provider: &dyn Provider, mine: 
     let text = format!("{e:#}");
     ensure!(text.contains(&mine.cluster.component), "the refusal should name the owner `{}`: {text}", mine.cluster.component);
     unchanged(&provider.observe(mine).await?)?;
-    // The provider's own guard: steps the plan would never give it, straight to `apply`.
-    let s = theirs.services.first().ok_or_else(|| anyhow!("the scenario has no service"))?;
+    // The provider's own guard: steps the plan would never give it, straight to `apply`,
+    // on a service of `mine` that `theirs` names too.
+    let s = theirs
+        .services
+        .iter()
+        .find(|s| before.services.iter().any(|o| o.name == s.instance && o.component == mine.cluster.component))
+        .ok_or_else(|| anyhow!("the scenario needs a service both components name"))?;
     for action in [Action::Recreate { service: s.name.clone() }, Action::Remove { service: s.name.clone(), instance: s.instance.clone() }] {
         let step = nanokit_core::plan::Step { action, reason: "conformance: another component's object".into() };
-        if provider.apply(&step, theirs).await.is_ok() {
-            bail!(
+        match provider.apply(&step, theirs).await {
+            Ok(()) => bail!(
                 "`{}` of component `{}`'s service was carried out for component `{}`",
                 step.describe(),
                 mine.cluster.component,
                 theirs.cluster.component
-            );
+            ),
+            Err(e) => ensure!(e.to_string().contains(&mine.cluster.component), "the refusal should name the owner: {e}"),
         }
-        unchanged(&provider.observe(mine).await?)?;
+        let after = provider.observe(mine).await?;
+        unchanged(&after)?;
+        let left: Vec<&str> = after.services.iter().filter(|o| o.component == theirs.cluster.component).map(|o| o.name.as_str()).collect();
+        ensure!(left.is_empty(), "a refused step left objects of `{}`: {left:?}", theirs.cluster.component);
     }
     Ok(())
 }

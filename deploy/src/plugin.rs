@@ -336,7 +336,7 @@ impl PluginProvider {
                 let mut reader = BufReader::new(stderr);
                 // Bytes, not UTF-8 lines: a plugin's stderr may carry anything (a tool's
                 // Latin-1 output); it is shown, never a reason to stop reading it.
-                while let Some(line) = read_line(&mut reader).await {
+                while let Some(line) = read_line(&mut reader, MAX_LOG_LINE).await {
                     if VERBOSE.load(Ordering::Relaxed) {
                         eprintln!("[{id}] {line}");
                     }
@@ -353,7 +353,7 @@ impl PluginProvider {
             tokio::spawn(async move {
                 let mut reader = BufReader::new(stdout);
                 loop {
-                    let line = read_line(&mut reader).await;
+                    let line = read_line(&mut reader, MAX_MESSAGE).await;
                     let Some(conn) = weak.upgrade() else { return };
                     match line {
                         Some(line) => conn.received(&line),
@@ -427,23 +427,38 @@ impl PluginProvider {
 /// How long a plugin has to exit once its stdin is closed.
 const EXIT_GRACE: Duration = Duration::from_secs(10);
 
-/// The longest line read from a plugin; the rest of a longer one is dropped.
-const MAX_LINE: usize = 64 << 20;
+/// The longest message read from a plugin's stdout (a large `observe` fits), and the longest
+/// stderr line kept; the rest of a longer line is read and dropped, so memory stays bounded.
+const MAX_MESSAGE: usize = 64 << 20;
+const MAX_LOG_LINE: usize = 4 << 10;
 
-/// One line (without its end), invalid UTF-8 replaced; `None` at the end of the stream.
-async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> Option<String> {
+/// One line (without its end, at most `max` bytes of it), invalid UTF-8 replaced; `None` at
+/// the end of the stream.
+async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R, max: usize) -> Option<String> {
     use tokio::io::AsyncBufReadExt;
     let mut bytes = Vec::new();
-    match reader.read_until(b'\n', &mut bytes).await {
-        Ok(0) | Err(_) => None,
-        Ok(_) => {
-            bytes.truncate(MAX_LINE);
-            while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                bytes.pop();
-            }
-            Some(String::from_utf8_lossy(&bytes).into_owned())
+    let mut read_any = false;
+    loop {
+        let buf = match reader.fill_buf().await {
+            Ok(buf) if !buf.is_empty() => buf,
+            _ if read_any => break,
+            _ => return None,
+        };
+        read_any = true;
+        let end = buf.iter().position(|b| *b == b'\n');
+        let chunk = &buf[..end.unwrap_or(buf.len())];
+        let room = max.saturating_sub(bytes.len());
+        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let used = end.map_or(buf.len(), |e| e + 1);
+        reader.consume(used);
+        if end.is_some() {
+            break;
         }
     }
+    while bytes.last().is_some_and(|b| *b == b'\r') {
+        bytes.pop();
+    }
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 impl Drop for PluginProvider {
@@ -597,7 +612,10 @@ impl Provider for PluginProvider {
     }
 
     async fn shutdown(&self) {
-        self.conn.stdin.lock().await.take();
+        // A plugin that stopped reading its input cannot block this: the kill below follows.
+        if let Ok(mut stdin) = tokio::time::timeout(Duration::from_secs(2), self.conn.stdin.lock()).await {
+            stdin.take();
+        }
         let child = self.conn.child.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(mut child) = child {
             if tokio::time::timeout(EXIT_GRACE, child.wait()).await.is_err() {
@@ -639,6 +657,9 @@ impl Drop for CancelOnDrop {
     }
 }
 
+/// How long a lock's release waits for a plugin's outstanding steps.
+const LOCK_RELEASE_PATIENCE: Duration = Duration::from_secs(120);
+
 /// A lock the plugin holds on its platform; released through `unlock` of our own holder.
 struct PluginLock {
     conn: Arc<Connection>,
@@ -650,6 +671,25 @@ struct PluginLock {
 #[async_trait]
 impl HeldLock for PluginLock {
     async fn release(self: Box<Self>) {
+        // After an interruption the plugin may still be carrying out the step nkdev stopped
+        // waiting for: the lock is released only once no call is outstanding, never under
+        // a step still running. One that does not finish keeps the lock (infra unlock).
+        let deadline = tokio::time::Instant::now() + LOCK_RELEASE_PATIENCE;
+        let mut told = false;
+        while !self.conn.pending.lock().unwrap_or_else(|p| p.into_inner()).is_empty() && self.conn.failure().is_none() {
+            if tokio::time::Instant::now() >= deadline {
+                eprintln!(
+                    "{} is still carrying out a step; its cluster lock is left to it. Once it is done, `nkdev infra unlock` clears the lock",
+                    self.conn.name()
+                );
+                return;
+            }
+            if !told {
+                eprintln!("waiting for {} to finish its current step before releasing the cluster lock…", self.conn.name());
+                told = true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let params = protocol::UnlockParams { desired: self.desired.clone(), force: false, holder: Some(self.holder.clone()) };
         let released = match to_value(&params) {
             Ok(params) => self
@@ -663,5 +703,23 @@ impl HeldLock for PluginLock {
         if let Err(e) = released {
             eprintln!("could not release the cluster lock ({e}); `nkdev infra unlock` clears it");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_line;
+
+    #[tokio::test]
+    async fn lines_are_read_as_bytes_bounded_and_without_their_end() {
+        let mut input: Vec<u8> = b"first\r\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 100_000));
+        input.extend(b"\nlatin-1: caf\xe9\nlast without newline");
+        let mut reader = tokio::io::BufReader::with_capacity(1024, &input[..]);
+        assert_eq!(read_line(&mut reader, 4096).await.as_deref(), Some("first"));
+        assert_eq!(read_line(&mut reader, 4096).await.map(|l| l.len()), Some(4096), "a long line is cut, the rest skipped");
+        assert_eq!(read_line(&mut reader, 4096).await.as_deref(), Some("latin-1: caf\u{fffd}"));
+        assert_eq!(read_line(&mut reader, 4096).await.as_deref(), Some("last without newline"));
+        assert_eq!(read_line(&mut reader, 4096).await, None);
     }
 }

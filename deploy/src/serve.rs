@@ -86,7 +86,13 @@ where
         // Registered before the task can finish, so a fast answer never leaves a stale entry.
         let mut table = running.lock().unwrap_or_else(|p| p.into_inner());
         let task = tokio::spawn(async move {
-            let result = handle(&*p, &method, params, numeric, &out2).await;
+            use futures_util::FutureExt;
+            // A provider that panics answers with an error (and the request is unregistered)
+            // rather than leaving the host waiting and this process unable to exit.
+            let result =
+                std::panic::AssertUnwindSafe(handle(&*p, &method, params, numeric, &out2)).catch_unwind().await.unwrap_or_else(|_| {
+                    Err(RpcError::new(codes::PROVIDER_ERROR, format!("the provider failed while handling `{method}` (a bug)")))
+                });
             // Answered only while still registered: a cancelled request was answered already.
             let registered = numeric.is_none_or(|n| running2.lock().unwrap_or_else(|p| p.into_inner()).remove(&n).is_some());
             if registered {
@@ -105,7 +111,8 @@ where
         }
         !logs
     });
-    while !running.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30 * 60);
+    while !running.lock().unwrap_or_else(|p| p.into_inner()).is_empty() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let held: Vec<_> = HELD.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, l)| l).collect();
