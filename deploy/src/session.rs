@@ -127,8 +127,7 @@ pub async fn unlock(provider: &dyn Provider, desired: &Desired, force: bool) -> 
     if let Some(found) = provider.unlock(desired, force).await? {
         return Ok(found);
     }
-    let dir = state::cluster_dir(provider.id(), &desired.cluster.project, &desired.cluster.env)?;
-    Ok((lock::unlock(&dir, force)?, lock::lock_path(&dir).display().to_string()))
+    unlock_file(provider.id(), &desired.cluster.project, &desired.cluster.env, force)
 }
 
 /// How `up` ended.

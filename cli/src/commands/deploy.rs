@@ -156,6 +156,15 @@ impl Target {
     }
 }
 
+/// Take the cluster lock; when that fails the command ends, and the provider with it.
+async fn lock_or_end(provider: &dyn Provider, desired: &Desired, command: &str) -> Result<session::Held> {
+    let lock = session::lock(provider, desired, command).await;
+    if lock.is_err() {
+        provider.shutdown().await;
+    }
+    lock
+}
+
 fn print_plan(plan: &Plan, desired: &Desired, target: &str) {
     let c = &desired.cluster;
     let on = if target.is_empty() { String::new() } else { format!(" on {target}") };
@@ -201,17 +210,7 @@ pub fn up(services: &[String], dry_run: bool, remove_orphans: bool, args: &Deplo
         let read_only = dry_run || session::interruptible(&mut signals, &t.book, "nkdev up", session.plan(&desired)).await?.is_noop();
         // Not interruptible: a lock being taken is either taken (and released below, a signal
         // meanwhile stopping the deploy at its next step) or not, never left behind.
-        let lock = if read_only {
-            None
-        } else {
-            match session::lock(provider, &desired, &command).await {
-                Ok(lock) => Some(lock),
-                Err(e) => {
-                    provider.shutdown().await;
-                    return Err(e);
-                }
-            }
-        };
+        let lock = if read_only { None } else { Some(lock_or_end(provider, &desired, &command).await?) };
         let show = |plan: &Plan| {
             if args.progress == ProgressFormat::Json {
                 reporter.event(serde_json::json!({"event": "plan", "plan": plan, "dry_run": dry_run}));
@@ -255,17 +254,7 @@ pub fn destroy(dry_run: bool, volumes: bool, args: &DeployArgs, common: &FileArg
             provider.shutdown().await;
             bail!("provider `{}` keeps no volumes: `--volumes` does not apply; nothing was changed", provider.id());
         }
-        let lock = if dry_run {
-            None
-        } else {
-            match session::lock(provider, &desired, "nkdev destroy").await {
-                Ok(lock) => Some(lock),
-                Err(e) => {
-                    provider.shutdown().await;
-                    return Err(e);
-                }
-            }
-        };
+        let lock = if dry_run { None } else { Some(lock_or_end(provider, &desired, "nkdev destroy").await?) };
         let session = Session { provider, book: &t.book, reporter: &reporter };
         let show = |plan: &Plan| print_plan(plan, &desired, &provider.target());
         let mut result = session::interruptible(&mut signals, &t.book, "nkdev destroy", session.destroy(&desired, dry_run, &show)).await;
