@@ -70,6 +70,8 @@ pub enum DiagnosticFormat {
 pub enum OutputFormat {
     Text,
     Json,
+    /// One JSON object a line (`status --watch`: an event per change)
+    Jsonl,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -236,6 +238,23 @@ pub enum Command {
         /// from another checkout (those of this checkout are always removed)
         #[arg(long)]
         remove_orphans: bool,
+        /// Then keep watching: a change to nanokit.yml is deployed, a change under a service's
+        /// `path` restarts it in place (and runs `install` again when an install input changed),
+        /// and the services' logs are shown; Ctrl-C stops watching (Docker only)
+        #[arg(long, conflicts_with = "dry_run")]
+        watch: bool,
+        #[command(flatten)]
+        deploy: DeployArgs,
+        #[command(flatten)]
+        common: FileArgs,
+    },
+    /// Restart services in place (same container; `install` runs again with --reinstall)
+    Restart {
+        /// Services to restart (default: every service of the file)
+        services: Vec<String>,
+        /// Run `install` again before `start`
+        #[arg(long)]
+        reinstall: bool,
         #[command(flatten)]
         deploy: DeployArgs,
         #[command(flatten)]
@@ -269,6 +288,13 @@ pub enum Command {
     Status {
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
+        /// Keep watching: print the status again on every change (the engine's events on
+        /// Docker, polling elsewhere); with `--format jsonl`, one event a line
+        #[arg(long)]
+        watch: bool,
+        /// Seconds between two polls of a provider without an event stream (AWS, plugins)
+        #[arg(long, default_value_t = 10, requires = "watch")]
+        interval: u64,
         #[command(flatten)]
         deploy: DeployArgs,
         #[command(flatten)]

@@ -3,6 +3,7 @@
 //! provider this crate registers (`providers`) or an installed plugin.
 
 pub mod args;
+pub mod changes;
 pub mod commands;
 pub mod load;
 pub mod providers;

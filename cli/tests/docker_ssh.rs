@@ -59,15 +59,7 @@ impl Remote {
 
     /// The offline example (examples/offline), renamed to this test's project.
     fn offline_example(&self) -> PathBuf {
-        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/offline");
-        let yaml = std::fs::read_to_string(example.join("nanokit.yml")).unwrap();
-        let yaml = yaml.replace("name: shop", "name: {project}").replace("shop.localhost", "{project}.localhost");
-        let repo = self.p.repo("offline", &yaml, &[]);
-        for app in ["auth", "billing", "api"] {
-            std::fs::create_dir_all(repo.join("apps").join(app)).unwrap();
-            std::fs::copy(example.join("apps").join(app).join("index.html"), repo.join("apps").join(app).join("index.html")).unwrap();
-        }
-        repo
+        self.p.offline_example("offline")
     }
 
     /// GET https://host/path through the gateway, trusting only the gateway's own CA.

@@ -127,6 +127,20 @@ fn a_provider_that_is_not_installed_says_how_to_install_one() {
     assert!(out.contains("no provider `hetzner`") && out.contains("nkdev-provider-hetzner") && out.contains("docs/providers.md"), "{out}");
 }
 
+#[test]
+fn up_watch_and_restart_say_a_plugin_cannot_restart_in_place_and_change_nothing() {
+    let p = Plugged::new();
+    let file = p.file();
+    for args in [vec!["up", "--watch", "-f", &file], vec!["restart", "-f", &file]] {
+        let (ok, out) = p.cmd(&args, &[]);
+        assert!(!ok, "{out}");
+        assert!(out.contains("provider `process`") && (out.contains("not supported") || out.contains("cannot restart")), "{out}");
+        assert!(!out.contains("plan for"), "nothing may be deployed first: {out}");
+    }
+    let (_, status) = p.cmd(&["status", "-f", &file], &[]);
+    assert!(status.contains("no services deployed"), "{status}");
+}
+
 /// Each misbehaviour, the message it must produce, and the plugin named in it.
 #[test]
 fn a_plugin_that_crashes_hangs_writes_garbage_or_speaks_another_version_stops_the_deploy_with_the_lock_released() {

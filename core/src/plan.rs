@@ -93,6 +93,16 @@ pub struct DesiredService {
     /// nothing to run.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub local_path_only: bool,
+    /// `install` and `start` apart, when `command` runs both: a platform that restarts a
+    /// process in place (`nkdev up --watch`) runs `install` again only when asked to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<Provisioning>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Provisioning {
+    pub install: String,
+    pub start: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -340,7 +350,12 @@ pub fn desired(
             _ => None,
         };
         let volumes = s.volumes.iter().filter_map(|v| volume_mount(&cluster.network, &v.value)).collect();
+        let provisioning = match (&s.install, &s.start, &mount) {
+            (Some(install), Some(start), Some(_)) => Some(Provisioning { install: install.value.clone(), start: start.value.clone() }),
+            _ => None,
+        };
         services.push(DesiredService {
+            provisioning,
             instance: s.internal_host.clone(),
             image,
             command,

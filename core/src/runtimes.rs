@@ -14,6 +14,26 @@ pub struct BuiltinRuntime {
     pub marker: &'static str,
 }
 
+/// The files `install` reads: the markers of the runtimes that install something, and their
+/// lock files. `nkdev up --watch` runs `install` again when one of them changes (and only then).
+pub const LOCK_FILES: &[&str] = &[
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "bun.lockb",
+    "go.sum",
+    "composer.lock",
+    "Gemfile.lock",
+    "poetry.lock",
+    "Pipfile.lock",
+];
+
+/// Whether a file called `name` is an input of `install` (see [`LOCK_FILES`]).
+pub fn is_install_input(name: &str) -> bool {
+    LOCK_FILES.contains(&name) || BUILTIN_RUNTIMES.iter().any(|r| r.install.is_some() && r.marker == name)
+}
+
 /// In auto-discovery order: the first marker found wins.
 pub const BUILTIN_RUNTIMES: &[BuiltinRuntime] = &[
     BuiltinRuntime {

@@ -157,7 +157,7 @@ pub async fn logs_end_and_name_their_service(provider: &dyn Provider, desired: &
     if !provider.capabilities().logs {
         return Ok(Vec::new());
     }
-    let request = LogRequest { services: vec![service.to_string()], follow: false, tail: Some(50) };
+    let request = LogRequest { services: vec![service.to_string()], follow: false, tail: Some(50), since: None };
     let lines: Vec<_> = tokio::time::timeout(std::time::Duration::from_secs(30), provider.logs(desired, request).collect::<Vec<_>>())
         .await
         .map_err(|_| anyhow!("logs without follow did not end"))?;

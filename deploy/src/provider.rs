@@ -76,6 +76,10 @@ pub struct Capabilities {
     /// run in the cluster the gateway step creates, so they wait.
     #[serde(default = "yes")]
     pub services_need_gateway: bool,
+    /// `restart` restarts a service's process in place, keeping its container (`nkdev
+    /// restart`, `nkdev up --watch`).
+    #[serde(default)]
+    pub restart: bool,
 }
 
 fn yes() -> bool {
@@ -98,6 +102,45 @@ pub struct StatusRow {
     pub instance: String,
     /// Whether it runs this file's configuration (its config hash matches).
     pub up_to_date: bool,
+    /// The image it really runs (as the platform names it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// When its process last started, in seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<i64>,
+    /// When its process last ended (an exited service), in seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<i64>,
+    /// The exit code of an exited service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    /// How often the platform restarted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarts: Option<u64>,
+    /// Where it is served (`http://shop.localhost`), when it has a host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl StatusRow {
+    /// A row with the facts every provider knows; the rest are filled in where known.
+    pub fn new(service: &str, component: &str, state: &str, instance: &str, up_to_date: bool) -> StatusRow {
+        StatusRow {
+            service: service.into(),
+            component: component.into(),
+            state: state.into(),
+            health: None,
+            host: None,
+            instance: instance.into(),
+            up_to_date,
+            image: None,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            restarts: None,
+            url: None,
+        }
+    }
 }
 
 /// What `nkdev logs` asks for.
@@ -108,6 +151,10 @@ pub struct LogRequest {
     pub follow: bool,
     /// Only the last N lines of each.
     pub tail: Option<usize>,
+    /// Only lines written since this time (seconds since the Unix epoch): how `up --watch`
+    /// follows a service again after restarting it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -185,6 +232,24 @@ pub trait Provider: Send + Sync {
         let _ = (desired, force);
         Ok(None)
     }
+    /// Restart these services' processes in place (capability `restart`): the container,
+    /// task or process stays, its files are brought up to date (copied again where the
+    /// platform copies them) and, with `reinstall`, `install` runs again before `start`. Only
+    /// ever a service of this deploy's own (the ownership guard); a missing one is an error.
+    async fn restart(&self, desired: &Desired, services: &[String], reinstall: bool, reporter: &dyn Reporter) -> Result<(), ProviderError> {
+        let _ = (desired, services, reinstall, reporter);
+        Err(ProviderError::new(format!("provider `{}` cannot restart a service in place; `nkdev up` recreates it", self.id())))
+    }
+    /// A tick each time this cluster may have changed (`nkdev status --watch`): the engine's
+    /// own events where the platform has them; by default, polling every `poll`. An error
+    /// ends the stream (the platform is unreachable).
+    fn changes<'a>(&'a self, desired: &'a Desired, poll: std::time::Duration) -> BoxStream<'a, Result<(), ProviderError>> {
+        let _ = desired;
+        Box::pin(futures_util::stream::unfold((), move |()| async move {
+            tokio::time::sleep(poll).await;
+            Some((Ok(()), ()))
+        }))
+    }
     /// Remove this component's named volumes (capability `volumes`, `destroy --volumes`).
     async fn remove_volumes(&self, desired: &Desired, reporter: &dyn Reporter) -> Result<(), ProviderError> {
         let _ = (desired, reporter);
@@ -214,14 +279,10 @@ pub fn rows_from_observed(observed: &Observed, desired: &Desired) -> Vec<StatusR
     observed
         .services
         .iter()
-        .map(|o| StatusRow {
-            service: o.service.clone(),
-            component: o.component.clone(),
-            state: if o.running { "running" } else { "stopped" }.into(),
-            health: None,
-            host: o.host.clone(),
-            instance: o.name.clone(),
-            up_to_date: desired.service(&o.service).is_some_and(|d| d.config_hash == o.config_hash),
+        .map(|o| {
+            let up_to_date = desired.service(&o.service).is_some_and(|d| d.config_hash == o.config_hash);
+            let state = if o.running { "running" } else { "stopped" };
+            StatusRow { host: o.host.clone(), ..StatusRow::new(&o.service, &o.component, state, &o.name, up_to_date) }
         })
         .collect()
 }

@@ -173,6 +173,40 @@ pub fn code_action(snapshot: &Snapshot, uri: &Uri, f: &QuickFix<'_>) -> lsp::Cod
     })
 }
 
+/// A live-status lens; an action lens carries `[{uri, service}]` for its command.
+pub fn code_lens(snapshot: &Snapshot, uri: &Uri, l: &crate::live::Lens) -> lsp::CodeLens {
+    let range = snapshot_range(snapshot, l.span);
+    let arguments = l.service.as_ref().map(|s| vec![serde_json::json!({"uri": uri.as_str(), "service": s})]);
+    let command = match l.action {
+        Some(a) => lsp::Command { title: l.title.clone(), command: a.command().into(), arguments },
+        // A status lens does nothing when clicked (an empty command, as rust-analyzer's
+        // informational lenses), but still says which service it is about.
+        None => lsp::Command { title: l.title.clone(), command: String::new(), arguments },
+    };
+    lsp::CodeLens { range: lsp::Range { start: range.start, end: range.start }, command: Some(command), data: None }
+}
+
+/// A code action that runs a lens's command for `service`.
+pub fn service_command(uri: &Uri, service: &str, action: crate::live::Action) -> lsp::CodeActionOrCommand {
+    let verb = match action {
+        crate::live::Action::Deploy => "Deploy",
+        crate::live::Action::Logs => "Show the logs of",
+        crate::live::Action::Restart => "Restart",
+    };
+    lsp::CodeActionOrCommand::Command(lsp::Command {
+        title: format!("{verb} {service}"),
+        command: action.command().into(),
+        arguments: Some(vec![serde_json::json!({"uri": uri.as_str(), "service": service})]),
+    })
+}
+
+/// The `{uri, service}` a lens or code action command names.
+pub fn command_target(arguments: &[serde_json::Value]) -> Option<(Uri, String)> {
+    let first = arguments.first()?;
+    let uri = first.get("uri")?.as_str()?.parse().ok()?;
+    Some((uri, first.get("service")?.as_str()?.to_string()))
+}
+
 pub fn hover(snapshot: &Snapshot, markdown: String, span: Span) -> lsp::Hover {
     lsp::Hover {
         contents: lsp::HoverContents::Markup(lsp::MarkupContent { kind: lsp::MarkupKind::Markdown, value: markdown }),

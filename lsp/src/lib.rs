@@ -8,6 +8,7 @@ pub mod context;
 pub mod convert;
 pub mod documents;
 pub mod hover;
+pub mod live;
 pub mod navigation;
 pub mod outline;
 pub mod workspace;
@@ -41,6 +42,14 @@ struct Config {
     /// The client pulls diagnostics (LSP 3.17); then we do not push them.
     pull_diagnostics: bool,
     folders: Vec<PathBuf>,
+    /// `initializationOptions.liveStatus`.
+    live: live::Options,
+    /// The client asks for code lenses again on `workspace/codeLens/refresh`.
+    lens_refresh: bool,
+    /// The client shows `$/progress` of work the server starts.
+    work_done_progress: bool,
+    /// The client opens documents on `window/showDocument`.
+    show_document: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +60,10 @@ struct Shared {
     /// Analyses of nanokit.yml files in the workspace that are not open, for cross-file checks.
     workspace_files: Arc<Mutex<HashMap<PathBuf, Arc<Snapshot>>>>,
     analyzer: Arc<Analyzer>,
+    /// What runs, per open file (opt-in).
+    live: Arc<live::Live>,
+    /// A code lens refresh is on its way (refreshes are debounced).
+    lens_refresh_pending: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Debug)]
@@ -67,6 +80,8 @@ impl Backend {
                 config: Arc::new(Mutex::new(Config { environment: "local".into(), ..Config::default() })),
                 workspace_files: Arc::default(),
                 analyzer: Arc::new(Analyzer::start()),
+                live: Arc::default(),
+                lens_refresh_pending: Arc::default(),
             },
         }
     }
@@ -111,7 +126,8 @@ impl Shared {
             });
             match job.await {
                 Some(Some(snapshot)) => {
-                    if let Ok(displaced) = this.store.set_snapshot(&uri, snapshot) {
+                    if let Ok(displaced) = this.store.set_snapshot(&uri, snapshot.clone()) {
+                        this.follow_live(&uri, &snapshot);
                         this.publish_all().await;
                         this.analyzer.drop_later(displaced);
                     }
@@ -161,6 +177,122 @@ impl Shared {
         }
     }
 
+    /// Start following what runs for this file, when live status is on.
+    fn follow_live(&self, uri: &Uri, snapshot: &Snapshot) {
+        let options = lock(&self.config).live.clone();
+        if !options.enable {
+            return;
+        }
+        if let Some(path) = file_path(uri) {
+            let this = self.clone();
+            let changed: Arc<dyn Fn() + Send + Sync> = Arc::new(move || this.lenses_changed());
+            self.live.ensure(&options, &path, &self.environment(), snapshot, changed);
+        }
+    }
+
+    /// Ask the client for the lenses again, at most once per burst of changes.
+    fn lenses_changed(&self) {
+        use std::sync::atomic::Ordering;
+        if !lock(&self.config).lens_refresh || self.lens_refresh_pending.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            this.lens_refresh_pending.store(false, Ordering::SeqCst);
+            let _ = this.client.code_lens_refresh().await;
+        });
+    }
+
+    /// Run `nkdev <args>` for a lens or code action, with work-done progress, and report a
+    /// failure with nkdev's own message.
+    async fn run_nkdev(&self, title: String, args: Vec<String>) -> Option<String> {
+        let (command, progress) = {
+            let c = lock(&self.config);
+            (c.live.command.clone(), c.work_done_progress)
+        };
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let token = NumberOrString::String(format!("nanokit-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+        let progress = if progress
+            && self
+                .client
+                .send_request::<request::WorkDoneProgressCreate>(WorkDoneProgressCreateParams { token: token.clone() })
+                .await
+                .is_ok()
+        {
+            Some(self.client.progress(token, title.clone()).with_message(format!("{command} {}", args.join(" "))).begin().await)
+        } else {
+            None
+        };
+        let output = tokio::process::Command::new(&command).args(&args).stdin(std::process::Stdio::null()).output().await;
+        let result = match output {
+            Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).into_owned()),
+            Ok(o) => {
+                let err = String::from_utf8_lossy(&o.stderr);
+                let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+                Err(format!("{title} failed: {}", lines[lines.len().saturating_sub(8)..].join("\n")))
+            }
+            Err(e) => Err(format!("{title}: cannot run `{command}` ({e}); install nkdev or set the liveStatus.command setting")),
+        };
+        if let Some(p) = progress {
+            p.finish_with_message(if result.is_ok() { "done" } else { "failed" }).await;
+        }
+        match result {
+            Ok(out) => Some(out),
+            Err(message) => {
+                self.client.show_message(MessageType::ERROR, message).await;
+                None
+            }
+        }
+    }
+
+    /// A lens or code action: deploy, show the logs of, or restart a service.
+    async fn service_action(&self, action: live::Action, uri: Uri, service: String) {
+        let Some(path) = file_path(&uri) else { return };
+        let env = self.environment();
+        let file = path.display().to_string();
+        let common = |mut v: Vec<String>| {
+            v.extend(["--env".to_string(), env.clone(), "-f".to_string(), file.clone()]);
+            v
+        };
+        match action {
+            live::Action::Deploy => {
+                let args = common(vec!["up".into(), service.clone(), "--progress".into(), "plain".into()]);
+                if self.run_nkdev(format!("Deploying {service}"), args).await.is_some() {
+                    self.client.show_message(MessageType::INFO, format!("{service} is deployed ({env})")).await;
+                }
+            }
+            live::Action::Restart => {
+                let args = common(vec!["restart".into(), service.clone()]);
+                if self.run_nkdev(format!("Restarting {service}"), args).await.is_some() {
+                    self.client.show_message(MessageType::INFO, format!("{service} restarted ({env})")).await;
+                }
+            }
+            live::Action::Logs => {
+                let args = common(vec!["logs".into(), service.clone(), "--tail".into(), "200".into()]);
+                let Some(text) = self.run_nkdev(format!("Reading the logs of {service}"), args).await else { return };
+                let dir = std::env::temp_dir().join(format!("nanokit-logs-{}", std::process::id()));
+                let file = dir.join(format!("{service}.{env}.log"));
+                let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&file, text.as_bytes()));
+                let shown = match (written, lock(&self.config).show_document, Uri::from_file_path(&file)) {
+                    (Ok(()), true, Some(uri)) => {
+                        Some(ShowDocumentParams { uri, external: Some(false), take_focus: Some(true), selection: None })
+                    }
+                    _ => None,
+                };
+                match shown {
+                    Some(params) => {
+                        let _ = self.client.show_document(params).await;
+                    }
+                    None => {
+                        let tail: Vec<&str> = text.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
+                        self.client.show_message(MessageType::INFO, format!("logs of {service}:\n{}", tail.join("\n"))).await;
+                    }
+                }
+            }
+        }
+    }
+
     fn snapshot_at(&self, uri: &Uri) -> Result<Arc<Snapshot>> {
         self.store.snapshot(uri).ok_or_else(|| Error::invalid_params(format!("{} is not open", uri.as_str())))
     }
@@ -179,6 +311,12 @@ impl LanguageServer for Backend {
                 config.environment = env.to_string();
             }
             config.pull_diagnostics = params.capabilities.text_document.as_ref().and_then(|t| t.diagnostic.as_ref()).is_some();
+            config.live = live::Options::from_init(params.initialization_options.as_ref());
+            config.lens_refresh =
+                params.capabilities.workspace.as_ref().and_then(|w| w.code_lens.as_ref()).and_then(|c| c.refresh_support).unwrap_or(false);
+            let window = params.capabilities.window.as_ref();
+            config.work_done_progress = window.and_then(|w| w.work_done_progress).unwrap_or(false);
+            config.show_document = window.and_then(|w| w.show_document.as_ref()).is_some_and(|s| s.support);
             let mut folders: Vec<PathBuf> = params.workspace_folders.unwrap_or_default().iter().filter_map(|f| file_path(&f.uri)).collect();
             #[allow(deprecated)] // older clients (Neovim 0.7) only send rootUri
             if folders.is_empty() {
@@ -214,6 +352,11 @@ impl LanguageServer for Backend {
                     work_done_progress_options: WorkDoneProgressOptions::default(),
                 }),
                 inlay_hint_provider: Some(OneOf::Left(true)),
+                code_lens_provider: Some(CodeLensOptions { resolve_provider: Some(false) }),
+                execute_command_provider: Some(ExecuteCommandOptions {
+                    commands: live::Action::ALL.iter().map(|a| a.command().to_string()).collect(),
+                    work_done_progress_options: WorkDoneProgressOptions::default(),
+                }),
                 code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
                     code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
                     ..CodeActionOptions::default()
@@ -293,6 +436,9 @@ impl LanguageServer for Backend {
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
         self.shared.store.close(&uri);
+        if let Some(path) = file_path(&uri) {
+            self.shared.live.stop(&path);
+        }
         if let Some(snapshot) = file_path(&uri).and_then(|p| workspace::load(&p).map(|s| (p, s))) {
             lock(&self.shared.workspace_files).insert(snapshot.0, snapshot.1);
         }
@@ -337,9 +483,17 @@ impl LanguageServer for Backend {
         let uri = params.text_document_position_params.text_document.uri;
         let Some(snapshot) = self.shared.store.last_good(&uri) else { return Ok(None) };
         let env = self.shared.environment();
+        let live = file_path(&uri).and_then(|p| self.shared.live.state(&p));
         guard("hover", || {
             let offset = offset_in(&snapshot, params.text_document_position_params.position);
-            hover::hover(&snapshot, offset, &env).map(|(text, span)| convert::hover(&snapshot, text, span))
+            let (mut text, span) = hover::hover(&snapshot, offset, &env)?;
+            let service =
+                nanokit_core::symbols::at(&snapshot.occurrences, offset).filter(|o| o.kind == nanokit_core::symbols::SymbolKind::Service);
+            if let Some(facts) = service.zip(live.as_ref()).and_then(|(o, state)| live::hover_facts(state, &o.name)) {
+                text.push_str("\n\n---\n\n");
+                text.push_str(&facts);
+            }
+            Some(convert::hover(&snapshot, text, span))
         })
     }
 
@@ -411,14 +565,41 @@ impl LanguageServer for Backend {
         guard("inlayHint", || Some(outline::inlay_hints(&snapshot, &env).iter().map(|h| convert::inlay_hint(&snapshot, h)).collect()))
     }
 
+    async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
+        let uri = params.text_document.uri;
+        let Some(snapshot) = self.shared.store.last_good(&uri) else { return Ok(None) };
+        let Some(state) = file_path(&uri).and_then(|p| self.shared.live.state(&p)) else { return Ok(None) };
+        guard("codeLens", || Some(live::lenses(&snapshot, &state).iter().map(|l| convert::code_lens(&snapshot, &uri, l)).collect()))
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
+        let action = live::Action::from_command(&params.command)
+            .ok_or_else(|| Error::invalid_params(format!("unknown command {}", params.command)))?;
+        let (uri, service) =
+            convert::command_target(&params.arguments).ok_or_else(|| Error::invalid_params("expected [{uri, service}]"))?;
+        let shared = self.shared.clone();
+        tokio::spawn(async move { shared.service_action(action, uri, service).await });
+        Ok(None)
+    }
+
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
         let uri = params.text_document.uri;
         let Some(snapshot) = self.shared.store.snapshot(&uri) else { return Ok(None) };
+        let live = lock(&self.shared.config).live.enable;
         guard("codeAction", || {
             let doc = &snapshot.analysis.document;
             let start = convert::offset(&doc.lines, &doc.text, params.range.start);
             let end = convert::offset(&doc.lines, &doc.text, params.range.end);
-            Some(actions::quick_fixes(&snapshot, start, end).iter().map(|f| convert::code_action(&snapshot, &uri, f)).collect())
+            let mut out: Vec<CodeActionOrCommand> =
+                actions::quick_fixes(&snapshot, start, end).iter().map(|f| convert::code_action(&snapshot, &uri, f)).collect();
+            // With live status on, the service under the cursor can be deployed, restarted, or
+            // its logs shown, as its lenses offer.
+            let service =
+                nanokit_core::symbols::at(&snapshot.occurrences, start).filter(|o| o.kind == nanokit_core::symbols::SymbolKind::Service);
+            if let (true, Some(service)) = (live, service) {
+                out.extend(live::Action::ALL.iter().map(|a| convert::service_command(&uri, &service.name, *a)));
+            }
+            Some(out)
         })
     }
 }

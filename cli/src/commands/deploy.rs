@@ -15,11 +15,11 @@ use nanokit_deploy::state;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
 }
 
-fn progress(args: &DeployArgs) -> Progress {
+pub(super) fn progress(args: &DeployArgs) -> Progress {
     Progress::new(match args.progress {
         ProgressFormat::Json => Mode::Json,
         ProgressFormat::Plain => Mode::Plain,
@@ -29,17 +29,17 @@ fn progress(args: &DeployArgs) -> Progress {
 }
 
 /// One environment of a checked file, ready to deploy.
-struct Target {
-    resolved: ResolvedEnvironment,
+pub(super) struct Target {
+    pub(super) resolved: ResolvedEnvironment,
     graph: nanokit_core::graph::Graph,
-    project_dir: PathBuf,
+    pub(super) project_dir: PathBuf,
     /// What `env:` secrets read (the process environment and the .env files).
     variables: nanokit_core::variables::Variables,
-    book: Book,
+    pub(super) book: Book,
 }
 
 /// Load the file, check it, and check that a provider for it is built in or installed.
-fn target(common: &FileArgs) -> Result<Target> {
+pub(super) fn target(common: &FileArgs) -> Result<Target> {
     target_with(common, true)
 }
 
@@ -72,7 +72,7 @@ impl Target {
     /// The desired state of `services` (all when empty), with who deploys it: this checkout
     /// (its machine and folder) and the user's opt-ins, and the secrets read.
     /// (`deploying`: a secret that cannot be read is an error; `status` and `destroy` go on.)
-    fn desired(&self, services: &[String], remove_orphans: bool, deploying: bool) -> Result<Desired> {
+    pub(super) fn desired(&self, services: &[String], remove_orphans: bool, deploying: bool) -> Result<Desired> {
         let dir = std::fs::canonicalize(&self.project_dir).unwrap_or_else(|_| self.project_dir.clone());
         let options = plan::DeployOptions {
             source: nanokit_deploy::source::of(&dir, &nanokit_deploy::lock::hostname()),
@@ -138,7 +138,7 @@ impl Target {
     }
 
     /// Connect the environment's provider and fit `desired` to it (changing nothing).
-    async fn connect(&self, desired: &mut Desired, deploying: bool, args: &DeployArgs) -> Result<Box<dyn Provider>> {
+    pub(super) async fn connect(&self, desired: &mut Desired, deploying: bool, args: &DeployArgs) -> Result<Box<dyn Provider>> {
         let provider = self.connect_only(args).await?;
         provider.prepare(desired, deploying).await?;
         Ok(provider)
@@ -157,7 +157,7 @@ impl Target {
 }
 
 /// Take the cluster lock; when that fails the command ends, and the provider with it.
-async fn lock_or_end(provider: &dyn Provider, desired: &Desired, command: &str) -> Result<session::Held> {
+pub(super) async fn lock_or_end(provider: &dyn Provider, desired: &Desired, command: &str) -> Result<session::Held> {
     let lock = session::lock(provider, desired, command).await;
     if lock.is_err() {
         provider.shutdown().await;
@@ -165,7 +165,7 @@ async fn lock_or_end(provider: &dyn Provider, desired: &Desired, command: &str) 
     lock
 }
 
-fn print_plan(plan: &Plan, desired: &Desired, target: &str) {
+pub(super) fn print_plan(plan: &Plan, desired: &Desired, target: &str) {
     let c = &desired.cluster;
     let on = if target.is_empty() { String::new() } else { format!(" on {target}") };
     println!(
@@ -276,6 +276,10 @@ pub fn status(format: OutputFormat, args: &DeployArgs, common: &FileArgs) -> Res
         provider.shutdown().await;
         let mut rows = rows?;
         rows.sort_by(|a, b| (&a.component, &a.service).cmp(&(&b.component, &b.service)));
+        if format == OutputFormat::Jsonl {
+            println!("{}", super::live::status_event(&desired, &*provider, &rows));
+            return Ok(crate::exit::OK);
+        }
         if format == OutputFormat::Json {
             println!("{}", serde_json::to_string_pretty(&rows)?);
             return Ok(crate::exit::OK);
@@ -294,7 +298,7 @@ pub fn status(format: OutputFormat, args: &DeployArgs, common: &FileArgs) -> Res
 type Column = (&'static str, usize, fn(&StatusRow) -> String);
 
 /// The status table, in columns.
-fn print_status(rows: &[StatusRow]) {
+pub(super) fn print_status(rows: &[StatusRow]) {
     let columns: [Column; 6] = [
         ("SERVICE", 20, |r| r.service.clone()),
         ("COMPONENT", 14, |r| r.component.clone()),
@@ -326,7 +330,7 @@ pub fn logs(services: &[String], follow: bool, tail: Option<usize>, args: &Deplo
     runtime()?.block_on(async {
         let provider = t.connect(&mut desired, false, args).await?;
         let printed = async {
-            let mut lines = provider.logs(&desired, LogRequest { services: services.to_vec(), follow, tail });
+            let mut lines = provider.logs(&desired, LogRequest { services: services.to_vec(), follow, tail, since: None });
             while let Some(line) = lines.next().await {
                 let line = line?;
                 println!("{:<width$} | {}", line.service, line.line);
@@ -398,7 +402,7 @@ pub fn providers(format: OutputFormat) -> Result<u8> {
             }
         }
     });
-    if format == OutputFormat::Json {
+    if format != OutputFormat::Text {
         let rows: Vec<serde_json::Value> = infos
             .iter()
             .map(|(i, problem)| serde_json::json!({"id": i.id, "version": i.version, "origin": i.origin, "capabilities": i.capabilities, "problem": problem}))

@@ -5,7 +5,9 @@ mod deploy;
 mod explain;
 mod graph;
 mod init;
+mod live;
 mod validate;
+mod watch;
 
 use crate::args::{Cli, Command};
 use anyhow::Result;
@@ -19,12 +21,17 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Schema { output } => schema(output.as_deref()),
         Command::Graph { format, common } => graph::run(format, &common),
         Command::Explain { code, markdown, color } => explain::run(code.as_deref(), markdown, color),
-        Command::Up { services, dry_run, remove_orphans, deploy, common } => {
+        Command::Up { services, dry_run: false, remove_orphans, watch: true, deploy, common } => {
+            watch::run(&services, remove_orphans, &deploy, &common)
+        }
+        Command::Up { services, dry_run, remove_orphans, watch: _, deploy, common } => {
             deploy::up(&services, dry_run, remove_orphans, &deploy, &common)
         }
+        Command::Restart { services, reinstall, deploy, common } => live::restart(&services, reinstall, &deploy, &common),
         Command::Plan { services, remove_orphans, deploy, common } => deploy::up(&services, true, remove_orphans, &deploy, &common),
         Command::Destroy { dry_run, volumes, deploy, common } => deploy::destroy(dry_run, volumes, &deploy, &common),
-        Command::Status { format, deploy, common } => deploy::status(format, &deploy, &common),
+        Command::Status { format, watch: true, interval, deploy, common } => live::status_watch(format, interval, &deploy, &common),
+        Command::Status { format, watch: false, interval: _, deploy, common } => deploy::status(format, &deploy, &common),
         Command::Logs { services, follow, tail, deploy, common } => deploy::logs(&services, follow, tail, &deploy, &common.into()),
         Command::Infra { command: crate::args::InfraCommand::Unlock { force, common } } => deploy::infra_unlock(force, &common),
         Command::Providers { format } => deploy::providers(format),

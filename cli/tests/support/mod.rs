@@ -53,6 +53,19 @@ impl Project {
         repo
     }
 
+    /// The offline example (examples/offline), renamed to this project, in a folder `dir`.
+    pub fn offline_example(&self, dir: &str) -> PathBuf {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/offline");
+        let yaml = std::fs::read_to_string(example.join("nanokit.yml")).unwrap();
+        let yaml = yaml.replace("name: shop", "name: {project}").replace("shop.localhost", "{project}.localhost");
+        let repo = self.repo(dir, &yaml, &[]);
+        for app in ["auth", "billing", "api"] {
+            std::fs::create_dir_all(repo.join("apps").join(app)).unwrap();
+            std::fs::copy(example.join("apps").join(app).join("index.html"), repo.join("apps").join(app).join("index.html")).unwrap();
+        }
+        repo
+    }
+
     pub fn nkdev(&self, repo: &Path) -> Command {
         Command::from_std(self.nkdev_std(repo))
     }

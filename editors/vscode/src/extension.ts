@@ -14,7 +14,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       { scheme: "file", language: "yaml", pattern: "**/nanokit.yml" },
       { scheme: "file", language: "yaml", pattern: "**/nanokit.yaml" },
     ],
-    initializationOptions: { environment: config.get<string>("environment", "local") },
+    initializationOptions: {
+      environment: config.get<string>("environment", "local"),
+      // Code lenses with what runs for each service; the server runs `nkdev status --watch`.
+      liveStatus: {
+        enable: config.get<boolean>("liveStatus.enable", false),
+        aws: config.get<boolean>("liveStatus.aws", false),
+        command: config.get<string>("liveStatus.command", "nkdev"),
+      },
+    },
   };
   client = new LanguageClient("nanokit", "Nanokit", serverOptions, clientOptions);
   context.subscriptions.push(

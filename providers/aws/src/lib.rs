@@ -101,7 +101,8 @@ fn filter(name: &str, value: &str) -> ec2t::Filter {
 }
 
 /// Logs go to CloudWatch and status is read from `observe`; the lock is an SSM parameter.
-const CAPABILITIES: Capabilities = Capabilities { status: false, logs: false, lock: true, volumes: false, services_need_gateway: true };
+const CAPABILITIES: Capabilities =
+    Capabilities { status: false, logs: false, lock: true, volumes: false, services_need_gateway: true, restart: false };
 
 /// Connects the AWS provider for an environment's `region`.
 pub struct AwsFactory;

@@ -4,7 +4,7 @@
 use crate::{engine, DockerProvider, DockerSettings};
 use async_trait::async_trait;
 use nanokit_deploy::options::Options;
-use nanokit_deploy::provider::{Capabilities, Provider, ProviderError};
+use nanokit_deploy::provider::{Provider, ProviderError};
 use nanokit_deploy::registry::{Environment, Factory, ProviderInfo};
 
 pub struct DockerFactory;
@@ -40,7 +40,7 @@ impl Factory for DockerFactory {
             id: "docker".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             origin: "built in".into(),
-            capabilities: Some(Capabilities { status: true, logs: true, lock: true, volumes: true, services_need_gateway: false }),
+            capabilities: Some(crate::CAPABILITIES),
         }
     }
 

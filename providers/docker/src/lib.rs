@@ -6,6 +6,7 @@ pub mod engine;
 pub mod factory;
 pub mod gateway;
 pub mod guard;
+pub mod live;
 pub mod lock;
 mod operations;
 pub mod probe;
@@ -381,7 +382,7 @@ impl DockerProvider {
         let config = Config {
             image: Some(s.image.clone()),
             env: Some(env),
-            cmd: s.command.as_ref().map(|c| vec!["sh".to_string(), "-c".to_string(), c.clone()]),
+            cmd: live::container_command(s).map(|c| vec!["sh".to_string(), "-c".to_string(), c]),
             working_dir: s.mount.as_ref().map(|_| APP_DIR.to_string()),
             labels: Some(container_labels),
             healthcheck,
@@ -631,6 +632,7 @@ impl DockerProvider {
         container: &str,
         follow: bool,
         tail: Option<usize>,
+        since: Option<i64>,
     ) -> impl futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + use<> {
         self.docker.logs(
             container,
@@ -639,11 +641,16 @@ impl DockerProvider {
                 stderr: true,
                 follow,
                 tail: tail.map_or_else(|| "all".to_string(), |n| n.to_string()),
+                since: since.unwrap_or(0),
                 ..Default::default()
             }),
         )
     }
 }
+
+/// What the Docker provider does beyond a plan (one home: the factory lists it too).
+pub const CAPABILITIES: Capabilities =
+    Capabilities { status: true, logs: true, lock: true, volumes: true, services_need_gateway: false, restart: true };
 
 fn label<'a>(c: &'a ContainerSummary, key: &str) -> Option<&'a String> {
     c.labels.as_ref()?.get(key)
@@ -656,7 +663,7 @@ impl Provider for DockerProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { status: true, logs: true, lock: true, volumes: true, services_need_gateway: false }
+        CAPABILITIES
     }
 
     async fn prepare(&self, desired: &mut Desired, deploying: bool) -> Result<(), ProviderError> {
@@ -691,6 +698,14 @@ impl Provider for DockerProvider {
         let c = &desired.cluster;
         let held = lock::unlock(&self.docker, &c.project, &c.env, force).await.map_err(|e| ProviderError::new(format!("{e:#}")))?;
         Ok(Some((held, format!("container {} on the Docker engine", lock::container_name(&c.project, &c.env)))))
+    }
+
+    async fn restart(&self, desired: &Desired, services: &[String], reinstall: bool, reporter: &dyn Reporter) -> Result<(), ProviderError> {
+        self.restart_services(desired, services, reinstall, reporter).await
+    }
+
+    fn changes<'a>(&'a self, desired: &'a Desired, _poll: Duration) -> futures_util::stream::BoxStream<'a, Result<(), ProviderError>> {
+        self.container_events(desired)
     }
 
     async fn remove_volumes(&self, desired: &Desired, reporter: &dyn Reporter) -> Result<(), ProviderError> {

@@ -1,12 +1,12 @@
 //! What the front end asks of the Docker provider beyond carrying out a plan: fitting the
 //! desired state to the engine, status, logs, volume removal and the URLs served.
 
-use crate::{copy, fingerprint_served, label, DockerProvider};
+use crate::{copy, fingerprint_served, DockerProvider};
 use bollard::volume::{ListVolumesOptions, RemoveVolumeOptions};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use nanokit_core::plan::Desired;
-use nanokit_deploy::provider::{labels, LogLine, LogRequest, Observed, ProviderError, Reporter, StatusRow};
+use nanokit_deploy::provider::{labels, LogLine, LogRequest, Observed, ProviderError, Reporter};
 
 impl DockerProvider {
     /// The gateway's settings are part of what is compared; on a remote engine a service's
@@ -51,43 +51,21 @@ impl DockerProvider {
             .collect()
     }
 
-    pub(crate) async fn status_rows(&self, desired: &Desired) -> Result<Vec<StatusRow>, ProviderError> {
-        let containers = self.containers(desired).await?;
-        let mut rows = Vec::new();
-        for c in &containers {
-            if label(c, labels::ROLE).map(String::as_str) != Some("service") {
-                continue;
-            }
-            let name = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
-            let health = c.status.as_deref().and_then(|s| s.split('(').nth(1)).map(|h| h.trim_end_matches(')').to_string());
-            let service = label(c, labels::SERVICE).cloned().unwrap_or_default();
-            let up_to_date = desired.service(&service).is_some_and(|d| Some(&d.config_hash) == label(c, labels::CONFIG_HASH));
-            rows.push(StatusRow {
-                service,
-                component: label(c, labels::COMPONENT).cloned().unwrap_or_default(),
-                state: c.state.clone().unwrap_or_default(),
-                health,
-                host: label(c, labels::HOST).cloned(),
-                instance: name,
-                up_to_date,
-            });
-        }
-        Ok(rows)
-    }
-
     /// Each asked service's container output, merged as lines arrive.
     pub(crate) fn log_lines<'a>(&'a self, desired: &'a Desired, request: LogRequest) -> BoxStream<'a, Result<LogLine, ProviderError>> {
         let streams = desired.services.iter().filter(|s| request.services.is_empty() || request.services.contains(&s.name)).map(|s| {
             let service = s.name.clone();
-            self.logs(&s.instance, request.follow, request.tail)
+            self.logs(&s.instance, request.follow, request.tail, request.since)
                 .flat_map(move |item| {
                     let lines: Vec<Result<LogLine, ProviderError>> = match item {
                         Ok(chunk) => {
                             chunk.to_string().lines().map(|line| Ok(LogLine { service: service.clone(), line: line.to_string() })).collect()
                         }
-                        Err(e) if e.to_string().contains("No such container") => {
-                            vec![Ok(LogLine { service: service.clone(), line: "(not deployed)".into() })]
-                        }
+                        // Said once to `nkdev logs`; `up --watch` follows again (`since`) quietly.
+                        Err(e) if e.to_string().contains("No such container") => match request.since {
+                            None => vec![Ok(LogLine { service: service.clone(), line: "(not deployed)".into() })],
+                            Some(_) => Vec::new(),
+                        },
                         Err(e) => vec![Err(ProviderError::new(format!("cannot read the logs of `{service}`: {e}")))],
                     };
                     futures_util::stream::iter(lines)

@@ -1,0 +1,300 @@
+//! `nkdev up --watch`: deploy, then keep the cluster in step with the files while the user
+//! works. A change to nanokit.yml is planned and applied like `nkdev up` (only what changed;
+//! a file with errors prints its diagnostics and changes nothing); a change under a service's
+//! `path` restarts that service in place (its files are mounted, or copied again on a remote
+//! engine), running `install` again when one of its inputs changed. The services' logs are
+//! shown below nkdev's own lines. The cluster lock is held throughout and released on Ctrl-C.
+
+use super::deploy::{lock_or_end, print_plan, progress, runtime, target, Target};
+use crate::args::{DeployArgs, FileArgs};
+use crate::changes::{Changes, Watched};
+use crate::report::Progress;
+use anyhow::{anyhow, bail, Result};
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
+use nanokit_core::plan::{Action, Desired, Plan};
+use nanokit_deploy::interrupt::Signals;
+use nanokit_deploy::provider::{LogRequest, Provider};
+use nanokit_deploy::session::{self, Outcome, Session};
+use notify::{RecursiveMode, Watcher};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Events this close together are one change (an editor's save, a `git checkout`).
+const DEBOUNCE: Duration = Duration::from_millis(120);
+/// A burst never holds a change back longer than this.
+const DEBOUNCE_MAX: Duration = Duration::from_secs(2);
+
+/// What `--watch` deploys: the same selection each time.
+struct Selection<'a> {
+    services: &'a [String],
+    remove_orphans: bool,
+    common: &'a FileArgs,
+}
+
+impl Selection<'_> {
+    fn load(&self) -> Result<(Target, Desired)> {
+        let t = target(self.common)?;
+        let desired = t.desired(self.services, self.remove_orphans, true)?;
+        Ok((t, desired))
+    }
+}
+
+pub fn run(services: &[String], remove_orphans: bool, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
+    let selection = Selection { services, remove_orphans, common };
+    let (t, mut desired) = selection.load()?;
+    let reporter = progress(args);
+    runtime()?.block_on(async {
+        let mut signals = Signals::install()?;
+        let provider = session::interruptible(&mut signals, &t.book, "nkdev up --watch", t.connect(&mut desired, true, args)).await?;
+        let provider = &*provider;
+        if !provider.capabilities().restart {
+            provider.shutdown().await;
+            bail!(
+                "`nkdev up --watch` is not supported by provider `{}`: it restarts services in place, which only the Docker provider does. Run `nkdev up` after a change instead",
+                provider.id()
+            );
+        }
+        let lock = lock_or_end(provider, &desired, "nkdev up --watch").await?;
+        let result = watch(provider, &selection, t, desired, &reporter, &mut signals).await;
+        let result = session::explain(provider, result);
+        session::finish(provider, Some(lock)).await;
+        result.map(|()| crate::exit::OK)
+    })
+}
+
+/// The first deploy, then a loop over file changes until a signal.
+async fn watch(
+    provider: &dyn Provider,
+    selection: &Selection<'_>,
+    mut t: Target,
+    desired: Desired,
+    reporter: &Progress,
+    signals: &mut Signals,
+) -> Result<()> {
+    let mut desired = Arc::new(desired);
+    let deployed = session::interruptible(signals, &t.book, "nkdev up --watch", deploy(provider, &t, &desired, reporter)).await?;
+    let mut watched = watched(selection.common, &desired)?;
+    let (events, mut incoming) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            if !event.kind.is_access() {
+                for path in event.paths {
+                    let _ = events.send(path);
+                }
+            }
+        }
+    })
+    .map_err(|e| anyhow!("cannot watch files: {e}"))?;
+    let mut paths = watch_paths(&mut watcher, &watched, &[])?;
+    println!(
+        "watching {} and {} service folder(s) for changes; Ctrl-C stops watching (the services keep running)",
+        shown(&watched.file),
+        watched.folders.len()
+    );
+    let mut logs = followers(provider, &desired, deployed);
+    loop {
+        tokio::select! {
+            signal = signals.recv() => bail!("interrupted by {signal}; stopped watching. The services keep running; the cluster lock is released"),
+            first = incoming.recv() => {
+                let Some(first) = first else { bail!("the file watcher stopped") };
+                let batch = gather(first, &mut incoming).await;
+                // Read the ignore files again: one may be what changed.
+                watched = self::watched(selection.common, &desired)?;
+                let changes = watched.classify(&batch);
+                if changes.is_empty() {
+                    continue;
+                }
+                let step = react(provider, selection, &desired, &changes, &watched.file, reporter);
+                match session::interruptible(signals, &t.book, "nkdev up --watch", step).await {
+                    Ok(Some((next_target, next))) => {
+                        t = next_target;
+                        desired = Arc::new(next);
+                        watched = self::watched(selection.common, &desired)?;
+                        paths = watch_paths(&mut watcher, &watched, &paths)?;
+                        logs = followers(provider, &desired, Instant::now());
+                    }
+                    Ok(None) => {}
+                    Err(e) if e.to_string().starts_with("interrupted by") => return Err(e),
+                    // The engine (or the SSH connection to it) is gone: stop, releasing what can be.
+                    Err(e) if unreachable(provider, &desired).await.is_some() => return Err(e),
+                    // A failed deploy or restart is reported and watching goes on: the next
+                    // save may fix it.
+                    Err(e) => eprintln!("error: {e:#}\nwatching for the next change"),
+                }
+            }
+            Some(lost) = logs.next(), if !logs.is_empty() => {
+                // A log stream failed: the platform may be gone, which ends the watch.
+                if let Some(why) = unreachable(provider, &desired).await {
+                    bail!("lost the platform ({lost}): {why}; stopped watching, the cluster lock is released where it can be");
+                }
+                logs = followers(provider, &desired, Instant::now());
+            }
+        }
+    }
+}
+
+/// Why the platform does not answer, if it does not.
+async fn unreachable(provider: &dyn Provider, desired: &Desired) -> Option<String> {
+    provider.observe(desired).await.err().map(|e| e.to_string())
+}
+
+/// The first event and every one that follows it closely (debounced).
+async fn gather(first: PathBuf, incoming: &mut tokio::sync::mpsc::UnboundedReceiver<PathBuf>) -> Vec<PathBuf> {
+    let mut batch = vec![first];
+    let deadline = Instant::now() + DEBOUNCE_MAX;
+    while Instant::now() < deadline {
+        match tokio::time::timeout(DEBOUNCE, incoming.recv()).await {
+            Ok(Some(path)) => batch.push(path),
+            _ => break,
+        }
+    }
+    batch
+}
+
+/// React to one change. `Some(..)`: nanokit.yml was deployed again, and this is now what is
+/// watched.
+async fn react(
+    provider: &dyn Provider,
+    selection: &Selection<'_>,
+    desired: &Arc<Desired>,
+    changes: &Changes,
+    file: &std::path::Path,
+    reporter: &Progress,
+) -> Result<Option<(Target, Desired)>> {
+    let mut redeployed: Option<(Target, Desired)> = None;
+    let mut recreated: Vec<String> = Vec::new();
+    if changes.file {
+        println!("[watch] {} changed: planning again", shown(file));
+        match selection.load() {
+            // The diagnostics were printed as `nkdev validate` prints them.
+            Err(e) => eprintln!("[watch] {e:#}\n[watch] the running services are left alone; waiting for the next change"),
+            Ok((next_target, mut next)) => {
+                provider.prepare(&mut next, true).await?;
+                let plan = deploy_plan(provider, &next_target, &next, reporter).await?;
+                recreated = plan
+                    .steps
+                    .iter()
+                    .filter_map(|s| match &s.action {
+                        Action::Create { service } | Action::Recreate { service } => Some(service.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                redeployed = Some((next_target, next));
+            }
+        }
+    }
+    let current = redeployed.as_ref().map(|(_, d)| d).unwrap_or(desired);
+    for (service, change) in &changes.services {
+        if recreated.contains(service) {
+            continue;
+        }
+        let Some(s) = current.service(service) else { continue };
+        let files: Vec<String> = change.files.iter().map(|f| f.display().to_string()).collect();
+        let why = if change.files.len() > 3 { format!("{} and {} more", files[..3].join(", "), files.len() - 3) } else { files.join(", ") };
+        let what = if change.reinstall && s.provisioning.is_some() { "running install again and restarting" } else { "restarting" };
+        println!("[watch] {why} changed: {what} {service}");
+        let started = Instant::now();
+        provider.restart(current, std::slice::from_ref(service), change.reinstall, reporter).await?;
+        provider.wait_ready(s, current).await?;
+        println!("[watch] {service} restarted and ready in {:.2} s", started.elapsed().as_secs_f64());
+    }
+    Ok(redeployed)
+}
+
+/// Deploy `desired` (under the lock this command holds) and say where it is served.
+async fn deploy(provider: &dyn Provider, t: &Target, desired: &Desired, reporter: &Progress) -> Result<Instant> {
+    let started = Instant::now();
+    deploy_plan(provider, t, desired, reporter).await?;
+    Ok(started)
+}
+
+async fn deploy_plan(provider: &dyn Provider, t: &Target, desired: &Desired, reporter: &Progress) -> Result<Plan> {
+    use nanokit_deploy::provider::Reporter;
+    let session = Session { provider, book: &t.book, reporter };
+    let show = |plan: &Plan| print_plan(plan, desired, &provider.target());
+    Ok(match session.up(desired, false, true, &show).await? {
+        Outcome::Deployed(plan, after) => {
+            for note in provider.served_notes(desired, &after) {
+                reporter.note(&note);
+            }
+            plan
+        }
+        Outcome::UpToDate(plan) | Outcome::DryRun(plan) => {
+            reporter.note("nothing to do: every service is up to date");
+            plan
+        }
+    })
+}
+
+fn watched(common: &FileArgs, desired: &Desired) -> Result<Watched> {
+    let file = crate::load::locate(common.file.as_deref())?;
+    let folders: Vec<(String, PathBuf)> = desired.services.iter().filter_map(|s| Some((s.name.clone(), s.mount.clone()?))).collect();
+    Ok(Watched::new(&file, &folders))
+}
+
+/// Watch the project file's folder (editors save by renaming a new file over the old one)
+/// and each service folder; stop watching what is no longer there.
+fn watch_paths(
+    watcher: &mut notify::RecommendedWatcher,
+    watched: &Watched,
+    before: &[(PathBuf, RecursiveMode)],
+) -> Result<Vec<(PathBuf, RecursiveMode)>> {
+    let mut wanted: Vec<(PathBuf, RecursiveMode)> = vec![(watched.project_dir.clone(), RecursiveMode::NonRecursive)];
+    for f in &watched.folders {
+        if !wanted.iter().any(|(p, m)| *m == RecursiveMode::Recursive && f.root.starts_with(p)) {
+            wanted.push((f.root.clone(), RecursiveMode::Recursive));
+        }
+    }
+    for (path, _) in before.iter().filter(|b| !wanted.contains(b)) {
+        let _ = watcher.unwatch(path);
+    }
+    for (path, mode) in wanted.iter().filter(|w| !before.contains(w)) {
+        watcher.watch(path, *mode).map_err(|e| anyhow!("cannot watch {}: {e}", path.display()))?;
+    }
+    Ok(wanted)
+}
+
+fn shown(path: &std::path::Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
+}
+
+/// Every service's logs, followed again after each restart, each line prefixed with the
+/// service's name, from `since` on.
+fn followers<'a>(provider: &'a dyn Provider, desired: &Arc<Desired>, since: Instant) -> FuturesUnordered<BoxFuture<'a, String>> {
+    let width = desired.services.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let since = unix_now() - since.elapsed().as_secs() as i64;
+    desired.services.iter().map(|s| follow_logs(provider, desired.clone(), s.name.clone(), width, since).boxed()).collect()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// One service's output: a stream ends when its container stops (a restart), and is opened
+/// again from then on (lines of the second it ended in may be shown twice). Ends only when the
+/// platform fails to give the logs, with why.
+async fn follow_logs(provider: &dyn Provider, desired: Arc<Desired>, service: String, width: usize, since: i64) -> String {
+    let mut since = since;
+    loop {
+        {
+            let request = LogRequest { services: vec![service.clone()], follow: true, tail: None, since: Some(since) };
+            let mut lines = provider.logs(&desired, request);
+            while let Some(line) = lines.next().await {
+                match line {
+                    Ok(line) => println!("{:<width$} | {}", line.service, line.line),
+                    Err(e) => {
+                        // Not at once: a failure that persists must not become a busy loop.
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        return e.to_string();
+                    }
+                }
+            }
+        }
+        since = unix_now();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

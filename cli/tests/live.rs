@@ -1,0 +1,315 @@
+//! The running cluster in the editor and `nkdev up --watch`, end to end against the real
+//! engine: the language server (`nkdev lsp`, JSON-RPC over stdio) follows a real deploy with
+//! its code lenses, headless Neovim does the same through editors/nvim, and `up --watch`
+//! serves an edit without recreating the container.
+
+#[path = "../../lsp/tests/client.rs"]
+mod client;
+mod support;
+
+use serde_json::{json, Value};
+use std::io::BufRead;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+use support::{docker, Project};
+
+/// The acceptance bound of the issue: a change reaches the editor (or the gateway) this fast.
+const PROMPT: Duration = Duration::from_secs(2);
+
+fn uri(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+/// The title of `service`'s status lens.
+fn status_lens(c: &mut client::Client, file: &str, text: &str, service: &str) -> String {
+    let line = text.lines().position(|l| l == format!("  {service}:")).unwrap_or_else(|| panic!("no service {service}"));
+    let lenses = c.request("textDocument/codeLens", json!({"textDocument": {"uri": file}}));
+    let lenses = lenses.as_array().cloned().unwrap_or_default();
+    lenses
+        .iter()
+        .find(|l| l["range"]["start"]["line"] == line && l["command"]["command"] == "")
+        .map(|l| l["command"]["title"].as_str().unwrap_or_default().to_string())
+        .unwrap_or_else(|| format!("(no status lens; lenses: {})", Value::Array(lenses.clone())))
+}
+
+/// Wait (on the server's `workspace/codeLens/refresh`) until api's lens says `want`; how long it took.
+fn until_lens(c: &mut client::Client, file: &str, text: &str, want: &str) -> Duration {
+    let start = Instant::now();
+    loop {
+        let title = status_lens(c, file, text, "api");
+        if title.contains(want) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "api's lens never said `{want}`; it says `{title}`");
+        c.wait_for(|m| m["method"] == "workspace/codeLens/refresh");
+    }
+}
+
+#[test]
+fn code_lenses_follow_a_real_deploy_and_a_kill_without_restarting_the_server() {
+    let p = Project::new("lens");
+    let repo = p.offline_example("offline");
+    let file = repo.join("nanokit.yml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut server = p.nkdev_std(&repo);
+    server.arg("lsp").stderr(Stdio::inherit());
+    let mut c = client::Client::spawn(server);
+    let nkdev = assert_cmd::cargo::cargo_bin("nkdev");
+    let init = c.initialize(
+        json!({"workspace": {"codeLens": {"refreshSupport": true}}, "window": {"workDoneProgress": true}}),
+        json!({"liveStatus": {"enable": true, "command": nkdev}}),
+        None,
+    );
+    assert!(init["capabilities"]["codeLensProvider"].is_object(), "{init}");
+    let commands = init["capabilities"]["executeCommandProvider"]["commands"].to_string();
+    assert!(commands.contains("nanokit.deployService") && commands.contains("nanokit.restartService"), "{commands}");
+    let u = uri(&file);
+    c.open(&u, &text);
+    until_lens(&mut c, &u, &text, "not deployed");
+
+    let (ok, out) = p.up(&repo, &[]);
+    assert!(ok, "{out}");
+    let took = until_lens(&mut c, &u, &text, "● running");
+    assert!(took < PROMPT, "the lens said running {took:?} after the deploy");
+    let title = status_lens(&mut c, &u, &text, "api");
+    assert!(title.contains(&format!("http://{}.localhost", p.name)), "{title}");
+    // The hover of the service adds what runs below the resolved model.
+    let line = text.lines().position(|l| l == "  api:").unwrap();
+    let hover = c.request("textDocument/hover", json!({"textDocument": {"uri": u}, "position": {"line": line, "character": 3}}));
+    let hover = hover["contents"]["value"].as_str().unwrap_or_default().to_string();
+    assert!(hover.contains("**Live**") && hover.contains(&p.container("api")) && hover.contains("nk-test/busybox:1"), "{hover}");
+
+    assert!(docker(&["kill", &p.container("api")]).0);
+    let took = until_lens(&mut c, &u, &text, "✕ exited (137)");
+    assert!(took < PROMPT, "the lens said exited {took:?} after the kill");
+
+    // The code actions on a service offer what its lenses do.
+    let at = json!({"line": line, "character": 3});
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": u}, "range": {"start": at, "end": at}, "context": {"diagnostics": []}}),
+    );
+    let titles: Vec<&str> = actions.as_array().unwrap().iter().filter_map(|a| a["title"].as_str()).collect();
+    assert_eq!(titles, ["Deploy api", "Show the logs of api", "Restart api"], "{actions}");
+    // The Restart lens runs `nkdev restart api` with progress, and api runs again, same container.
+    let id = p.container_id("api");
+    c.request("workspace/executeCommand", json!({"command": "nanokit.restartService", "arguments": [{"uri": u, "service": "api"}]}));
+    until_lens(&mut c, &u, &text, "● running");
+    assert_eq!(p.container_id("api"), id, "restart must keep the container");
+    c.wait_for(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end");
+    c.shutdown();
+}
+
+#[test]
+fn without_nkdev_the_lenses_say_so_once_and_the_rest_of_the_server_works() {
+    let p = Project::new("nolens");
+    let repo = p.offline_example("offline");
+    let file = repo.join("nanokit.yml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut server = p.nkdev_std(&repo);
+    server.arg("lsp").stderr(Stdio::inherit());
+    let mut c = client::Client::spawn(server);
+    c.initialize(
+        json!({"workspace": {"codeLens": {"refreshSupport": true}}}),
+        json!({"liveStatus": {"enable": true, "command": "/nonexistent/nkdev"}}),
+        None,
+    );
+    let u = uri(&file);
+    c.open(&u, &text);
+    let start = Instant::now();
+    let lenses = loop {
+        let lenses = c.request("textDocument/codeLens", json!({"textDocument": {"uri": u}}));
+        if lenses.to_string().contains("/nonexistent/nkdev") {
+            break lenses;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{lenses}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(lenses.as_array().unwrap().len(), 1, "one lens says it, not one per service: {lenses}");
+    assert!(lenses.to_string().contains("install nkdev or set the liveStatus.command setting"), "{lenses}");
+    // hover and diagnostics are unaffected
+    let line = text.lines().position(|l| l == "  api:").unwrap();
+    let hover = c.request("textDocument/hover", json!({"textDocument": {"uri": u}, "position": {"line": line, "character": 3}}));
+    assert!(hover["contents"]["value"].as_str().unwrap_or_default().contains("api"), "{hover}");
+    c.shutdown();
+}
+
+#[test]
+fn lenses_are_off_unless_asked_for() {
+    let p = Project::new("offlens");
+    let repo = p.offline_example("offline");
+    let file = repo.join("nanokit.yml");
+    let mut server = p.nkdev_std(&repo);
+    server.arg("lsp").stderr(Stdio::inherit());
+    let mut c = client::Client::spawn(server);
+    c.initialize(json!({}), Value::Null, None);
+    let u = uri(&file);
+    c.open(&u, &std::fs::read_to_string(&file).unwrap());
+    c.wait_for(|m| m["method"] == "textDocument/publishDiagnostics");
+    let lenses = c.request("textDocument/codeLens", json!({"textDocument": {"uri": u}}));
+    assert!(lenses.is_null() || lenses.as_array().is_some_and(|a| a.is_empty()), "{lenses}");
+    c.shutdown();
+}
+
+#[test]
+fn neovim_shows_the_lenses_follow_a_deploy_and_a_kill() {
+    let p = Project::new("nvimlens");
+    let repo = p.offline_example("offline");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let screen = p.root.path().join("screen.txt");
+    let result = p.root.path().join("result.txt");
+    let nkdev = assert_cmd::cargo::cargo_bin("nkdev");
+    let status = std::process::Command::new("nvim")
+        .current_dir(&repo)
+        .env("NO_COLOR", "1")
+        .env("NANOKIT_HOME", p.home.path())
+        .env("NANOKIT_GATEWAY_IMAGE", support::CADDY)
+        .env("NANOKIT_GATEWAY_PORT", p.port.to_string())
+        .env("NK_FILE", repo.join("nanokit.yml"))
+        .env("NK_BIN", &nkdev)
+        .env("NK_ENV", "local")
+        .env("NK_SCREEN", &screen)
+        .env("NK_RESULT", &result)
+        .args(["--headless", "--clean", "-u", "NONE", "--cmd"])
+        .arg(format!("set runtimepath^={}", root.join("editors/nvim").display()))
+        .arg("-c")
+        .arg(format!("luafile {}", root.join("tests/nvim/lens.lua").display()))
+        .status()
+        .expect("`nvim` must be installed for the editor end-to-end test (scripts/test-deps.sh installs it)");
+    let said = std::fs::read_to_string(&result).unwrap_or_else(|_| format!("nvim wrote no result (exit {status})"));
+    assert_eq!(said.trim(), "ok", "{said}");
+    let shown = std::fs::read_to_string(&screen).unwrap();
+    assert!(shown.contains("● running") || shown.contains("exited"), "{shown}");
+    // The README's picture of the lenses is this capture (docs/lenses.txt), refreshed with
+    // NANOKIT_UPDATE_DOCS=1.
+    if std::env::var_os("NANOKIT_UPDATE_DOCS").is_some() {
+        let shown = shown.replace(&p.name, "shop").replace(&format!(":{}", p.port), "");
+        std::fs::write(root.join("docs/lenses.txt"), shown).unwrap();
+    }
+}
+
+#[test]
+fn restart_refuses_a_container_of_another_owner_under_the_services_name_and_leaves_it_running() {
+    let p = Project::new("restart");
+    let repo = p.offline_example("offline");
+    // A careless second repo (or a hand-made container) took api's name; it is not this deploy's.
+    let name = p.container("api");
+    let (ok, out) = docker(&["run", "-d", "--name", &name, "--label", &format!("nk-project={}", p.name), support::BUSYBOX, "sleep", "600"]);
+    assert!(ok, "{out}");
+    let started = docker(&["inspect", "-f", "{{.State.StartedAt}}", &name]).1;
+    let out = p.nkdev(&repo).args(["restart", "api"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains(&name) && text.contains("nothing was changed"), "{text}");
+    assert_eq!(docker(&["inspect", "-f", "{{.State.StartedAt}}", &name]).1, started, "the foreign container was restarted");
+    assert_eq!(docker(&["inspect", "-f", "{{.State.Running}}", &name]).1.trim(), "true");
+    // and one that is not deployed at all is an error naming the way to deploy it
+    let out = p.nkdev(&repo).args(["restart", "auth"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success() && text.contains("`nkdev up auth`"), "{text}");
+}
+
+/// `nkdev up --watch` in the background: its output lines, as they come.
+struct Watch {
+    child: std::process::Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Watch {
+    fn start(p: &Project, repo: &Path) -> Watch {
+        let mut child = p.nkdev_std(repo).args(["up", "--watch", "--timeout", "30"]).spawn().unwrap();
+        let (tx, lines) = channel();
+        for out in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Watch { child, lines, seen: Vec::new() }
+    }
+
+    /// Wait for a line containing `text`.
+    fn expect(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while let Ok(line) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            self.seen.push(line.clone());
+            if line.contains(text) {
+                return line;
+            }
+        }
+        panic!("`nkdev up --watch` never printed `{text}`; it printed:\n{}", self.seen.join("\n"));
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// GET through the gateway until the body contains `want`; how long it took.
+fn served_within(p: &Project, host: &str, want: &str) -> Duration {
+    let start = Instant::now();
+    loop {
+        if p.get(host, "/index.html").is_some_and(|(code, body)| code == 200 && body.contains(want)) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{host} never served `{want}`: {:?}", p.get(host, "/index.html"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn up_watch_serves_an_edit_in_place_redeploys_the_file_and_survives_a_broken_one() {
+    let p = Project::new("watch");
+    let repo = p.offline_example("offline");
+    let host = format!("{}.localhost", p.name);
+    let mut w = Watch::start(&p, &repo);
+    w.expect("watching");
+    served_within(&p, &host, "api");
+    let ids: Vec<String> = ["auth", "billing", "api"].iter().map(|s| p.container_id(s)).collect();
+
+    // An edit under api's path: synced and restarted, the same container, served promptly.
+    std::fs::write(repo.join("apps/api/index.html"), "edited by the watch test\n").unwrap();
+    let took = served_within(&p, &host, "edited by the watch test");
+    assert!(took < PROMPT, "the edit was served after {took:?}");
+    let line = w.expect("restarting api");
+    assert!(line.contains("apps/api/index.html"), "{line}");
+    assert_eq!(p.container_id("api"), ids[2], "the container must stay");
+    // an ignored file changes nothing
+    std::fs::write(repo.join(".gitignore"), "*.tmp\n").unwrap();
+    std::fs::write(repo.join("apps/auth/scratch.tmp"), "x").unwrap();
+
+    // `expose` of one service in nanokit.yml: that service alone is recreated.
+    let yaml = std::fs::read_to_string(repo.join("nanokit.yml")).unwrap();
+    std::fs::write(repo.join("nanokit.yml"), yaml.replace("expose: 3002", "expose: 3012")).unwrap();
+    w.expect("planning again");
+    w.expect("billing → http://");
+    served_within(&p, &format!("billing.{}.localhost", p.name), "billing");
+    assert_ne!(p.container_id("billing"), ids[1], "billing must be recreated");
+    assert_eq!(p.container_id("auth"), ids[0], "auth must stay");
+    assert_eq!(p.container_id("api"), ids[2], "api must stay");
+    assert!(!w.seen.iter().any(|l| l.contains("restarting auth")), "{}", w.seen.join("\n"));
+
+    // A broken file: its diagnostic is printed, everything keeps running.
+    std::fs::write(repo.join("nanokit.yml"), yaml.replace("expose: 3000", "expose: [3000")).unwrap();
+    w.expect("nanokit.yml:");
+    w.expect("left alone");
+    assert_eq!(p.container_id("api"), ids[2]);
+    served_within(&p, &host, "edited by the watch test");
+
+    // Ctrl-C: stops watching, releases the lock, exits non-zero saying so.
+    assert!(std::process::Command::new("kill").args(["-INT", &w.child.id().to_string()]).status().unwrap().success());
+    w.expect("lock is released");
+    let status = w.child.wait().unwrap();
+    assert!(!status.success());
+    std::fs::write(repo.join("nanokit.yml"), &yaml).unwrap();
+    let (ok, out) = p.up(&repo, &["api"]);
+    assert!(ok, "the lock must be free after Ctrl-C: {out}");
+}

@@ -1,0 +1,220 @@
+//! What runs now, and changing it in place: status rows read from the engine (state, exit
+//! code, image, start and end times), the engine's event stream as the tick of `nkdev status
+//! --watch`, and restarting a service's process without recreating its container (`nkdev
+//! restart`, `nkdev up --watch`).
+
+use crate::guard::{Object, Target};
+use crate::{copy, engine_err, fingerprint_served, label, DockerProvider};
+use bollard::container::{RestartContainerOptions, UploadToContainerOptions};
+use bollard::exec::CreateExecOptions;
+use bollard::system::EventsOptions;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use nanokit_core::ownership::{Intent, ObjectKind};
+use nanokit_core::plan::{Desired, DesiredService, APP_DIR};
+use nanokit_deploy::provider::{labels, ProviderError, Reporter, StatusRow};
+use std::collections::HashMap;
+
+/// Where a service's container records that `install` has run. The container's command runs
+/// `install` only while it is absent, so a restart (same container, same writable layer) runs
+/// `start` alone; removing it first makes the next start install again.
+pub const INSTALLED_MARKER: &str = "/tmp/.nanokit-installed";
+
+/// The shell script a service's container runs: `install` once per container, then `start`.
+/// `install` is grouped on its own lines so that its lists and comments stay its own.
+pub fn container_command(s: &DesiredService) -> Option<String> {
+    match &s.provisioning {
+        Some(p) => Some(format!(
+            "if [ ! -e {m} ]; then\n{{ {install}\n}} || exit $?\ntouch {m}\nfi\n{start}",
+            m = INSTALLED_MARKER,
+            install = p.install,
+            start = p.start
+        )),
+        None => s.command.clone(),
+    }
+}
+
+/// Seconds since the Unix epoch of an engine timestamp; the engine's "never" is `None`.
+fn epoch_seconds(timestamp: Option<&str>) -> Option<i64> {
+    let t = chrono::DateTime::parse_from_rfc3339(timestamp?).ok()?.timestamp();
+    (t > 0).then_some(t)
+}
+
+impl DockerProvider {
+    /// A row per service container of this project and environment (every component's: the
+    /// cluster is shared), with what the engine says of it now.
+    pub(crate) async fn status_rows(&self, desired: &Desired) -> Result<Vec<StatusRow>, ProviderError> {
+        let containers = self.containers(desired).await?;
+        // Where the gateway really serves (a shared gateway runs its owner's settings).
+        let fingerprint = containers
+            .iter()
+            .find(|c| label(c, labels::ROLE).map(String::as_str) == Some("gateway"))
+            .and_then(|c| label(c, labels::GATEWAY_SETTINGS).cloned())
+            .unwrap_or_else(|| self.settings.gateway_fingerprint());
+        let (scheme, port) = fingerprint_served(&fingerprint).unwrap_or(("http", 80));
+        let shown_port = if port == if scheme == "https" { 443 } else { 80 } { String::new() } else { format!(":{port}") };
+        let mut rows = Vec::new();
+        for c in &containers {
+            if label(c, labels::ROLE).map(String::as_str) != Some("service") {
+                continue;
+            }
+            let name = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
+            let service = label(c, labels::SERVICE).cloned().unwrap_or_default();
+            let up_to_date = desired.service(&service).is_some_and(|d| Some(&d.config_hash) == label(c, labels::CONFIG_HASH));
+            let component = label(c, labels::COMPONENT).cloned().unwrap_or_default();
+            let mut row = StatusRow::new(&service, &component, c.state.as_deref().unwrap_or_default(), &name, up_to_date);
+            row.host = label(c, labels::HOST).cloned();
+            row.url = row.host.as_ref().map(|h| format!("{scheme}://{h}{shown_port}"));
+            row.image = c.image.clone();
+            // A container removed between the list and here is simply shown as listed.
+            if let Ok(inspect) = self.docker.inspect_container(&name, None).await {
+                if let Some(state) = &inspect.state {
+                    row.health =
+                        state.health.as_ref().and_then(|h| h.status).map(|s| s.to_string()).filter(|s| !s.is_empty() && s != "none");
+                    row.started_at = epoch_seconds(state.started_at.as_deref());
+                    row.finished_at = epoch_seconds(state.finished_at.as_deref());
+                    row.exit_code = state.exit_code.filter(|_| row.state == "exited");
+                }
+                row.restarts = inspect.restart_count.and_then(|n| u64::try_from(n).ok());
+            }
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    /// A tick per engine event about this cluster's containers (create, start, die, health…).
+    /// The stream ends with an error when the engine goes away.
+    pub(crate) fn container_events<'a>(&'a self, desired: &'a Desired) -> BoxStream<'a, Result<(), ProviderError>> {
+        let c = &desired.cluster;
+        let filters = HashMap::from([
+            ("type".to_string(), vec!["container".to_string()]),
+            ("label".to_string(), vec![format!("{}={}", labels::PROJECT, c.project), format!("{}={}", labels::ENV, c.env)]),
+        ]);
+        let events = self.docker.events(Some(EventsOptions::<String> { since: None, until: None, filters }));
+        let ended = futures_util::stream::once(async { Err(ProviderError::new("the Docker engine closed its event stream")) });
+        events
+            .map(|e| e.map(|_| ()).map_err(|e| engine_err("lost the Docker engine's event stream", &e)))
+            .chain(ended)
+            .scan(false, |failed, item| {
+                // Only the first error is reported: the stream ends there.
+                let out = if *failed { None } else { Some(item) };
+                *failed = out.as_ref().is_some_and(Result::is_err);
+                futures_util::future::ready(out)
+            })
+            .boxed()
+    }
+
+    /// Restart services in place; see [`nanokit_deploy::provider::Provider::restart`]. Every
+    /// container is checked (exists, is this deploy's own) before any is touched.
+    pub(crate) async fn restart_services(
+        &self,
+        desired: &Desired,
+        services: &[String],
+        reinstall: bool,
+        reporter: &dyn Reporter,
+    ) -> Result<(), ProviderError> {
+        let mut checked = Vec::new();
+        for name in services {
+            let s = desired.service(name).ok_or_else(|| ProviderError::new(format!("no service `{name}` in this file")))?;
+            let target = Target { object: Object::Container, kind: ObjectKind::Service, intent: Intent::Change, name: s.instance.clone() };
+            if !self.guard(desired, &target).await? {
+                return Err(ProviderError::new(format!(
+                    "service `{name}` is not deployed (no container {}): `nkdev up {name}` deploys it",
+                    s.instance
+                )));
+            }
+            checked.push(s);
+        }
+        for s in checked {
+            self.restart_one(s, reinstall).await?;
+            reporter.note(&format!(
+                "restarted {}{}",
+                s.name,
+                if reinstall && s.provisioning.is_some() { " (install ran again)" } else { "" }
+            ));
+        }
+        Ok(())
+    }
+
+    async fn restart_one(&self, s: &DesiredService, reinstall: bool) -> Result<(), ProviderError> {
+        let name = &s.instance;
+        // On a remote engine the files were copied in: copy them again (locally they are mounted).
+        if let (true, Some(folder)) = (self.engine.is_remote(), &s.mount) {
+            let tar = copy::archive(folder, APP_DIR)
+                .map_err(|e| ProviderError::new(format!("service `{}`: cannot read {}: {e}", s.name, folder.display())))?;
+            self.docker
+                .upload_to_container(name, Some(UploadToContainerOptions { path: "/".to_string(), ..Default::default() }), tar.into())
+                .await
+                .map_err(|e| engine_err(format!("cannot copy {} into `{name}`", folder.display()), &e))?;
+        }
+        if reinstall && s.provisioning.is_some() {
+            self.forget_install(name).await?;
+        }
+        let t = self.settings.stop_grace.as_secs() as isize;
+        self.docker
+            .restart_container(name, Some(RestartContainerOptions { t }))
+            .await
+            .map_err(|e| engine_err(format!("cannot restart `{name}`"), &e))
+    }
+
+    /// Remove the install marker, so that the next start runs `install`. The container must
+    /// be running to run a command in it; a stopped one is started first.
+    async fn forget_install(&self, name: &str) -> Result<(), ProviderError> {
+        let running = self.docker.inspect_container(name, None).await.ok().and_then(|c| c.state).and_then(|s| s.running).unwrap_or(false);
+        if !running {
+            self.docker.start_container::<String>(name, None).await.map_err(|e| engine_err(format!("cannot start `{name}`"), &e))?;
+        }
+        let exec = self
+            .docker
+            .create_exec(
+                name,
+                CreateExecOptions::<String> { cmd: Some(vec!["rm".into(), "-f".into(), INSTALLED_MARKER.into()]), ..Default::default() },
+            )
+            .await
+            .map_err(|e| engine_err(format!("cannot run a command in `{name}`"), &e))?;
+        self.docker.start_exec(&exec.id, None).await.map_err(|e| engine_err(format!("cannot run a command in `{name}`"), &e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_runs_once_per_container_and_start_every_time() {
+        let analysis = nanokit_core::analyze(
+            "name: shop\nservices:\n  web:\n    image: x\n    path: .\n    provisioning:\n      install: \"make deps # comment\"\n      start: exec run\nenvironments:\n  local:\n    infra:\n      provider: docker\n",
+            &Default::default(),
+        );
+        let env = analysis.environment("local").unwrap();
+        let d = nanokit_core::plan::desired(&env.resolved, &env.graph, &[], std::path::Path::new("."), &Default::default()).unwrap();
+        let script = container_command(&d.services[0]).unwrap();
+        assert!(script.starts_with(&format!("if [ ! -e {INSTALLED_MARKER} ]; then\n{{ make deps # comment\n}} || exit $?\n")), "{script}");
+        assert!(script.ends_with("fi\nexec run"), "{script}");
+        // a shell accepts it, runs install once, and fails with install's own status
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("m");
+        let run = |install: &str| {
+            let s = script
+                .replace(INSTALLED_MARKER, marker.to_str().unwrap())
+                .replace("make deps # comment", install)
+                .replace("exec run", "echo started");
+            std::process::Command::new("sh").arg("-c").arg(s).output().unwrap()
+        };
+        let first = run("echo installing");
+        assert_eq!(String::from_utf8_lossy(&first.stdout), "installing\nstarted\n");
+        assert_eq!(String::from_utf8_lossy(&run("echo installing").stdout), "started\n");
+        std::fs::remove_file(&marker).unwrap();
+        let failed = run("exit 7");
+        assert_eq!(failed.status.code(), Some(7));
+        assert!(!marker.exists());
+    }
+
+    #[test]
+    fn engine_timestamps_read_as_epoch_seconds() {
+        assert_eq!(epoch_seconds(Some("2026-11-26T12:00:00.123456789Z")), Some(1_795_694_400));
+        assert_eq!(epoch_seconds(Some("0001-01-01T00:00:00Z")), None);
+        assert_eq!(epoch_seconds(None), None);
+    }
+}
