@@ -295,6 +295,9 @@ pub enum Command {
         /// Seconds between two polls of a provider without an event stream (AWS, plugins)
         #[arg(long, default_value_t = 10, requires = "watch")]
         interval: u64,
+        /// Stop when standard input closes (how the language server ties it to itself)
+        #[arg(long, hide = true, requires = "watch")]
+        exit_on_eof: bool,
         #[command(flatten)]
         deploy: DeployArgs,
         #[command(flatten)]

@@ -138,6 +138,13 @@ fn the_offline_example_deploys_over_ssh_and_is_served_over_https() {
     assert!(ok && out.contains("~ recreate auth"), "{out}");
     assert_eq!(ids, ["billing", "api"].iter().map(|s| r.p.container_id(s)).collect::<Vec<_>>(), "{out}");
     assert_eq!(r.https_eventually(&format!("auth.{}.localhost", r.p.name), "/index.html").trim(), "auth, changed");
+    // a restart in place (what `up --watch` does on an edit) copies the files again: same container
+    std::fs::write(repo.join("apps/auth/index.html"), "auth, synced\n").unwrap();
+    let auth = r.p.container_id("auth");
+    let (ok, out) = r.run(&repo, &["restart", "auth"]);
+    assert!(ok && out.contains("restarted auth"), "{out}");
+    assert_eq!(r.p.container_id("auth"), auth, "a restart must keep the container");
+    assert_eq!(r.https_eventually(&format!("auth.{}.localhost", r.p.name), "/index.html").trim(), "auth, synced");
     // status and logs read the remote engine
     let (ok, out) = r.run(&repo, &["status"]);
     assert!(ok && out.contains(&format!("on docker engine ssh://root@127.0.0.1:{}", r.sshd.port)) && out.contains("running"), "{out}");

@@ -211,6 +211,48 @@ fn restart_refuses_a_container_of_another_owner_under_the_services_name_and_leav
     assert!(!out.status.success() && text.contains("`nkdev up auth`"), "{text}");
 }
 
+#[test]
+fn a_restart_runs_install_again_only_when_asked() {
+    let p = Project::new("reinstall");
+    let yaml = r#"name: {project}
+services:
+  api:
+    image: nk-test/busybox:1
+    path: ./apps/api
+    expose: 3000
+    host: {project}.localhost
+    provisioning:
+      install: echo installed >> /tmp/installs
+      start: mkdir -p /tmp/www && cp /tmp/installs /tmp/www/installs.txt && exec httpd -f -p "$PORT" -h /tmp/www
+environments:
+  local:
+    infra:
+      provider: docker
+"#;
+    let repo = p.repo("r", yaml, &["api"]);
+    let (ok, out) = p.up(&repo, &[]);
+    assert!(ok, "{out}");
+    let host = format!("{}.localhost", p.name);
+    let installs = |p: &Project| p.get(&host, "/installs.txt").map(|(_, body)| body.lines().count());
+    let id = p.container_id("api");
+    assert_eq!(installs(&p), Some(1));
+    let out = p.nkdev(&repo).args(["restart", "api"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let start = Instant::now();
+    while installs(&p) != Some(1) && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(installs(&p), Some(1), "a plain restart must not install again");
+    let out = p.nkdev(&repo).args(["restart", "api", "--reinstall"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let start = Instant::now();
+    while installs(&p) != Some(2) && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(installs(&p), Some(2), "--reinstall runs install once more");
+    assert_eq!(p.container_id("api"), id, "both keep the container");
+}
+
 /// `nkdev up --watch` in the background: its output lines, as they come.
 struct Watch {
     child: std::process::Child,
@@ -231,6 +273,18 @@ impl Watch {
             });
         }
         Watch { child, lines, seen: Vec::new() }
+    }
+
+    /// Wait until `n` lines seen so far contain all of `parts`.
+    fn expect_lines(&mut self, parts: &[&str], n: usize) {
+        let matches = |l: &String| parts.iter().all(|p| l.contains(p));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.seen.iter().filter(|l| matches(l)).count() < n {
+            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!("`nkdev up --watch` printed fewer than {n} lines with {parts:?}:\n{}", self.seen.join("\n")),
+            }
+        }
     }
 
     /// Wait for a line containing `text`.
@@ -282,9 +336,16 @@ fn up_watch_serves_an_edit_in_place_redeploys_the_file_and_survives_a_broken_one
     let line = w.expect("restarting api");
     assert!(line.contains("apps/api/index.html"), "{line}");
     assert_eq!(p.container_id("api"), ids[2], "the container must stay");
+    // the service's output is shown below, and again after its restart
+    w.expect_lines(&["api", "| serving", "files on port 3000"], 2);
     // an ignored file changes nothing
     std::fs::write(repo.join(".gitignore"), "*.tmp\n").unwrap();
     std::fs::write(repo.join("apps/auth/scratch.tmp"), "x").unwrap();
+    // an install input: install runs again before start
+    std::fs::write(repo.join("apps/api/package.json"), "{}").unwrap();
+    let line = w.expect("running install again and restarting api");
+    assert!(line.contains("apps/api/package.json"), "{line}");
+    w.expect("api restarted and ready");
 
     // `expose` of one service in nanokit.yml: that service alone is recreated.
     let yaml = std::fs::read_to_string(repo.join("nanokit.yml")).unwrap();

@@ -506,7 +506,8 @@ impl Provider for PluginProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        self.capabilities
+        // The protocol has no `restart` method (yet): whatever a plugin claims, it cannot.
+        Capabilities { restart: false, ..self.capabilities }
     }
 
     fn target(&self) -> String {

@@ -150,7 +150,8 @@ async fn initialize(factory: &dyn Factory, params: Value) -> Result<(Arc<dyn Pro
         protocol_version: version,
         provider: Peer { name: factory.id().to_string(), version: factory.info().version },
         target: provider.target(),
-        capabilities: provider.capabilities(),
+        // `restart` is not part of the protocol: a served provider does not offer it.
+        capabilities: crate::provider::Capabilities { restart: false, ..provider.capabilities() },
     };
     Ok((provider, result))
 }

@@ -48,6 +48,15 @@ impl Book {
         state::save(&self.state_dir, &st)
     }
 
+    /// Forget that these services were not seen ready (they have been since).
+    pub fn clear_unready(&self, ready: &[String]) -> Result<()> {
+        let Some(mut st) = state::load(&self.state_dir, &self.env)? else { return Ok(()) };
+        if let Some(entry) = st.components.get_mut(&self.component) {
+            entry.unready.retain(|u| !ready.contains(u));
+        }
+        state::save(&self.state_dir, &st)
+    }
+
     /// Rewrite this component's entry from what the platform has, with `unready`.
     pub fn record(&self, observed: &Observed, desired: &Desired, unready: &[String]) -> Result<()> {
         let mut st = state::load(&self.state_dir, &self.env)?.unwrap_or_else(|| self.new_state());
@@ -191,6 +200,19 @@ impl Session<'_> {
         }
         let after = self.read_back(desired, &[]).await?;
         Ok(Outcome::Deployed(plan, Box::new(after)))
+    }
+
+    /// Restart services in place (`nkdev restart`, `nkdev up --watch`): they are recorded as
+    /// unready first, so that a restart that is interrupted or never comes back is retried by
+    /// the next `up` (which then recreates them), and forgotten as such once seen ready.
+    pub async fn restart(&self, desired: &Desired, services: &[String], reinstall: bool) -> Result<()> {
+        self.book.mark_unready(services)?;
+        self.provider.restart(desired, services, reinstall, self.reporter).await?;
+        for name in services {
+            let s = desired.service(name).ok_or_else(|| anyhow!("no service `{name}` in this file"))?;
+            self.provider.wait_ready(s, desired).await?;
+        }
+        self.book.clear_unready(services)
     }
 
     /// Write this component's state from what the platform now has.

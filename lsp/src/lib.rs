@@ -64,6 +64,8 @@ struct Shared {
     live: Arc<live::Live>,
     /// A code lens refresh is on its way (refreshes are debounced).
     lens_refresh_pending: Arc<std::sync::atomic::AtomicBool>,
+    /// A private folder (0700, removed on exit) for the output of the commands lenses run.
+    scratch: Arc<Option<tempfile::TempDir>>,
 }
 
 #[derive(Debug)]
@@ -82,6 +84,7 @@ impl Backend {
                 analyzer: Arc::new(Analyzer::start()),
                 live: Arc::default(),
                 lens_refresh_pending: Arc::default(),
+                scratch: Arc::new(tempfile::Builder::new().prefix("nanokit-lsp-").tempdir().ok()),
             },
         }
     }
@@ -224,11 +227,34 @@ impl Shared {
         } else {
             None
         };
-        let output = tokio::process::Command::new(&command).args(&args).stdin(std::process::Stdio::null()).output().await;
+        // Its output goes to files, not pipes: an editor that quits mid-deploy must not turn
+        // the deploy's next line into a broken pipe (the deploy finishes, its lock released).
+        static RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = RUN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let Some(dir) = self.scratch.as_ref().as_ref().map(|d| d.path().to_path_buf()) else {
+            self.client.show_message(MessageType::ERROR, format!("{title}: no temporary folder for nkdev's output")).await;
+            return None;
+        };
+        let (out_path, err_path) = (dir.join(format!("run-{n}.out")), dir.join(format!("run-{n}.err")));
+        let output = async {
+            let out = std::fs::File::create(&out_path)?;
+            let err = std::fs::File::create(&err_path)?;
+            let status = tokio::process::Command::new(&command)
+                .args(&args)
+                .stdin(std::process::Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .status()
+                .await?;
+            let read = |p: &PathBuf| std::fs::read(p).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+            Ok::<_, std::io::Error>((status, read(&out_path), read(&err_path)))
+        }
+        .await;
+        let _ = (std::fs::remove_file(&out_path), std::fs::remove_file(&err_path));
         let result = match output {
-            Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).into_owned()),
-            Ok(o) => {
-                let err = String::from_utf8_lossy(&o.stderr);
+            Ok((status, stdout, _)) if status.success() => Ok(stdout),
+            Ok((_, _, stderr)) => {
+                let err = stderr;
                 let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
                 Err(format!("{title} failed: {}", lines[lines.len().saturating_sub(8)..].join("\n")))
             }
@@ -271,9 +297,9 @@ impl Shared {
             live::Action::Logs => {
                 let args = common(vec!["logs".into(), service.clone(), "--tail".into(), "200".into()]);
                 let Some(text) = self.run_nkdev(format!("Reading the logs of {service}"), args).await else { return };
-                let dir = std::env::temp_dir().join(format!("nanokit-logs-{}", std::process::id()));
+                let Some(dir) = self.scratch.as_ref().as_ref().map(|d| d.path().to_path_buf()) else { return };
                 let file = dir.join(format!("{service}.{env}.log"));
-                let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&file, text.as_bytes()));
+                let written = std::fs::write(&file, text.as_bytes());
                 let shown = match (written, lock(&self.config).show_document, Uri::from_file_path(&file)) {
                     (Ok(()), true, Some(uri)) => {
                         Some(ShowDocumentParams { uri, external: Some(false), take_focus: Some(true), selection: None })
@@ -577,6 +603,13 @@ impl LanguageServer for Backend {
             .ok_or_else(|| Error::invalid_params(format!("unknown command {}", params.command)))?;
         let (uri, service) =
             convert::command_target(&params.arguments).ok_or_else(|| Error::invalid_params("expected [{uri, service}]"))?;
+        // Only a service of the open file: the name becomes an argument of nkdev.
+        let known = self.shared.store.last_good(&uri).is_some_and(|s| {
+            s.analysis.environment(&self.shared.environment()).is_some_and(|e| e.resolved.services.contains_key(&service))
+        });
+        if !known || !nanokit_core::names::is_dns_label(&service) {
+            return Err(Error::invalid_params(format!("`{service}` is not a service of {}", uri.as_str())));
+        }
         let shared = self.shared.clone();
         tokio::spawn(async move { shared.service_action(action, uri, service).await });
         Ok(None)

@@ -44,6 +44,8 @@ impl Options {
     }
 }
 
+const AWS_OFF: &str = "live status is off for AWS (each refresh costs API calls): enable it with the liveStatus.aws setting";
+
 /// What is known of one file's cluster.
 #[derive(Debug, Clone, PartialEq)]
 pub enum State {
@@ -67,6 +69,10 @@ struct Event {
     services: Vec<StatusRow>,
     #[serde(default)]
     message: String,
+}
+
+fn provider_of(line: &str) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(line).ok()?.get("provider")?.as_str().map(str::to_string)
 }
 
 fn parse_event(line: &str) -> Option<State> {
@@ -133,12 +139,10 @@ impl Live {
                 tokio::spawn(async {})
             }
             Some("aws") if !options.aws => {
-                *lock(&state) = State::Off(
-                    "live status is off for AWS (each refresh costs API calls): enable it with the liveStatus.aws setting".into(),
-                );
+                *lock(&state) = State::Off(AWS_OFF.into());
                 tokio::spawn(async {})
             }
-            Some(_) => tokio::spawn(follow(options.command.clone(), path.to_path_buf(), env.to_string(), state.clone(), changed.clone())),
+            Some(_) => tokio::spawn(follow(options.clone(), path.to_path_buf(), env.to_string(), state.clone(), changed.clone())),
         };
         watches.insert(path.to_path_buf(), Watch { env: env.to_string(), provider, state, _task: task });
         drop(watches);
@@ -148,7 +152,8 @@ impl Live {
 
 /// Run nkdev and keep `state` up to date with its events; when it ends, say why, and start it
 /// again a little later (a file fixed, an engine back).
-async fn follow(command: String, path: PathBuf, env: String, state: Arc<Mutex<State>>, changed: Arc<dyn Fn() + Send + Sync>) {
+async fn follow(options: Options, path: PathBuf, env: String, state: Arc<Mutex<State>>, changed: Arc<dyn Fn() + Send + Sync>) {
+    let command = options.command.clone();
     let set = |s: State| {
         let mut current = lock(&state);
         if *current != s {
@@ -159,9 +164,11 @@ async fn follow(command: String, path: PathBuf, env: String, state: Arc<Mutex<St
     };
     loop {
         let child = tokio::process::Command::new(&command)
-            .args(["status", "--watch", "--format", "jsonl", "--env", &env, "-f"])
+            // `--exit-on-eof`: when this server goes away, however it ends, the pipe closes and
+            // nkdev stops (besides being killed when the watch is dropped).
+            .args(["status", "--watch", "--exit-on-eof", "--format", "jsonl", "--env", &env, "-f"])
             .arg(&path)
-            .stdin(std::process::Stdio::null())
+            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
@@ -176,6 +183,8 @@ async fn follow(command: String, path: PathBuf, env: String, state: Arc<Mutex<St
                 return;
             }
         };
+        // Held, never written: its end is the child's signal to stop.
+        let _stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
         let errors = tokio::spawn(async move {
@@ -191,6 +200,12 @@ async fn follow(command: String, path: PathBuf, env: String, state: Arc<Mutex<St
         });
         let mut lines = tokio::io::BufReader::new(stdout).lines();
         while let Ok(Some(line)) = lines.next_line().await {
+            // The file on disk decides: an environment that turned out to be on AWS is not
+            // polled unless asked for.
+            if !options.aws && provider_of(&line).as_deref() == Some("aws") {
+                set(State::Off(AWS_OFF.into()));
+                return;
+            }
             if let Some(s) = parse_event(&line) {
                 set(s);
             }

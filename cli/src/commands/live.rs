@@ -104,12 +104,25 @@ fn load(common: &FileArgs) -> Result<(Target, Desired), String> {
 /// `nkdev status --watch`: an event now, then one each time what runs (or the file) changes.
 /// It never gives up: an unreachable platform or a broken file is an `unavailable` event, and
 /// it tries again. Ends on SIGINT/SIGTERM/SIGHUP, or when its reader goes away.
-pub fn status_watch(format: OutputFormat, interval: u64, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
+pub fn status_watch(format: OutputFormat, interval: u64, exit_on_eof: bool, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
     let format = if format == OutputFormat::Json { OutputFormat::Jsonl } else { format };
     let poll = Duration::from_secs(interval.max(1));
     runtime()?.block_on(async {
         let mut signals = Signals::install()?;
         let mut printer = Printer { format, last: None, gone: false };
+        // Read on a thread of its own (detached: a blocked read never holds up the exit).
+        let (closed, eof) = tokio::sync::oneshot::channel::<()>();
+        if exit_on_eof {
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+                let _ = closed.send(());
+            });
+        } else {
+            std::mem::forget(closed);
+        }
+        let mut eof = Box::pin(async move {
+            let _ = eof.await;
+        });
         loop {
             let watched = async {
                 let stamp = modified(common);
@@ -128,6 +141,7 @@ pub fn status_watch(format: OutputFormat, interval: u64, args: &DeployArgs, comm
             let (why, stamp) = tokio::select! {
                 r = watched => r,
                 signal = signals.recv() => anyhow::bail!("interrupted by {signal}; stopped watching"),
+                () = &mut eof => return Ok(crate::exit::OK),
             };
             if !why.is_empty() {
                 printer.print(unavailable_event(&why));
@@ -145,6 +159,7 @@ pub fn status_watch(format: OutputFormat, interval: u64, args: &DeployArgs, comm
             tokio::select! {
                 () = retry => {}
                 signal = signals.recv() => anyhow::bail!("interrupted by {signal}; stopped watching"),
+                () = &mut eof => return Ok(crate::exit::OK),
             }
         }
     })
@@ -211,8 +226,10 @@ pub fn restart(services: &[String], reinstall: bool, args: &DeployArgs, common: 
         }
     }
     let mut desired = t.desired(&[], false, false)?;
-    let names: Vec<String> =
+    let mut names: Vec<String> =
         if services.is_empty() { desired.services.iter().map(|s| s.name.clone()).collect() } else { services.to_vec() };
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
     let reporter = progress(args);
     runtime()?.block_on(async {
         let mut signals = Signals::install()?;
@@ -223,9 +240,9 @@ pub fn restart(services: &[String], reinstall: bool, args: &DeployArgs, common: 
             anyhow::bail!("provider `{}` cannot restart a service in place; `nkdev up` recreates it. Nothing was changed", provider.id());
         }
         let lock = lock_or_end(provider, &desired, "nkdev restart").await?;
-        let restarted = provider.restart(&desired, &names, reinstall, &reporter);
-        let result =
-            session::interruptible(&mut signals, &t.book, "nkdev restart", async { restarted.await.map_err(anyhow::Error::from) }).await;
+        let session = session::Session { provider, book: &t.book, reporter: &reporter };
+        // Interrupted, the services are recorded unready: `nkdev up` recreates them.
+        let result = session::interruptible(&mut signals, &t.book, "nkdev up", session.restart(&desired, &names, reinstall)).await;
         let result = session::explain(provider, result);
         session::finish(provider, Some(lock)).await;
         result.map(|()| crate::exit::OK)

@@ -30,8 +30,10 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Restart { services, reinstall, deploy, common } => live::restart(&services, reinstall, &deploy, &common),
         Command::Plan { services, remove_orphans, deploy, common } => deploy::up(&services, true, remove_orphans, &deploy, &common),
         Command::Destroy { dry_run, volumes, deploy, common } => deploy::destroy(dry_run, volumes, &deploy, &common),
-        Command::Status { format, watch: true, interval, deploy, common } => live::status_watch(format, interval, &deploy, &common),
-        Command::Status { format, watch: false, interval: _, deploy, common } => deploy::status(format, &deploy, &common),
+        Command::Status { format, watch: true, interval, exit_on_eof, deploy, common } => {
+            live::status_watch(format, interval, exit_on_eof, &deploy, &common)
+        }
+        Command::Status { format, watch: false, deploy, common, .. } => deploy::status(format, &deploy, &common),
         Command::Logs { services, follow, tail, deploy, common } => deploy::logs(&services, follow, tail, &deploy, &common.into()),
         Command::Infra { command: crate::args::InfraCommand::Unlock { force, common } } => deploy::infra_unlock(force, &common),
         Command::Providers { format } => deploy::providers(format),

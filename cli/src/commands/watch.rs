@@ -27,7 +27,24 @@ const DEBOUNCE: Duration = Duration::from_millis(120);
 /// A burst never holds a change back longer than this.
 const DEBOUNCE_MAX: Duration = Duration::from_secs(2);
 
-/// What `--watch` deploys: the same selection each time.
+/// Print a line; a closed terminal or pipe is no reason to stop (a panic would skip the
+/// orderly release of the lock).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// The same, on standard error.
+macro_rules! complain {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// What `--watch` deploys: the same selection of the same file each time.
 struct Selection<'a> {
     services: &'a [String],
     remove_orphans: bool,
@@ -42,8 +59,19 @@ impl Selection<'_> {
     }
 }
 
+/// What the lock and the connection were taken for: a reloaded file that names another
+/// cluster (another project, environment, component, provider or engine) is not deployed.
+fn identity(t: &Target) -> (String, String, String, bool, String, Option<String>) {
+    let r = &t.resolved;
+    (r.project.clone(), r.env.clone(), r.component.clone(), r.shared, r.provider.to_string(), r.infra.host.clone())
+}
+
 pub fn run(services: &[String], remove_orphans: bool, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
-    let selection = Selection { services, remove_orphans, common };
+    // The file is found once: a later `git checkout` that briefly removes it is a broken file,
+    // not another one.
+    let file = crate::load::locate(common.file.as_deref())?;
+    let common = FileArgs { file: Some(file), ..common.clone() };
+    let selection = Selection { services, remove_orphans, common: &common };
     let (t, mut desired) = selection.load()?;
     let reporter = progress(args);
     runtime()?.block_on(async {
@@ -75,9 +103,11 @@ async fn watch(
     signals: &mut Signals,
 ) -> Result<()> {
     let mut desired = Arc::new(desired);
-    let deployed = session::interruptible(signals, &t.book, "nkdev up --watch", deploy(provider, &t, &desired, reporter)).await?;
-    let mut watched = watched(selection.common, &desired)?;
+    let deployed = Instant::now();
+    session::interruptible(signals, &t.book, "nkdev up --watch", deploy_plan(provider, &t, &desired, reporter)).await?;
+    let mut watched = watched(selection.common, &desired);
     let (events, mut incoming) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
+    let requeue = events.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
             if !event.kind.is_access() {
@@ -89,7 +119,7 @@ async fn watch(
     })
     .map_err(|e| anyhow!("cannot watch files: {e}"))?;
     let mut paths = watch_paths(&mut watcher, &watched, &[])?;
-    println!(
+    say!(
         "watching {} and {} service folder(s) for changes; Ctrl-C stops watching (the services keep running)",
         shown(&watched.file),
         watched.folders.len()
@@ -102,27 +132,31 @@ async fn watch(
                 let Some(first) = first else { bail!("the file watcher stopped") };
                 let batch = gather(first, &mut incoming).await;
                 // Read the ignore files again: one may be what changed.
-                watched = self::watched(selection.common, &desired)?;
+                watched = self::watched(selection.common, &desired);
                 let changes = watched.classify(&batch);
                 if changes.is_empty() {
                     continue;
                 }
-                let step = react(provider, selection, &desired, &changes, &watched.file, reporter);
-                match session::interruptible(signals, &t.book, "nkdev up --watch", step).await {
+                let started = Instant::now();
+                let step = react(provider, selection, &t, &desired, &changes, &watched.file, reporter);
+                let reacted = session::interruptible(signals, &t.book, "nkdev up --watch", step).await;
+                // What the restarted services wrote into their own folders meanwhile (an
+                // install rewriting its lock file) is their doing, not the user's.
+                drain_own_writes(&mut incoming, &requeue, &watched, &changes);
+                match reacted {
                     Ok(Some((next_target, next))) => {
                         t = next_target;
                         desired = Arc::new(next);
-                        watched = self::watched(selection.common, &desired)?;
+                        watched = self::watched(selection.common, &desired);
                         paths = watch_paths(&mut watcher, &watched, &paths)?;
-                        logs = followers(provider, &desired, Instant::now());
+                        logs = followers(provider, &desired, started);
                     }
                     Ok(None) => {}
                     Err(e) if e.to_string().starts_with("interrupted by") => return Err(e),
                     // The engine (or the SSH connection to it) is gone: stop, releasing what can be.
                     Err(e) if unreachable(provider, &desired).await.is_some() => return Err(e),
-                    // A failed deploy or restart is reported and watching goes on: the next
-                    // save may fix it.
-                    Err(e) => eprintln!("error: {e:#}\nwatching for the next change"),
+                    // A failed deploy is reported and watching goes on: the next save may fix it.
+                    Err(e) => complain!("error: {e:#}\n[watch] waiting for the next change"),
                 }
             }
             Some(lost) = logs.next(), if !logs.is_empty() => {
@@ -133,6 +167,26 @@ async fn watch(
                 logs = followers(provider, &desired, Instant::now());
             }
         }
+    }
+}
+
+/// Drop the events that arrived for the folders of the services just restarted.
+fn drain_own_writes(
+    incoming: &mut tokio::sync::mpsc::UnboundedReceiver<PathBuf>,
+    requeue: &tokio::sync::mpsc::UnboundedSender<PathBuf>,
+    watched: &Watched,
+    changes: &Changes,
+) {
+    let roots: Vec<&PathBuf> = watched.folders.iter().filter(|f| changes.services.contains_key(&f.service)).map(|f| &f.root).collect();
+    let mut kept = Vec::new();
+    while let Ok(path) = incoming.try_recv() {
+        if !roots.iter().any(|r| path.starts_with(r)) {
+            kept.push(path);
+        }
+    }
+    // Nothing else reads the channel meanwhile: what is kept is handled with the next change.
+    for path in kept {
+        let _ = requeue.send(path);
     }
 }
 
@@ -154,63 +208,78 @@ async fn gather(first: PathBuf, incoming: &mut tokio::sync::mpsc::UnboundedRecei
     batch
 }
 
-/// React to one change. `Some(..)`: nanokit.yml was deployed again, and this is now what is
-/// watched.
+/// React to one change. The file is read again whatever changed: a broken file (or one
+/// briefly gone) leaves everything alone, and a file that now names another cluster is not
+/// deployed under this one's lock. Services whose config hash changed with their files (a
+/// remote engine copies them) are redeployed; the others are restarted in place.
+/// `Some(..)`: the file was deployed again, and this is now what is watched.
 async fn react(
     provider: &dyn Provider,
     selection: &Selection<'_>,
+    t: &Target,
     desired: &Arc<Desired>,
     changes: &Changes,
     file: &std::path::Path,
     reporter: &Progress,
 ) -> Result<Option<(Target, Desired)>> {
-    let mut redeployed: Option<(Target, Desired)> = None;
-    let mut recreated: Vec<String> = Vec::new();
     if changes.file {
-        println!("[watch] {} changed: planning again", shown(file));
-        match selection.load() {
+        say!("[watch] {} changed: planning again", shown(file));
+    }
+    let (next_target, mut next) = match selection.load() {
+        Ok(loaded) => loaded,
+        Err(e) => {
             // The diagnostics were printed as `nkdev validate` prints them.
-            Err(e) => eprintln!("[watch] {e:#}\n[watch] the running services are left alone; waiting for the next change"),
-            Ok((next_target, mut next)) => {
-                provider.prepare(&mut next, true).await?;
-                let plan = deploy_plan(provider, &next_target, &next, reporter).await?;
-                recreated = plan
-                    .steps
-                    .iter()
-                    .filter_map(|s| match &s.action {
-                        Action::Create { service } | Action::Recreate { service } => Some(service.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                redeployed = Some((next_target, next));
-            }
+            complain!("[watch] {e:#}\n[watch] the running services are left alone; waiting for the next change");
+            return Ok(None);
         }
+    };
+    if identity(&next_target) != identity(t) {
+        complain!(
+            "[watch] {} now names another cluster (project, environment, component, provider or engine): nothing was changed; stop and run `nkdev up --watch` again to deploy it",
+            shown(file)
+        );
+        return Ok(None);
+    }
+    provider.prepare(&mut next, true).await?;
+    let files_changed_hash =
+        changes.services.keys().any(|s| next.service(s).map(|n| &n.config_hash) != desired.service(s).map(|d| &d.config_hash));
+    let mut redeployed = None;
+    let mut recreated: Vec<String> = Vec::new();
+    if changes.file || files_changed_hash {
+        let plan = deploy_plan(provider, &next_target, &next, reporter).await?;
+        recreated = plan
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::Create { service } | Action::Recreate { service } => Some(service.clone()),
+                _ => None,
+            })
+            .collect();
+        redeployed = Some((next_target, next));
     }
     let current = redeployed.as_ref().map(|(_, d)| d).unwrap_or(desired);
+    let book = &redeployed.as_ref().map(|(t, _)| t).unwrap_or(t).book;
+    let session = Session { provider, book, reporter };
     for (service, change) in &changes.services {
         if recreated.contains(service) {
             continue;
         }
         let Some(s) = current.service(service) else { continue };
         let files: Vec<String> = change.files.iter().map(|f| f.display().to_string()).collect();
-        let why = if change.files.len() > 3 { format!("{} and {} more", files[..3].join(", "), files.len() - 3) } else { files.join(", ") };
+        let why = if files.len() > 3 { format!("{} and {} more", files[..3].join(", "), files.len() - 3) } else { files.join(", ") };
         let what = if change.reinstall && s.provisioning.is_some() { "running install again and restarting" } else { "restarting" };
-        println!("[watch] {why} changed: {what} {service}");
+        say!("[watch] {why} changed: {what} {service}");
         let started = Instant::now();
-        provider.restart(current, std::slice::from_ref(service), change.reinstall, reporter).await?;
-        provider.wait_ready(s, current).await?;
-        println!("[watch] {service} restarted and ready in {:.2} s", started.elapsed().as_secs_f64());
+        // One service failing does not keep the others (or a redeploy) from being kept.
+        match session.restart(current, std::slice::from_ref(service), change.reinstall).await {
+            Ok(()) => say!("[watch] {service} restarted and ready in {:.2} s", started.elapsed().as_secs_f64()),
+            Err(e) => complain!("[watch] {service} did not come back: {e:#}"),
+        }
     }
     Ok(redeployed)
 }
 
 /// Deploy `desired` (under the lock this command holds) and say where it is served.
-async fn deploy(provider: &dyn Provider, t: &Target, desired: &Desired, reporter: &Progress) -> Result<Instant> {
-    let started = Instant::now();
-    deploy_plan(provider, t, desired, reporter).await?;
-    Ok(started)
-}
-
 async fn deploy_plan(provider: &dyn Provider, t: &Target, desired: &Desired, reporter: &Progress) -> Result<Plan> {
     use nanokit_deploy::provider::Reporter;
     let session = Session { provider, book: &t.book, reporter };
@@ -229,10 +298,10 @@ async fn deploy_plan(provider: &dyn Provider, t: &Target, desired: &Desired, rep
     })
 }
 
-fn watched(common: &FileArgs, desired: &Desired) -> Result<Watched> {
-    let file = crate::load::locate(common.file.as_deref())?;
+fn watched(common: &FileArgs, desired: &Desired) -> Watched {
+    let file = common.file.clone().unwrap_or_default();
     let folders: Vec<(String, PathBuf)> = desired.services.iter().filter_map(|s| Some((s.name.clone(), s.mount.clone()?))).collect();
-    Ok(Watched::new(&file, &folders))
+    Watched::new(&file, &folders)
 }
 
 /// Watch the project file's folder (editors save by renaming a new file over the old one)
@@ -285,7 +354,7 @@ async fn follow_logs(provider: &dyn Provider, desired: Arc<Desired>, service: St
             let mut lines = provider.logs(&desired, request);
             while let Some(line) = lines.next().await {
                 match line {
-                    Ok(line) => println!("{:<width$} | {}", line.service, line.line),
+                    Ok(line) => say!("{:<width$} | {}", line.service, line.line),
                     Err(e) => {
                         // Not at once: a failure that persists must not become a busy loop.
                         tokio::time::sleep(Duration::from_secs(1)).await;

@@ -56,7 +56,15 @@ pub fn config(routes: &[Route], serving: &Serving) -> Value {
         .map(|r| {
             json!({
                 "match": [{"host": [r.host]}],
-                "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": format!("{}:{}", r.upstream, r.port)}]}],
+                // A service restarting in place (`nkdev up --watch`, `nkdev restart`) is away for
+                // a moment: a request meanwhile waits for it (a short dial, retried for 3 s)
+                // instead of failing with 502.
+                "handle": [{
+                    "handler": "reverse_proxy",
+                    "upstreams": [{"dial": format!("{}:{}", r.upstream, r.port)}],
+                    "load_balancing": {"try_duration": "3s", "try_interval": "50ms"},
+                    "transport": {"protocol": "http", "dial_timeout": "250ms"}
+                }],
                 "terminal": true
             })
         })

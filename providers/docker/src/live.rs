@@ -6,7 +6,6 @@
 use crate::guard::{Object, Target};
 use crate::{copy, engine_err, fingerprint_served, label, DockerProvider};
 use bollard::container::{RestartContainerOptions, UploadToContainerOptions};
-use bollard::exec::CreateExecOptions;
 use bollard::system::EventsOptions;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
@@ -17,21 +16,38 @@ use std::collections::HashMap;
 
 /// Where a service's container records that `install` has run. The container's command runs
 /// `install` only while it is absent, so a restart (same container, same writable layer) runs
-/// `start` alone; removing it first makes the next start install again.
-pub const INSTALLED_MARKER: &str = "/tmp/.nanokit-installed";
+/// `start` alone. Named after the container (`$HOSTNAME`, its ID), so that a volume mounted at
+/// /tmp cannot carry it into a new container.
+pub const INSTALLED_MARKER: &str = "/tmp/.nanokit-installed-$HOSTNAME";
+/// A file that asks the next start to run `install` again (`restart --reinstall`). It is
+/// copied in through the engine's archive API, which works on a stopped or crashing container
+/// too (a service that cannot start until its dependencies are installed again).
+pub const REINSTALL_REQUEST: &str = "tmp/.nanokit-reinstall";
 
-/// The shell script a service's container runs: `install` once per container, then `start`.
-/// `install` is grouped on its own lines so that its lists and comments stay its own.
+/// The shell script a service's container runs: `install` once per container (or when asked
+/// again), then `start`. `install` is grouped on its own lines so that its lists stay its own.
 pub fn container_command(s: &DesiredService) -> Option<String> {
     match &s.provisioning {
         Some(p) => Some(format!(
-            "if [ ! -e {m} ]; then\n{{ {install}\n}} || exit $?\ntouch {m}\nfi\n{start}",
+            "if [ ! -e {m} ] || [ -e /{r} ]; then\nrm -f /{r}\n{{ {install}\n}} || exit $?\ntouch {m}\nfi\n{start}",
             m = INSTALLED_MARKER,
+            r = REINSTALL_REQUEST,
             install = p.install,
             start = p.start
         )),
         None => s.command.clone(),
     }
+}
+
+/// A tar archive holding the reinstall request, to be extracted at `/`.
+fn reinstall_request() -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(0);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder.append_data(&mut header, REINSTALL_REQUEST, std::io::empty())?;
+    builder.into_inner()
 }
 
 /// Seconds since the Unix epoch of an engine timestamp; the engine's "never" is `None`.
@@ -59,15 +75,21 @@ impl DockerProvider {
                 continue;
             }
             let name = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
+            // A replacement not yet ready (`…_next`) is not what serves.
+            if crate::guard::is_replacement_name(&name) {
+                continue;
+            }
             let service = label(c, labels::SERVICE).cloned().unwrap_or_default();
-            let up_to_date = desired.service(&service).is_some_and(|d| Some(&d.config_hash) == label(c, labels::CONFIG_HASH));
             let component = label(c, labels::COMPONENT).cloned().unwrap_or_default();
+            let up_to_date = component == desired.cluster.component
+                && desired.service(&service).is_some_and(|d| Some(&d.config_hash) == label(c, labels::CONFIG_HASH));
             let mut row = StatusRow::new(&service, &component, c.state.as_deref().unwrap_or_default(), &name, up_to_date);
             row.host = label(c, labels::HOST).cloned();
-            row.url = row.host.as_ref().map(|h| format!("{scheme}://{h}{shown_port}"));
+            row.url = row.host.as_ref().filter(|h| !h.contains('*')).map(|h| format!("{scheme}://{h}{shown_port}"));
             row.image = c.image.clone();
             // A container removed between the list and here is simply shown as listed.
-            if let Ok(inspect) = self.docker.inspect_container(&name, None).await {
+            let id = c.id.clone().unwrap_or_else(|| name.clone());
+            if let Ok(inspect) = self.docker.inspect_container(&id, None).await {
                 if let Some(state) = &inspect.state {
                     row.health =
                         state.health.as_ref().and_then(|h| h.status).map(|s| s.to_string()).filter(|s| !s.is_empty() && s != "none");
@@ -148,32 +170,17 @@ impl DockerProvider {
                 .map_err(|e| engine_err(format!("cannot copy {} into `{name}`", folder.display()), &e))?;
         }
         if reinstall && s.provisioning.is_some() {
-            self.forget_install(name).await?;
+            let tar = reinstall_request().map_err(|e| ProviderError::new(format!("cannot ask `{name}` to install again: {e}")))?;
+            self.docker
+                .upload_to_container(name, Some(UploadToContainerOptions { path: "/".to_string(), ..Default::default() }), tar.into())
+                .await
+                .map_err(|e| engine_err(format!("cannot ask `{name}` to install again"), &e))?;
         }
         let t = self.settings.stop_grace.as_secs() as isize;
         self.docker
             .restart_container(name, Some(RestartContainerOptions { t }))
             .await
             .map_err(|e| engine_err(format!("cannot restart `{name}`"), &e))
-    }
-
-    /// Remove the install marker, so that the next start runs `install`. The container must
-    /// be running to run a command in it; a stopped one is started first.
-    async fn forget_install(&self, name: &str) -> Result<(), ProviderError> {
-        let running = self.docker.inspect_container(name, None).await.ok().and_then(|c| c.state).and_then(|s| s.running).unwrap_or(false);
-        if !running {
-            self.docker.start_container::<String>(name, None).await.map_err(|e| engine_err(format!("cannot start `{name}`"), &e))?;
-        }
-        let exec = self
-            .docker
-            .create_exec(
-                name,
-                CreateExecOptions::<String> { cmd: Some(vec!["rm".into(), "-f".into(), INSTALLED_MARKER.into()]), ..Default::default() },
-            )
-            .await
-            .map_err(|e| engine_err(format!("cannot run a command in `{name}`"), &e))?;
-        self.docker.start_exec(&exec.id, None).await.map_err(|e| engine_err(format!("cannot run a command in `{name}`"), &e))?;
-        Ok(())
     }
 }
 
@@ -190,14 +197,16 @@ mod tests {
         let env = analysis.environment("local").unwrap();
         let d = nanokit_core::plan::desired(&env.resolved, &env.graph, &[], std::path::Path::new("."), &Default::default()).unwrap();
         let script = container_command(&d.services[0]).unwrap();
-        assert!(script.starts_with(&format!("if [ ! -e {INSTALLED_MARKER} ]; then\n{{ make deps # comment\n}} || exit $?\n")), "{script}");
+        assert!(script.contains("\n{ make deps # comment\n} || exit $?\n"), "{script}");
         assert!(script.ends_with("fi\nexec run"), "{script}");
         // a shell accepts it, runs install once, and fails with install's own status
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("m");
+        let request = dir.path().join("r");
         let run = |install: &str| {
             let s = script
                 .replace(INSTALLED_MARKER, marker.to_str().unwrap())
+                .replace(&format!("/{REINSTALL_REQUEST}"), request.to_str().unwrap())
                 .replace("make deps # comment", install)
                 .replace("exec run", "echo started");
             std::process::Command::new("sh").arg("-c").arg(s).output().unwrap()
@@ -205,10 +214,23 @@ mod tests {
         let first = run("echo installing");
         assert_eq!(String::from_utf8_lossy(&first.stdout), "installing\nstarted\n");
         assert_eq!(String::from_utf8_lossy(&run("echo installing").stdout), "started\n");
+        // a reinstall request: install once more, and the request is gone
+        std::fs::write(&request, "").unwrap();
+        assert_eq!(String::from_utf8_lossy(&run("echo installing").stdout), "installing\nstarted\n");
+        assert!(!request.exists());
+        assert_eq!(String::from_utf8_lossy(&run("echo installing").stdout), "started\n");
         std::fs::remove_file(&marker).unwrap();
         let failed = run("exit 7");
         assert_eq!(failed.status.code(), Some(7));
         assert!(!marker.exists());
+    }
+
+    #[test]
+    fn the_reinstall_request_archive_holds_the_file_the_script_reads() {
+        let tar = reinstall_request().unwrap();
+        let mut archive = tar::Archive::new(&tar[..]);
+        let names: Vec<String> = archive.entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
+        assert_eq!(names, [REINSTALL_REQUEST]);
     }
 
     #[test]
