@@ -29,6 +29,8 @@ pub struct Watched {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Changes {
     pub file: bool,
+    /// Which of the project's files changed (nanokit.yml, a .env beside it), for messages.
+    pub project_files: Vec<PathBuf>,
     /// Per service: the changed files (relative to the project, for messages), and whether
     /// one is an input of `install`.
     pub services: BTreeMap<String, ServiceChange>,
@@ -102,12 +104,84 @@ impl Watched {
         rules.iter().any(|r| path.starts_with(r.path()) && r.matched_path_or_any_parents(path, is_dir).is_ignore())
     }
 
+    /// The rules that apply in `folder`.
+    fn rules_of<'a>(&'a self, folder: &'a Folder) -> Vec<&'a Gitignore> {
+        let mut rules: Vec<&Gitignore> = folder.rules.iter().collect();
+        rules.push(&self.project_rules);
+        rules
+    }
+
+    /// Every folder to watch, one by one: each service folder and its subfolders, except
+    /// ignored ones (a `node_modules` in `.dockerignore` costs no inotify watches and sends no
+    /// events). Symbolic links are not followed.
+    pub fn directories(&self) -> Vec<PathBuf> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for folder in &self.folders {
+            let rules = self.rules_of(folder);
+            let mut stack = vec![folder.root.clone()];
+            while let Some(dir) = stack.pop() {
+                if !seen.insert(dir.clone()) {
+                    continue;
+                }
+                if let Ok(entries) = std::fs::read_dir(&dir) {
+                    for entry in entries.flatten() {
+                        let path = entry.path();
+                        if entry.file_type().is_ok_and(|t| t.is_dir()) && !self.ignored(&path, &rules) {
+                            stack.push(path);
+                        }
+                    }
+                }
+                out.push(dir);
+            }
+        }
+        out
+    }
+
+    /// The folders to start watching among `paths` (created since): under a service folder,
+    /// not ignored, with their own subfolders.
+    pub fn new_directories(&self, paths: &[PathBuf], watched: &std::collections::HashSet<PathBuf>) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for path in paths.iter().filter(|p| !watched.contains(*p) && std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())) {
+            for folder in self.folders.iter().filter(|f| path.starts_with(&f.root)) {
+                let rules = self.rules_of(folder);
+                if self.ignored(path, &rules) {
+                    continue;
+                }
+                let below = Watched {
+                    folders: vec![Folder { service: folder.service.clone(), root: path.clone(), rules: Vec::new() }],
+                    ..self.shallow()
+                };
+                out.extend(below.directories().into_iter().filter(|d| !self.ignored(d, &rules)));
+            }
+        }
+        out
+    }
+
+    /// The project's file and rules, without folders.
+    fn shallow(&self) -> Watched {
+        Watched {
+            file: self.file.clone(),
+            project_dir: self.project_dir.clone(),
+            project_rules: self.project_rules.clone(),
+            folders: Vec::new(),
+        }
+    }
+
     /// What the events on `paths` ask for.
     pub fn classify(&self, paths: &[PathBuf]) -> Changes {
         let mut changes = Changes::default();
         for path in paths {
-            if *path == self.file {
+            // The file itself, or the .env files beside it (what `${VAR}` and `env:` secrets
+            // read): either may change what is deployed.
+            let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            if *path == self.file
+                || (path.parent() == Some(self.project_dir.as_path()) && name.starts_with(".env") && !editor_scratch(&name))
+            {
                 changes.file = true;
+                if !changes.project_files.contains(path) {
+                    changes.project_files.push(path.clone());
+                }
                 continue;
             }
             for folder in self.folders.iter().filter(|f| path.starts_with(&f.root)) {
@@ -161,6 +235,27 @@ mod tests {
         // only the service folder's own manifest is an install input
         assert!(!w.classify(&[p("apps/api/src/package.json")]).services["api"].reinstall);
         assert!(w.classify(&[p("nanokit.yml")]).file);
+        assert!(w.classify(&[p(".env")]).file && w.classify(&[p(".env.local")]).file);
+        assert!(!w.classify(&[p(".env.swp")]).file);
+    }
+
+    #[test]
+    fn ignored_folders_are_not_watched() {
+        let (_dir, w) = project();
+        let p = |rel: &str| w.project_dir.join(rel);
+        let dirs = w.directories();
+        for watched in ["apps/api", "apps/api/src", "apps/web"] {
+            assert!(dirs.contains(&p(watched)), "{watched}: {dirs:?}");
+        }
+        for quiet in ["apps/api/node_modules", "apps/api/node_modules/x", "apps/api/.git"] {
+            assert!(!dirs.contains(&p(quiet)), "{quiet}: {dirs:?}");
+        }
+        std::fs::create_dir_all(p("apps/api/lib/deep")).unwrap();
+        std::fs::create_dir_all(p("apps/api/dist/x")).unwrap();
+        let known: std::collections::HashSet<PathBuf> = dirs.into_iter().collect();
+        let new = w.new_directories(&[p("apps/api/lib"), p("apps/api/dist"), p("apps/api/src")], &known);
+        assert_eq!(new.len(), 2, "{new:?}");
+        assert!(new.contains(&p("apps/api/lib")) && new.contains(&p("apps/api/lib/deep")), "{new:?}");
     }
 
     #[test]

@@ -347,6 +347,17 @@ fn up_watch_serves_an_edit_in_place_redeploys_the_file_and_survives_a_broken_one
     assert!(line.contains("apps/api/package.json"), "{line}");
     w.expect("api restarted and ready");
 
+    // a .env beside the file may change what is deployed: planned again (here, nothing to do)
+    std::fs::write(repo.join(".env"), "UNUSED=1\n").unwrap();
+    w.expect(".env changed: planning again");
+    w.expect("nothing to do");
+    // and a new folder under a service's path is watched from then on
+    std::fs::create_dir_all(repo.join("apps/api/new")).unwrap();
+    w.expect("api restarted and ready");
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(repo.join("apps/api/new/page.html"), "new page\n").unwrap();
+    let line = w.expect("restarting api");
+    assert!(line.contains("apps/api/new/page.html"), "{line}");
     // `expose` of one service in nanokit.yml: that service alone is recreated.
     let yaml = std::fs::read_to_string(repo.join("nanokit.yml")).unwrap();
     std::fs::write(repo.join("nanokit.yml"), yaml.replace("expose: 3002", "expose: 3012")).unwrap();

@@ -352,7 +352,7 @@ pub fn hover_facts(state: &State, service: &str) -> Option<String> {
     }
     if row.state == "running" {
         if let Some(started) = row.started_at {
-            lines.push(format!("- up since {}", ago(started, now)));
+            lines.push(format!("- (re)started {}", ago(started, now)));
         }
     }
     if let Some(n) = row.restarts.filter(|n| *n > 0) {

@@ -407,7 +407,13 @@ pub fn providers(format: OutputFormat) -> Result<u8> {
             .iter()
             .map(|(i, problem)| serde_json::json!({"id": i.id, "version": i.version, "origin": i.origin, "capabilities": i.capabilities, "problem": problem}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        if format == OutputFormat::Jsonl {
+            for row in &rows {
+                println!("{row}");
+            }
+        } else {
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        }
         return Ok(crate::exit::OK);
     }
     println!("{:<14} {:<9} {:<40} ORIGIN", "PROVIDER", "VERSION", "CAPABILITIES");

@@ -18,6 +18,7 @@ use nanokit_deploy::interrupt::Signals;
 use nanokit_deploy::provider::{LogRequest, Provider};
 use nanokit_deploy::session::{self, Outcome, Session};
 use notify::{RecursiveMode, Watcher};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -118,7 +119,7 @@ async fn watch(
         }
     })
     .map_err(|e| anyhow!("cannot watch files: {e}"))?;
-    let mut paths = watch_paths(&mut watcher, &watched, &[])?;
+    let mut paths = watch_paths(&mut watcher, &watched, &HashSet::new())?;
     say!(
         "watching {} and {} service folder(s) for changes; Ctrl-C stops watching (the services keep running)",
         shown(&watched.file),
@@ -133,6 +134,10 @@ async fn watch(
                 let batch = gather(first, &mut incoming).await;
                 // Read the ignore files again: one may be what changed.
                 watched = self::watched(selection.common, &desired);
+                for dir in watched.new_directories(&batch, &paths) {
+                    add_watch(&mut watcher, &dir)?;
+                    paths.insert(dir);
+                }
                 let changes = watched.classify(&batch);
                 if changes.is_empty() {
                     continue;
@@ -223,7 +228,8 @@ async fn react(
     reporter: &Progress,
 ) -> Result<Option<(Target, Desired)>> {
     if changes.file {
-        say!("[watch] {} changed: planning again", shown(file));
+        let names: Vec<String> = changes.project_files.iter().map(|f| shown(f)).collect();
+        say!("[watch] {} changed: planning again", names.join(", "));
     }
     let (next_target, mut next) = match selection.load() {
         Ok(loaded) => loaded,
@@ -305,25 +311,29 @@ fn watched(common: &FileArgs, desired: &Desired) -> Watched {
 }
 
 /// Watch the project file's folder (editors save by renaming a new file over the old one)
-/// and each service folder; stop watching what is no longer there.
-fn watch_paths(
-    watcher: &mut notify::RecommendedWatcher,
-    watched: &Watched,
-    before: &[(PathBuf, RecursiveMode)],
-) -> Result<Vec<(PathBuf, RecursiveMode)>> {
-    let mut wanted: Vec<(PathBuf, RecursiveMode)> = vec![(watched.project_dir.clone(), RecursiveMode::NonRecursive)];
-    for f in &watched.folders {
-        if !wanted.iter().any(|(p, m)| *m == RecursiveMode::Recursive && f.root.starts_with(p)) {
-            wanted.push((f.root.clone(), RecursiveMode::Recursive));
-        }
-    }
-    for (path, _) in before.iter().filter(|b| !wanted.contains(b)) {
+/// and each service folder's folders one by one (ignored ones are not watched); stop watching
+/// what is no longer wanted.
+fn watch_paths(watcher: &mut notify::RecommendedWatcher, watched: &Watched, before: &HashSet<PathBuf>) -> Result<HashSet<PathBuf>> {
+    let mut wanted: HashSet<PathBuf> = watched.directories().into_iter().collect();
+    wanted.insert(watched.project_dir.clone());
+    for path in before.difference(&wanted) {
         let _ = watcher.unwatch(path);
     }
-    for (path, mode) in wanted.iter().filter(|w| !before.contains(w)) {
-        watcher.watch(path, *mode).map_err(|e| anyhow!("cannot watch {}: {e}", path.display()))?;
+    for path in wanted.difference(before) {
+        add_watch(watcher, path)?;
     }
     Ok(wanted)
+}
+
+fn add_watch(watcher: &mut notify::RecommendedWatcher, path: &std::path::Path) -> Result<()> {
+    match watcher.watch(path, RecursiveMode::NonRecursive) {
+        Ok(()) => Ok(()),
+        // Gone meanwhile (a build's temporary folder): nothing to watch.
+        Err(e) if matches!(e.kind, notify::ErrorKind::PathNotFound) || !path.exists() => Ok(()),
+        Err(e) => {
+            Err(anyhow!("cannot watch {}: {e} (on Linux, a tree this large may need a higher fs.inotify.max_user_watches)", path.display()))
+        }
+    }
 }
 
 fn shown(path: &std::path::Path) -> String {

@@ -103,9 +103,19 @@ pub fn targets(step: &Step, desired: &Desired) -> Vec<Target> {
 impl DockerProvider {
     /// The labels of the object called `name`, or `None` when there is none.
     pub(super) async fn existing_labels(&self, object: Object, name: &str) -> Result<Option<HashMap<String, String>>, ProviderError> {
+        Ok(self.existing(object, name).await?.map(|(_, labels)| labels))
+    }
+
+    /// The ID (a container's; the name for networks and volumes) and labels of the object
+    /// called `name`, or `None` when there is none.
+    async fn existing(&self, object: Object, name: &str) -> Result<Option<(String, HashMap<String, String>)>, ProviderError> {
         let context = || format!("cannot inspect {} `{name}`", object.what());
+        let mut id = name.to_string();
         let labels = match object {
-            Object::Container => self.docker.inspect_container(name, None).await.map(|c| c.config.and_then(|c| c.labels)),
+            Object::Container => self.docker.inspect_container(name, None).await.map(|c| {
+                id = c.id.unwrap_or(id.clone());
+                c.config.and_then(|c| c.labels)
+            }),
             Object::Network => {
                 self.docker.inspect_network(name, None::<bollard::network::InspectNetworkOptions<String>>).await.map(|n| {
                     // The engine also matches a name by ID prefix: only the exact name counts.
@@ -119,7 +129,7 @@ impl DockerProvider {
             Object::Volume => self.docker.inspect_volume(name).await.map(|v| Some(v.labels)),
         };
         match labels {
-            Ok(l) => Ok(Some(l.unwrap_or_default())),
+            Ok(l) => Ok(Some((id, l.unwrap_or_default()))),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(engine_err(context(), &e)),
         }
@@ -128,8 +138,14 @@ impl DockerProvider {
     /// The guard: may this deploy touch `target`? `Ok(true)`: it exists and is the deploy's
     /// own; `Ok(false)`: nothing has that name; an error names the owner, and nothing changes.
     pub(super) async fn guard(&self, desired: &Desired, target: &Target) -> Result<bool, ProviderError> {
-        let Some(found) = self.existing_labels(target.object, &target.name).await? else {
-            return Ok(false);
+        Ok(self.guard_id(desired, target).await?.is_some())
+    }
+
+    /// The guard, giving the ID of the object it let through: a change made by ID reaches
+    /// that object, not whatever took its name since.
+    pub(super) async fn guard_id(&self, desired: &Desired, target: &Target) -> Result<Option<String>, ProviderError> {
+        let Some((id, found)) = self.existing(target.object, &target.name).await? else {
+            return Ok(None);
         };
         let owner = Labels::from_lookup(|k| found.get(k).map(String::as_str));
         ownership::check(&desired.cluster, target.kind, target.intent, target.object.what(), &target.name, &owner).map_err(|c| {
@@ -137,7 +153,7 @@ impl DockerProvider {
             e.details.push("nothing was changed".into());
             e
         })?;
-        Ok(true)
+        Ok(Some(id))
     }
 
     /// Whether the recreated gateway publishes another host port than the one it replaces

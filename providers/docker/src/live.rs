@@ -139,16 +139,16 @@ impl DockerProvider {
         for name in services {
             let s = desired.service(name).ok_or_else(|| ProviderError::new(format!("no service `{name}` in this file")))?;
             let target = Target { object: Object::Container, kind: ObjectKind::Service, intent: Intent::Change, name: s.instance.clone() };
-            if !self.guard(desired, &target).await? {
+            let Some(id) = self.guard_id(desired, &target).await? else {
                 return Err(ProviderError::new(format!(
                     "service `{name}` is not deployed (no container {}): `nkdev up {name}` deploys it",
                     s.instance
                 )));
-            }
-            checked.push(s);
+            };
+            checked.push((s, id));
         }
-        for s in checked {
-            self.restart_one(s, reinstall).await?;
+        for (s, id) in checked {
+            self.restart_one(s, &id, reinstall).await?;
             reporter.note(&format!(
                 "restarted {}{}",
                 s.name,
@@ -158,27 +158,28 @@ impl DockerProvider {
         Ok(())
     }
 
-    async fn restart_one(&self, s: &DesiredService, reinstall: bool) -> Result<(), ProviderError> {
+    /// Restart the container `id` (the one the guard let through) of service `s`.
+    async fn restart_one(&self, s: &DesiredService, id: &str, reinstall: bool) -> Result<(), ProviderError> {
         let name = &s.instance;
         // On a remote engine the files were copied in: copy them again (locally they are mounted).
         if let (true, Some(folder)) = (self.engine.is_remote(), &s.mount) {
             let tar = copy::archive(folder, APP_DIR)
                 .map_err(|e| ProviderError::new(format!("service `{}`: cannot read {}: {e}", s.name, folder.display())))?;
             self.docker
-                .upload_to_container(name, Some(UploadToContainerOptions { path: "/".to_string(), ..Default::default() }), tar.into())
+                .upload_to_container(id, Some(UploadToContainerOptions { path: "/".to_string(), ..Default::default() }), tar.into())
                 .await
                 .map_err(|e| engine_err(format!("cannot copy {} into `{name}`", folder.display()), &e))?;
         }
         if reinstall && s.provisioning.is_some() {
             let tar = reinstall_request().map_err(|e| ProviderError::new(format!("cannot ask `{name}` to install again: {e}")))?;
             self.docker
-                .upload_to_container(name, Some(UploadToContainerOptions { path: "/".to_string(), ..Default::default() }), tar.into())
+                .upload_to_container(id, Some(UploadToContainerOptions { path: "/".to_string(), ..Default::default() }), tar.into())
                 .await
                 .map_err(|e| engine_err(format!("cannot ask `{name}` to install again"), &e))?;
         }
         let t = self.settings.stop_grace.as_secs() as isize;
         self.docker
-            .restart_container(name, Some(RestartContainerOptions { t }))
+            .restart_container(id, Some(RestartContainerOptions { t }))
             .await
             .map_err(|e| engine_err(format!("cannot restart `{name}`"), &e))
     }
