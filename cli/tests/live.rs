@@ -58,7 +58,7 @@ fn code_lenses_follow_a_real_deploy_and_a_kill_without_restarting_the_server() {
     let mut c = client::Client::spawn(server);
     let nkdev = assert_cmd::cargo::cargo_bin("nkdev");
     let init = c.initialize(
-        json!({"workspace": {"codeLens": {"refreshSupport": true}}, "window": {"workDoneProgress": true}}),
+        json!({"workspace": {"codeLens": {"refreshSupport": true}}, "window": {"workDoneProgress": true, "showDocument": {"support": true}}}),
         json!({"liveStatus": {"enable": true, "command": nkdev}}),
         None,
     );
@@ -99,6 +99,18 @@ fn code_lenses_follow_a_real_deploy_and_a_kill_without_restarting_the_server() {
     until_lens(&mut c, &u, &text, "● running");
     assert_eq!(p.container_id("api"), id, "restart must keep the container");
     c.wait_for(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end");
+    // Logs: the last lines, opened as a document.
+    c.request("workspace/executeCommand", json!({"command": "nanokit.showLogs", "arguments": [{"uri": u, "service": "api"}]}));
+    let shown = c.wait_for(|m| m["method"] == "window/showDocument");
+    let log = shown["params"]["uri"].as_str().unwrap().trim_start_matches("file://").to_string();
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("files on port 3000"), "{log}");
+    // A command for something that is not a service of the file is refused, running nothing.
+    let refused = c.request_raw(
+        "workspace/executeCommand",
+        json!({"command": "nanokit.deployService", "arguments": [{"uri": u, "service": "--remove-orphans"}]}),
+    );
+    assert!(refused["error"]["message"].as_str().unwrap_or_default().contains("is not a service"), "{refused}");
     c.shutdown();
 }
 
@@ -133,6 +145,11 @@ fn without_nkdev_the_lenses_say_so_once_and_the_rest_of_the_server_works() {
     let line = text.lines().position(|l| l == "  api:").unwrap();
     let hover = c.request("textDocument/hover", json!({"textDocument": {"uri": u}, "position": {"line": line, "character": 3}}));
     assert!(hover["contents"]["value"].as_str().unwrap_or_default().contains("api"), "{hover}");
+    // an action says why it could not run, as an error message
+    c.request("workspace/executeCommand", json!({"command": "nanokit.deployService", "arguments": [{"uri": u, "service": "api"}]}));
+    let message = c.wait_for(|m| m["method"] == "window/showMessage");
+    assert_eq!(message["params"]["type"], 1, "{message}");
+    assert!(message["params"]["message"].as_str().unwrap_or_default().contains("/nonexistent/nkdev"), "{message}");
     c.shutdown();
 }
 

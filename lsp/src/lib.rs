@@ -278,7 +278,7 @@ impl Shared {
         let env = self.environment();
         let file = path.display().to_string();
         let common = |mut v: Vec<String>| {
-            v.extend(["--env".to_string(), env.clone(), "-f".to_string(), file.clone()]);
+            v.extend(["--env".to_string(), env.clone(), "--file".to_string(), file.clone()]);
             v
         };
         match action {

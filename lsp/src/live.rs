@@ -166,7 +166,7 @@ async fn follow(options: Options, path: PathBuf, env: String, state: Arc<Mutex<S
         let child = tokio::process::Command::new(&command)
             // `--exit-on-eof`: when this server goes away, however it ends, the pipe closes and
             // nkdev stops (besides being killed when the watch is dropped).
-            .args(["status", "--watch", "--exit-on-eof", "--format", "jsonl", "--env", &env, "-f"])
+            .args(["status", "--watch", "--exit-on-eof", "--format", "jsonl", "--env", &env, "--file"])
             .arg(&path)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
