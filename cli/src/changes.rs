@@ -46,6 +46,25 @@ impl Changes {
     pub fn is_empty(&self) -> bool {
         !self.file && self.services.is_empty()
     }
+
+    /// Add the changes of `earlier` (held back while the file could not be read).
+    pub fn absorb(&mut self, earlier: Changes) {
+        self.file |= earlier.file;
+        for f in earlier.project_files {
+            if !self.project_files.contains(&f) {
+                self.project_files.push(f);
+            }
+        }
+        for (service, change) in earlier.services {
+            let mine = self.services.entry(service).or_default();
+            for f in change.files {
+                if !mine.files.contains(&f) {
+                    mine.files.push(f);
+                }
+            }
+            mine.reinstall |= change.reinstall;
+        }
+    }
 }
 
 /// The rules of `names` found in `dir`, rooted there (a missing file adds nothing; a broken
@@ -149,7 +168,7 @@ impl Watched {
                     continue;
                 }
                 let below = Watched {
-                    folders: vec![Folder { service: folder.service.clone(), root: path.clone(), rules: Vec::new() }],
+                    folders: vec![Folder { service: folder.service.clone(), root: path.clone(), rules: folder.rules.clone() }],
                     ..self.shallow()
                 };
                 out.extend(below.directories().into_iter().filter(|d| !self.ignored(d, &rules)));
@@ -166,6 +185,13 @@ impl Watched {
             project_rules: self.project_rules.clone(),
             folders: Vec::new(),
         }
+    }
+
+    /// Whether `path` is an input of `install` at the root of one of `services`' folders: what
+    /// an install that just ran rewrites itself (a lock file), not an edit.
+    pub fn is_install_churn(&self, path: &Path, services: &[String]) -> bool {
+        let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        self.folders.iter().any(|f| services.contains(&f.service) && path.parent() == Some(f.root.as_path())) && is_install_input(&name)
     }
 
     /// What the events on `paths` ask for.

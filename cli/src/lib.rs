@@ -2,6 +2,24 @@
 //! from nanokit-core; every deploy goes through nanokit-deploy's `Provider` trait, to a
 //! provider this crate registers (`providers`) or an installed plugin.
 
+/// Print a line on standard output. A closed terminal or pipe is no reason to stop: a panic
+/// in the middle of a deploy would skip the orderly release of its lock. (Defined before the
+/// modules, so that every module can use it.)
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// The same, on standard error.
+macro_rules! complain {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod args;
 pub mod changes;
 pub mod commands;

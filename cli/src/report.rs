@@ -31,7 +31,7 @@ impl Progress {
 
     pub fn event(&self, value: serde_json::Value) {
         if let Mode::Json = self.mode {
-            println!("{value}");
+            say!("{value}");
         }
     }
 }
@@ -51,7 +51,7 @@ impl Reporter for Progress {
                 self.active.lock().unwrap_or_else(|p| p.into_inner()).insert(Self::key(step), (bar, started));
             }
             Mode::Plain => {
-                println!("  … {}", step.describe());
+                say!("  … {}", step.describe());
                 self.active.lock().unwrap_or_else(|p| p.into_inner()).insert(Self::key(step), (indicatif::ProgressBar::hidden(), started));
             }
             Mode::Json => {
@@ -72,7 +72,7 @@ impl Reporter for Progress {
                     bar.finish_with_message(format!("{mark} {} ({:.1}s)", step.describe(), elapsed.as_secs_f64()));
                 }
             }
-            Mode::Plain => println!("  {} {} ({:.1}s)", if result.is_ok() { "✓" } else { "✗" }, step.describe(), elapsed.as_secs_f64()),
+            Mode::Plain => say!("  {} {} ({:.1}s)", if result.is_ok() { "✓" } else { "✗" }, step.describe(), elapsed.as_secs_f64()),
             Mode::Json => {
                 self.event(serde_json::json!({"event": "step-finished", "step": step, "status": status, "seconds": elapsed.as_secs_f64()}))
             }
@@ -86,7 +86,7 @@ impl Reporter for Progress {
             Mode::Tty => {
                 let _ = self.bars.println(format!("  {message}"));
             }
-            Mode::Plain => println!("  {message}"),
+            Mode::Plain => say!("  {message}"),
         }
     }
 }

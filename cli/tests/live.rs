@@ -392,6 +392,13 @@ fn up_watch_serves_an_edit_in_place_redeploys_the_file_and_survives_a_broken_one
     w.expect("left alone");
     assert_eq!(p.container_id("api"), ids[2]);
     served_within(&p, &host, "edited by the watch test");
+    // an edit meanwhile waits for a file that reads again, then is served
+    std::fs::write(repo.join("apps/api/index.html"), "edited while the file was broken\n").unwrap();
+    w.expect("left alone");
+    std::fs::write(repo.join("nanokit.yml"), yaml.replace("expose: 3002", "expose: 3012")).unwrap();
+    w.expect("restarting api");
+    served_within(&p, &host, "edited while the file was broken");
+    assert_eq!(p.container_id("api"), ids[2]);
 
     // Ctrl-C: stops watching, releases the lock, exits non-zero saying so.
     assert!(std::process::Command::new("kill").args(["-INT", &w.child.id().to_string()]).status().unwrap().success());

@@ -214,8 +214,15 @@ impl Shared {
             let c = lock(&self.config);
             (c.live.command.clone(), c.work_done_progress)
         };
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let token = NumberOrString::String(format!("nanokit-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+        // Its output goes to files, not pipes: an editor that quits mid-deploy must not turn
+        // the deploy's next line into a broken pipe (the deploy finishes, its lock released).
+        static RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = RUN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let Some(dir) = self.scratch.as_ref().as_ref().map(|d| d.path().to_path_buf()) else {
+            self.client.show_message(MessageType::ERROR, format!("{title}: no temporary folder for nkdev's output")).await;
+            return None;
+        };
+        let token = NumberOrString::String(format!("nanokit-{n}"));
         let progress = if progress
             && self
                 .client
@@ -226,14 +233,6 @@ impl Shared {
             Some(self.client.progress(token, title.clone()).with_message(format!("{command} {}", args.join(" "))).begin().await)
         } else {
             None
-        };
-        // Its output goes to files, not pipes: an editor that quits mid-deploy must not turn
-        // the deploy's next line into a broken pipe (the deploy finishes, its lock released).
-        static RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let n = RUN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let Some(dir) = self.scratch.as_ref().as_ref().map(|d| d.path().to_path_buf()) else {
-            self.client.show_message(MessageType::ERROR, format!("{title}: no temporary folder for nkdev's output")).await;
-            return None;
         };
         let (out_path, err_path) = (dir.join(format!("run-{n}.out")), dir.join(format!("run-{n}.err")));
         let output = async {

@@ -168,13 +168,7 @@ pub(super) async fn lock_or_end(provider: &dyn Provider, desired: &Desired, comm
 pub(super) fn print_plan(plan: &Plan, desired: &Desired, target: &str) {
     let c = &desired.cluster;
     let on = if target.is_empty() { String::new() } else { format!(" on {target}") };
-    println!(
-        "plan for {}/{}{on} (component `{}`{}):",
-        c.project,
-        c.env,
-        c.component,
-        if c.shared { ", shared infrastructure" } else { "" }
-    );
+    say!("plan for {}/{}{on} (component `{}`{}):", c.project, c.env, c.component, if c.shared { ", shared infrastructure" } else { "" });
     for step in &plan.steps {
         let mark = match step.action {
             Action::Keep { .. } => "=",
@@ -186,10 +180,10 @@ pub(super) fn print_plan(plan: &Plan, desired: &Desired, target: &str) {
             | Action::RecreateGateway => "~",
             _ => "+",
         };
-        println!("  {mark} {}", step.describe());
+        say!("  {mark} {}", step.describe());
     }
     for note in &plan.notes {
-        println!("  ! {note}");
+        say!("  ! {note}");
     }
 }
 

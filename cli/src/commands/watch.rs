@@ -1,9 +1,10 @@
 //! `nkdev up --watch`: deploy, then keep the cluster in step with the files while the user
 //! works. A change to nanokit.yml is planned and applied like `nkdev up` (only what changed;
 //! a file with errors prints its diagnostics and changes nothing); a change under a service's
-//! `path` restarts that service in place (its files are mounted, or copied again on a remote
-//! engine), running `install` again when one of its inputs changed. The services' logs are
-//! shown below nkdev's own lines. The cluster lock is held throughout and released on Ctrl-C.
+//! `path` restarts that service in place (its folder is mounted), running `install` again when
+//! one of its inputs changed; on a remote engine, where the files are copied and their digest
+//! is part of the config hash, the service is redeployed instead. The services' logs are shown
+//! below nkdev's own lines. The cluster lock is held throughout and released on Ctrl-C.
 
 use super::deploy::{lock_or_end, print_plan, progress, runtime, target, Target};
 use crate::args::{DeployArgs, FileArgs};
@@ -27,23 +28,6 @@ use std::time::{Duration, Instant};
 const DEBOUNCE: Duration = Duration::from_millis(120);
 /// A burst never holds a change back longer than this.
 const DEBOUNCE_MAX: Duration = Duration::from_secs(2);
-
-/// Print a line; a closed terminal or pipe is no reason to stop (a panic would skip the
-/// orderly release of the lock).
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
-/// The same, on standard error.
-macro_rules! complain {
-    ($($arg:tt)*) => {{
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
 
 /// What `--watch` deploys: the same selection of the same file each time.
 struct Selection<'a> {
@@ -108,7 +92,8 @@ async fn watch(
     session::interruptible(signals, &t.book, "nkdev up --watch", deploy_plan(provider, &t, &desired, reporter)).await?;
     let mut watched = watched(selection.common, &desired);
     let (events, mut incoming) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
-    let requeue = events.clone();
+    // Weak: the watcher's own sender alone keeps the channel open (its end is an error).
+    let requeue = events.downgrade();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
             if !event.kind.is_access() {
@@ -126,6 +111,8 @@ async fn watch(
         watched.folders.len()
     );
     let mut logs = followers(provider, &desired, deployed);
+    // Service edits seen while the file could not be read: restarted once it can.
+    let mut held = Changes::default();
     loop {
         tokio::select! {
             signal = signals.recv() => bail!("interrupted by {signal}; stopped watching. The services keep running; the cluster lock is released"),
@@ -134,29 +121,37 @@ async fn watch(
                 let batch = gather(first, &mut incoming).await;
                 // Read the ignore files again: one may be what changed.
                 watched = self::watched(selection.common, &desired);
+                // A folder removed (its watch went with it) and created again is new.
+                paths.retain(|p| p.exists());
                 for dir in watched.new_directories(&batch, &paths) {
-                    add_watch(&mut watcher, &dir)?;
-                    paths.insert(dir);
+                    match add_watch(&mut watcher, &dir) {
+                        Ok(()) => {
+                            paths.insert(dir);
+                        }
+                        Err(e) => complain!("[watch] warning: {e:#}; changes in it are not seen"),
+                    }
                 }
-                let changes = watched.classify(&batch);
+                let mut changes = watched.classify(&batch);
                 if changes.is_empty() {
                     continue;
                 }
+                changes.absorb(std::mem::take(&mut held));
                 let started = Instant::now();
                 let step = react(provider, selection, &t, &desired, &changes, &watched.file, reporter);
-                let reacted = session::interruptible(signals, &t.book, "nkdev up --watch", step).await;
-                // What the restarted services wrote into their own folders meanwhile (an
-                // install rewriting its lock file) is their doing, not the user's.
-                drain_own_writes(&mut incoming, &requeue, &watched, &changes);
-                match reacted {
-                    Ok(Some((next_target, next))) => {
-                        t = next_target;
-                        desired = Arc::new(next);
-                        watched = self::watched(selection.common, &desired);
-                        paths = watch_paths(&mut watcher, &watched, &paths)?;
-                        logs = followers(provider, &desired, started);
+                match session::interruptible(signals, &t.book, "nkdev up --watch", step).await {
+                    Ok(Reaction::LeftAlone) => held = changes,
+                    Ok(Reaction::Done { redeployed, reinstalled }) => {
+                        // The lock files an install just rewrote are its doing, not the user's.
+                        drain_install_churn(&mut incoming, &requeue, &watched, &reinstalled);
+                        if let Some(next) = redeployed {
+                            let (next_target, next) = *next;
+                            t = next_target;
+                            desired = Arc::new(next);
+                            watched = self::watched(selection.common, &desired);
+                            paths = watch_paths(&mut watcher, &watched, &paths)?;
+                            logs = followers(provider, &desired, started);
+                        }
                     }
-                    Ok(None) => {}
                     Err(e) if e.to_string().starts_with("interrupted by") => return Err(e),
                     // The engine (or the SSH connection to it) is gone: stop, releasing what can be.
                     Err(e) if unreachable(provider, &desired).await.is_some() => return Err(e),
@@ -175,23 +170,28 @@ async fn watch(
     }
 }
 
-/// Drop the events that arrived for the folders of the services just restarted.
-fn drain_own_writes(
+/// Drop the events of the install inputs of the services that just ran `install`; keep the
+/// rest for the next change.
+fn drain_install_churn(
     incoming: &mut tokio::sync::mpsc::UnboundedReceiver<PathBuf>,
-    requeue: &tokio::sync::mpsc::UnboundedSender<PathBuf>,
+    requeue: &tokio::sync::mpsc::WeakUnboundedSender<PathBuf>,
     watched: &Watched,
-    changes: &Changes,
+    reinstalled: &[String],
 ) {
-    let roots: Vec<&PathBuf> = watched.folders.iter().filter(|f| changes.services.contains_key(&f.service)).map(|f| &f.root).collect();
+    if reinstalled.is_empty() {
+        return;
+    }
     let mut kept = Vec::new();
     while let Ok(path) = incoming.try_recv() {
-        if !roots.iter().any(|r| path.starts_with(r)) {
+        if !watched.is_install_churn(&path, reinstalled) {
             kept.push(path);
         }
     }
     // Nothing else reads the channel meanwhile: what is kept is handled with the next change.
-    for path in kept {
-        let _ = requeue.send(path);
+    if let Some(requeue) = requeue.upgrade() {
+        for path in kept {
+            let _ = requeue.send(path);
+        }
     }
 }
 
@@ -217,7 +217,6 @@ async fn gather(first: PathBuf, incoming: &mut tokio::sync::mpsc::UnboundedRecei
 /// briefly gone) leaves everything alone, and a file that now names another cluster is not
 /// deployed under this one's lock. Services whose config hash changed with their files (a
 /// remote engine copies them) are redeployed; the others are restarted in place.
-/// `Some(..)`: the file was deployed again, and this is now what is watched.
 async fn react(
     provider: &dyn Provider,
     selection: &Selection<'_>,
@@ -226,7 +225,7 @@ async fn react(
     changes: &Changes,
     file: &std::path::Path,
     reporter: &Progress,
-) -> Result<Option<(Target, Desired)>> {
+) -> Result<Reaction> {
     if changes.file {
         let names: Vec<String> = changes.project_files.iter().map(|f| shown(f)).collect();
         say!("[watch] {} changed: planning again", names.join(", "));
@@ -236,7 +235,7 @@ async fn react(
         Err(e) => {
             // The diagnostics were printed as `nkdev validate` prints them.
             complain!("[watch] {e:#}\n[watch] the running services are left alone; waiting for the next change");
-            return Ok(None);
+            return Ok(Reaction::LeftAlone);
         }
     };
     if identity(&next_target) != identity(t) {
@@ -244,7 +243,7 @@ async fn react(
             "[watch] {} now names another cluster (project, environment, component, provider or engine): nothing was changed; stop and run `nkdev up --watch` again to deploy it",
             shown(file)
         );
-        return Ok(None);
+        return Ok(Reaction::LeftAlone);
     }
     provider.prepare(&mut next, true).await?;
     let files_changed_hash =
@@ -261,11 +260,12 @@ async fn react(
                 _ => None,
             })
             .collect();
-        redeployed = Some((next_target, next));
+        redeployed = Some(Box::new((next_target, next)));
     }
-    let current = redeployed.as_ref().map(|(_, d)| d).unwrap_or(desired);
-    let book = &redeployed.as_ref().map(|(t, _)| t).unwrap_or(t).book;
+    let current = redeployed.as_ref().map(|b| &b.1).unwrap_or(desired);
+    let book = &redeployed.as_ref().map(|b| &b.0).unwrap_or(t).book;
     let session = Session { provider, book, reporter };
+    let mut reinstalled = Vec::new();
     for (service, change) in &changes.services {
         if recreated.contains(service) {
             continue;
@@ -278,11 +278,25 @@ async fn react(
         let started = Instant::now();
         // One service failing does not keep the others (or a redeploy) from being kept.
         match session.restart(current, std::slice::from_ref(service), change.reinstall).await {
-            Ok(()) => say!("[watch] {service} restarted and ready in {:.2} s", started.elapsed().as_secs_f64()),
+            Ok(()) => {
+                say!("[watch] {service} restarted and ready in {:.2} s", started.elapsed().as_secs_f64());
+                if change.reinstall {
+                    reinstalled.push(service.clone());
+                }
+            }
             Err(e) => complain!("[watch] {service} did not come back: {e:#}"),
         }
     }
-    Ok(redeployed)
+    Ok(Reaction::Done { redeployed, reinstalled })
+}
+
+/// How a change was met.
+enum Reaction {
+    /// The file could not be read, or names another cluster: nothing was changed.
+    LeftAlone,
+    /// Deployed again (`redeployed`: this is now what is watched) and/or restarted in place
+    /// (`reinstalled`: those that ran `install`).
+    Done { redeployed: Option<Box<(Target, Desired)>>, reinstalled: Vec<String> },
 }
 
 /// Deploy `desired` (under the lock this command holds) and say where it is served.

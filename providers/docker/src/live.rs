@@ -14,22 +14,25 @@ use nanokit_core::plan::{Desired, DesiredService, APP_DIR};
 use nanokit_deploy::provider::{labels, ProviderError, Reporter, StatusRow};
 use std::collections::HashMap;
 
-/// Where a service's container records that `install` has run. The container's command runs
-/// `install` only while it is absent, so a restart (same container, same writable layer) runs
-/// `start` alone. Named after the container (`$HOSTNAME`, its ID), so that a volume mounted at
-/// /tmp cannot carry it into a new container.
-pub const INSTALLED_MARKER: &str = "/tmp/.nanokit-installed-$HOSTNAME";
-/// A file that asks the next start to run `install` again (`restart --reinstall`). It is
-/// copied in through the engine's archive API, which works on a stopped or crashing container
-/// too (a service that cannot start until its dependencies are installed again).
-pub const REINSTALL_REQUEST: &str = "tmp/.nanokit-reinstall";
+/// Where a service's container records which install request it has installed for. The
+/// container's command runs `install` while this does not match the request (none at first),
+/// so a restart (same container, same writable layer) runs `start` alone. Named after the
+/// container's own hostname file (its ID; not `$HOSTNAME`, which a service's env may set), so
+/// a volume mounted at /tmp cannot carry it into a new container.
+pub const INSTALLED_MARKER: &str = "/tmp/.nanokit-installed-$(cat /etc/hostname 2>/dev/null)";
+/// The install request (`restart --reinstall`): a new value asks the next start to install
+/// again. Copied in through the engine's archive API, which works on a stopped or crashing
+/// container too; never deleted (the container's user may not own it): a failed install is
+/// tried again at the next start, since the marker still holds the previous value.
+pub const REINSTALL_REQUEST: &str = "/tmp/.nanokit-reinstall";
 
-/// The shell script a service's container runs: `install` once per container (or when asked
-/// again), then `start`. `install` is grouped on its own lines so that its lists stay its own.
+/// The shell script a service's container runs: `install` once per request, then `start`.
+/// `install` is grouped on its own lines so that its lists stay its own; the script's own
+/// variables are unset before `start`, whose environment is the service's.
 pub fn container_command(s: &DesiredService) -> Option<String> {
     match &s.provisioning {
         Some(p) => Some(format!(
-            "if [ ! -e {m} ] || [ -e /{r} ]; then\nrm -f /{r}\n{{ {install}\n}} || exit $?\ntouch {m}\nfi\n{start}",
+            "_nk_marker=\"{m}\"\n_nk_want=\"$(cat {r} 2>/dev/null)\"\nif [ ! -e \"$_nk_marker\" ] || [ \"$_nk_want\" != \"$(cat \"$_nk_marker\")\" ]; then\n{{ {install}\n}} || exit $?\nprintf %s \"$_nk_want\" > \"$_nk_marker\"\nfi\nunset _nk_marker _nk_want\n{start}",
             m = INSTALLED_MARKER,
             r = REINSTALL_REQUEST,
             install = p.install,
@@ -39,14 +42,15 @@ pub fn container_command(s: &DesiredService) -> Option<String> {
     }
 }
 
-/// A tar archive holding the reinstall request, to be extracted at `/`.
+/// A tar archive holding a new install request, to be extracted at `/`.
 fn reinstall_request() -> std::io::Result<Vec<u8>> {
+    let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0).to_string();
     let mut builder = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
-    header.set_size(0);
+    header.set_size(nonce.len() as u64);
     header.set_mode(0o644);
     header.set_cksum();
-    builder.append_data(&mut header, REINSTALL_REQUEST, std::io::empty())?;
+    builder.append_data(&mut header, REINSTALL_REQUEST.trim_start_matches('/'), nonce.as_bytes())?;
     builder.into_inner()
 }
 
@@ -190,7 +194,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn install_runs_once_per_container_and_start_every_time() {
+    fn install_runs_once_per_request_and_start_every_time() {
         let analysis = nanokit_core::analyze(
             "name: shop\nservices:\n  web:\n    image: x\n    path: .\n    provisioning:\n      install: \"make deps # comment\"\n      start: exec run\nenvironments:\n  local:\n    infra:\n      provider: docker\n",
             &Default::default(),
@@ -199,31 +203,30 @@ mod tests {
         let d = nanokit_core::plan::desired(&env.resolved, &env.graph, &[], std::path::Path::new("."), &Default::default()).unwrap();
         let script = container_command(&d.services[0]).unwrap();
         assert!(script.contains("\n{ make deps # comment\n} || exit $?\n"), "{script}");
-        assert!(script.ends_with("fi\nexec run"), "{script}");
-        // a shell accepts it, runs install once, and fails with install's own status
+        assert!(script.ends_with("unset _nk_marker _nk_want\nexec run"), "{script}");
+        // a shell accepts it: install once, again per new request, retried after a failure
         let dir = tempfile::tempdir().unwrap();
-        let marker = dir.path().join("m");
-        let request = dir.path().join("r");
+        let marker = dir.path().join("marker with space");
+        let request = dir.path().join("request");
         let run = |install: &str| {
             let s = script
                 .replace(INSTALLED_MARKER, marker.to_str().unwrap())
-                .replace(&format!("/{REINSTALL_REQUEST}"), request.to_str().unwrap())
+                .replace(REINSTALL_REQUEST, request.to_str().unwrap())
                 .replace("make deps # comment", install)
-                .replace("exec run", "echo started");
-            std::process::Command::new("sh").arg("-c").arg(s).output().unwrap()
+                .replace("exec run", "echo started $_nk_want");
+            let out = std::process::Command::new("sh").arg("-c").arg(s).output().unwrap();
+            (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
         };
-        let first = run("echo installing");
-        assert_eq!(String::from_utf8_lossy(&first.stdout), "installing\nstarted\n");
-        assert_eq!(String::from_utf8_lossy(&run("echo installing").stdout), "started\n");
-        // a reinstall request: install once more, and the request is gone
-        std::fs::write(&request, "").unwrap();
-        assert_eq!(String::from_utf8_lossy(&run("echo installing").stdout), "installing\nstarted\n");
-        assert!(!request.exists());
-        assert_eq!(String::from_utf8_lossy(&run("echo installing").stdout), "started\n");
-        std::fs::remove_file(&marker).unwrap();
-        let failed = run("exit 7");
-        assert_eq!(failed.status.code(), Some(7));
-        assert!(!marker.exists());
+        assert_eq!(run("echo installing"), (Some(0), "installing\nstarted\n".into()));
+        assert_eq!(run("echo installing"), (Some(0), "started\n".into()));
+        std::fs::write(&request, "1").unwrap();
+        assert_eq!(run("echo installing"), (Some(0), "installing\nstarted\n".into()));
+        assert_eq!(run("echo installing"), (Some(0), "started\n".into()));
+        // a failed install keeps the previous mark: the next start tries again
+        std::fs::write(&request, "2").unwrap();
+        assert_eq!(run("exit 7").0, Some(7));
+        assert_eq!(run("echo installing"), (Some(0), "installing\nstarted\n".into()));
+        assert_eq!(run("echo installing"), (Some(0), "started\n".into()));
     }
 
     #[test]
@@ -231,7 +234,7 @@ mod tests {
         let tar = reinstall_request().unwrap();
         let mut archive = tar::Archive::new(&tar[..]);
         let names: Vec<String> = archive.entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
-        assert_eq!(names, [REINSTALL_REQUEST]);
+        assert_eq!(names, [REINSTALL_REQUEST.trim_start_matches('/')]);
     }
 
     #[test]
