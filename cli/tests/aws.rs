@@ -257,3 +257,41 @@ async fn one_load_balancer_port_serves_one_service_only() {
     let (ok, out) = s.nkdev(&twice, &["up", "--env", "prod"]);
     assert!(!ok && out.contains("both expose port 3001"), "{out}");
 }
+
+/// The live status on AWS is `observe`, polled (`--interval`); watch and restart say they are
+/// Docker's and change nothing.
+#[test]
+fn status_watch_polls_aws_and_watch_and_restart_are_refused() {
+    let s = Setup::new();
+    let repo = s.repo("repo-auth", AUTH);
+    let (ok, out) = s.nkdev(&repo, &["up", "--env", "prod"]);
+    assert!(ok, "{out}");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("nkdev"))
+        .current_dir(&repo)
+        .args(["status", "--watch", "--format", "jsonl", "--interval", "1", "--env", "prod"])
+        .env("NO_COLOR", "1")
+        .env("NANOKIT_HOME", s.home.path())
+        .env("AWS_ENDPOINT_URL", &s.moto.url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut first).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let event: serde_json::Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
+    assert_eq!(event["event"], "status", "{event}");
+    assert_eq!(event["provider"], "aws", "{event}");
+    let rows = event["services"].as_array().unwrap();
+    assert!(rows.iter().any(|r| r["service"] == "auth" && r["component"] == "auth" && r["up_to_date"] == true), "{event}");
+    for args in [vec!["up", "--watch", "--env", "prod"], vec!["restart", "auth", "--env", "prod"]] {
+        let (ok, out) = s.nkdev(&repo, &args);
+        assert!(!ok && out.contains("provider `aws`"), "{out}");
+        assert!(!out.contains("plan for"), "{out}");
+    }
+    let (ok, out) = s.nkdev(&repo, &["up", "--env", "prod"]);
+    assert!(ok && out.contains("nothing to do"), "{out}");
+}

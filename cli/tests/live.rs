@@ -154,6 +154,38 @@ fn without_nkdev_the_lenses_say_so_once_and_the_rest_of_the_server_works() {
 }
 
 #[test]
+fn an_environment_on_aws_gets_no_live_status_unless_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nanokit.yml");
+    let text = "name: shop\nservices:\n  api:\n    image: nginx:1.27\n    expose: 80\nenvironments:\n  prod:\n    infra:\n      provider: aws\n      region: eu-west-1\n";
+    std::fs::write(&file, text).unwrap();
+    // a command that would fail loudly if it were run: it must not be
+    let mut c = client::Client::spawn({
+        let mut server = std::process::Command::new(assert_cmd::cargo::cargo_bin("nkdev"));
+        server.arg("lsp").stderr(Stdio::inherit());
+        server
+    });
+    c.initialize(
+        json!({"workspace": {"codeLens": {"refreshSupport": true}}}),
+        json!({"environment": "prod", "liveStatus": {"enable": true, "command": "/nonexistent/nkdev"}}),
+        None,
+    );
+    let u = uri(&file);
+    c.open(&u, text);
+    let start = Instant::now();
+    loop {
+        let lenses = c.request("textDocument/codeLens", json!({"textDocument": {"uri": u}}));
+        if lenses.to_string().contains("live status is off for AWS") {
+            assert!(!lenses.to_string().contains("/nonexistent/nkdev"), "{lenses}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{lenses}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    c.shutdown();
+}
+
+#[test]
 fn lenses_are_off_unless_asked_for() {
     let p = Project::new("offlens");
     let repo = p.offline_example("offline");
