@@ -407,6 +407,15 @@ fn up_watch_serves_an_edit_in_place_redeploys_the_file_and_survives_a_broken_one
     std::fs::write(repo.join("apps/api/new/page.html"), "new page\n").unwrap();
     let line = w.expect("restarting api");
     assert!(line.contains("apps/api/new/page.html"), "{line}");
+    w.expect("api restarted and ready");
+    // removed and created again at once (a checkout, a generator): a new folder, watched again
+    std::fs::remove_dir_all(repo.join("apps/api/new")).unwrap();
+    std::fs::create_dir_all(repo.join("apps/api/new")).unwrap();
+    w.expect("api restarted and ready");
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(repo.join("apps/api/new/again.html"), "again\n").unwrap();
+    let line = w.expect("restarting api");
+    assert!(line.contains("apps/api/new/again.html"), "{line}");
     // `expose` of one service in nanokit.yml: that service alone is recreated.
     let yaml = std::fs::read_to_string(repo.join("nanokit.yml")).unwrap();
     std::fs::write(repo.join("nanokit.yml"), yaml.replace("expose: 3002", "expose: 3012")).unwrap();

@@ -104,7 +104,7 @@ async fn watch(
         }
     })
     .map_err(|e| anyhow!("cannot watch files: {e}"))?;
-    let mut paths = watch_paths(&mut watcher, &watched, &HashSet::new())?;
+    let mut paths = watch_paths(&mut watcher, &watched, &HashSet::new());
     say!(
         "watching {} and {} service folder(s) for changes; Ctrl-C stops watching (the services keep running)",
         shown(&watched.file),
@@ -121,14 +121,17 @@ async fn watch(
                 let batch = gather(first, &mut incoming).await;
                 // Read the ignore files again: one may be what changed.
                 watched = self::watched(selection.common, &desired);
-                // A folder removed (its watch went with it) and created again is new.
-                paths.retain(|p| p.exists());
+                // A folder removed (its watch went with it), or removed and created again within
+                // this batch (a new inode), is watched again if it is there; watching a folder
+                // twice is harmless, and what is gone is unwatched with its subfolders.
+                let stale: Vec<PathBuf> = paths.iter().filter(|p| !p.exists() || batch.contains(p)).cloned().collect();
+                for path in &stale {
+                    let _ = watcher.unwatch(path);
+                    paths.remove(path);
+                }
                 for dir in watched.new_directories(&batch, &paths) {
-                    match add_watch(&mut watcher, &dir) {
-                        Ok(()) => {
-                            paths.insert(dir);
-                        }
-                        Err(e) => complain!("[watch] warning: {e:#}; changes in it are not seen"),
+                    if add_watch(&mut watcher, &dir) {
+                        paths.insert(dir);
                     }
                 }
                 let mut changes = watched.classify(&batch);
@@ -148,15 +151,19 @@ async fn watch(
                             t = next_target;
                             desired = Arc::new(next);
                             watched = self::watched(selection.common, &desired);
-                            paths = watch_paths(&mut watcher, &watched, &paths)?;
+                            paths = watch_paths(&mut watcher, &watched, &paths);
                             logs = followers(provider, &desired, started);
                         }
                     }
                     Err(e) if e.to_string().starts_with("interrupted by") => return Err(e),
                     // The engine (or the SSH connection to it) is gone: stop, releasing what can be.
                     Err(e) if unreachable(provider, &desired).await.is_some() => return Err(e),
-                    // A failed deploy is reported and watching goes on: the next save may fix it.
-                    Err(e) => complain!("error: {e:#}\n[watch] waiting for the next change"),
+                    // A failed deploy is reported and watching goes on: the next save may fix it,
+                    // and the service edits of this change are tried again with it.
+                    Err(e) => {
+                        complain!("error: {e:#}\n[watch] waiting for the next change");
+                        held = changes;
+                    }
                 }
             }
             Some(lost) = logs.next(), if !logs.is_empty() => {
@@ -326,26 +333,34 @@ fn watched(common: &FileArgs, desired: &Desired) -> Watched {
 
 /// Watch the project file's folder (editors save by renaming a new file over the old one)
 /// and each service folder's folders one by one (ignored ones are not watched); stop watching
-/// what is no longer wanted.
-fn watch_paths(watcher: &mut notify::RecommendedWatcher, watched: &Watched, before: &HashSet<PathBuf>) -> Result<HashSet<PathBuf>> {
+/// what is no longer wanted. A folder that cannot be watched is said, and skipped.
+fn watch_paths(watcher: &mut notify::RecommendedWatcher, watched: &Watched, before: &HashSet<PathBuf>) -> HashSet<PathBuf> {
     let mut wanted: HashSet<PathBuf> = watched.directories().into_iter().collect();
     wanted.insert(watched.project_dir.clone());
     for path in before.difference(&wanted) {
         let _ = watcher.unwatch(path);
     }
-    for path in wanted.difference(before) {
-        add_watch(watcher, path)?;
+    let added: Vec<PathBuf> = wanted.difference(before).cloned().collect();
+    for path in added {
+        if !add_watch(watcher, &path) {
+            wanted.remove(&path);
+        }
     }
-    Ok(wanted)
+    wanted
 }
 
-fn add_watch(watcher: &mut notify::RecommendedWatcher, path: &std::path::Path) -> Result<()> {
+/// Watch one folder; whether it is watched (a failure is said: changes in it go unseen).
+fn add_watch(watcher: &mut notify::RecommendedWatcher, path: &std::path::Path) -> bool {
     match watcher.watch(path, RecursiveMode::NonRecursive) {
-        Ok(()) => Ok(()),
+        Ok(()) => true,
         // Gone meanwhile (a build's temporary folder): nothing to watch.
-        Err(e) if matches!(e.kind, notify::ErrorKind::PathNotFound) || !path.exists() => Ok(()),
+        Err(_) if !path.exists() => false,
         Err(e) => {
-            Err(anyhow!("cannot watch {}: {e} (on Linux, a tree this large may need a higher fs.inotify.max_user_watches)", path.display()))
+            complain!(
+                "[watch] warning: cannot watch {}: {e} (on Linux, a tree this large may need a higher fs.inotify.max_user_watches); changes in it are not seen",
+                path.display()
+            );
+            false
         }
     }
 }
