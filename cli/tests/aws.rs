@@ -266,15 +266,8 @@ fn status_watch_polls_aws_and_watch_and_restart_are_refused() {
     let repo = s.repo("repo-auth", AUTH);
     let (ok, out) = s.nkdev(&repo, &["up", "--env", "prod"]);
     assert!(ok, "{out}");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("nkdev"))
-        .current_dir(&repo)
-        .args(["status", "--watch", "--format", "jsonl", "--interval", "1", "--env", "prod"])
-        .env("NO_COLOR", "1")
-        .env("NANOKIT_HOME", s.home.path())
-        .env("AWS_ENDPOINT_URL", &s.moto.url)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
+    let mut child = s
+        .command(&repo, &["status", "--watch", "--format", "jsonl", "--interval", "1", "--env", "prod"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();

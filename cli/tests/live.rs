@@ -22,6 +22,17 @@ fn uri(path: &Path) -> String {
     format!("file://{}", path.display())
 }
 
+/// `nkdev lsp` beside a copy of the offline example renamed to `p`: the client (not yet
+/// initialized), the example's nanokit.yml and its text.
+fn language_server(p: &Project) -> (client::Client, std::path::PathBuf, String) {
+    let repo = p.offline_example("offline");
+    let file = repo.join("nanokit.yml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut server = p.nkdev_std(&repo);
+    server.arg("lsp").stderr(Stdio::inherit());
+    (client::Client::spawn(server), file, text)
+}
+
 /// The title of `service`'s status lens.
 fn status_lens(c: &mut client::Client, file: &str, text: &str, service: &str) -> String {
     let line = text.lines().position(|l| l == format!("  {service}:")).unwrap_or_else(|| panic!("no service {service}"));
@@ -50,12 +61,7 @@ fn until_lens(c: &mut client::Client, file: &str, text: &str, want: &str) -> Dur
 #[test]
 fn code_lenses_follow_a_real_deploy_and_a_kill_without_restarting_the_server() {
     let p = Project::new("lens");
-    let repo = p.offline_example("offline");
-    let file = repo.join("nanokit.yml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let mut server = p.nkdev_std(&repo);
-    server.arg("lsp").stderr(Stdio::inherit());
-    let mut c = client::Client::spawn(server);
+    let (mut c, file, text) = language_server(&p);
     let nkdev = assert_cmd::cargo::cargo_bin("nkdev");
     let init = c.initialize(
         json!({"workspace": {"codeLens": {"refreshSupport": true}}, "window": {"workDoneProgress": true, "showDocument": {"support": true}}}),
@@ -69,7 +75,7 @@ fn code_lenses_follow_a_real_deploy_and_a_kill_without_restarting_the_server() {
     c.open(&u, &text);
     until_lens(&mut c, &u, &text, "not deployed");
 
-    let (ok, out) = p.up(&repo, &[]);
+    let (ok, out) = p.up(file.parent().unwrap(), &[]);
     assert!(ok, "{out}");
     let took = until_lens(&mut c, &u, &text, "● running");
     assert!(took < PROMPT, "the lens said running {took:?} after the deploy");
@@ -117,12 +123,7 @@ fn code_lenses_follow_a_real_deploy_and_a_kill_without_restarting_the_server() {
 #[test]
 fn without_nkdev_the_lenses_say_so_once_and_the_rest_of_the_server_works() {
     let p = Project::new("nolens");
-    let repo = p.offline_example("offline");
-    let file = repo.join("nanokit.yml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let mut server = p.nkdev_std(&repo);
-    server.arg("lsp").stderr(Stdio::inherit());
-    let mut c = client::Client::spawn(server);
+    let (mut c, file, text) = language_server(&p);
     c.initialize(
         json!({"workspace": {"codeLens": {"refreshSupport": true}}}),
         json!({"liveStatus": {"enable": true, "command": "/nonexistent/nkdev"}}),
@@ -188,14 +189,10 @@ fn an_environment_on_aws_gets_no_live_status_unless_asked_for() {
 #[test]
 fn lenses_are_off_unless_asked_for() {
     let p = Project::new("offlens");
-    let repo = p.offline_example("offline");
-    let file = repo.join("nanokit.yml");
-    let mut server = p.nkdev_std(&repo);
-    server.arg("lsp").stderr(Stdio::inherit());
-    let mut c = client::Client::spawn(server);
+    let (mut c, file, text) = language_server(&p);
     c.initialize(json!({}), Value::Null, None);
     let u = uri(&file);
-    c.open(&u, &std::fs::read_to_string(&file).unwrap());
+    c.open(&u, &text);
     c.wait_for(|m| m["method"] == "textDocument/publishDiagnostics");
     let lenses = c.request("textDocument/codeLens", json!({"textDocument": {"uri": u}}));
     assert!(lenses.is_null() || lenses.as_array().is_some_and(|a| a.is_empty()), "{lenses}");

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
 
 /// `initializationOptions.liveStatus`.
@@ -280,8 +280,13 @@ fn ago(seconds: i64, now: i64) -> String {
     }
 }
 
+/// The row of this file's `service`: the same name, of this file's component.
+fn row_of<'a>(component: &str, rows: &'a [StatusRow], service: &str) -> Option<&'a StatusRow> {
+    rows.iter().find(|r| r.service == service && (r.component == component || component.is_empty()))
+}
+
 fn now() -> i64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    nanokit_deploy::lock::now() as i64
 }
 
 /// The status lens of a service: what runs, whether it is the file's configuration, where.
@@ -326,7 +331,7 @@ pub fn lenses(snapshot: &Snapshot, state: &State) -> Vec<Lens> {
     let now = now();
     let mut out = Vec::new();
     for (name, span) in keys {
-        let row = rows.iter().find(|r| r.service == name && (r.component == *component || component.is_empty()));
+        let row = row_of(component, rows, &name);
         out.push(Lens { span, title: describe(row, now), action: None, service: Some(name.clone()) });
         for action in Action::ALL {
             if action != Action::Deploy && row.is_none() {
@@ -342,7 +347,7 @@ pub fn lenses(snapshot: &Snapshot, state: &State) -> Vec<Lens> {
 pub fn hover_facts(state: &State, service: &str) -> Option<String> {
     let State::Status { component, rows } = state else { return None };
     let now = now();
-    let Some(row) = rows.iter().find(|r| r.service == service && (r.component == *component || component.is_empty())) else {
+    let Some(row) = row_of(component, rows, service) else {
         return Some("**Live** · not deployed in this environment".into());
     };
     let mut lines = vec![format!("**Live** · {}", describe(Some(row), now))];

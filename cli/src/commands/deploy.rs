@@ -69,6 +69,14 @@ fn target_with(common: &FileArgs, require_provider: bool) -> Result<Target> {
 }
 
 impl Target {
+    /// Each of `services` is a service of the file (a usage error otherwise).
+    pub(super) fn require_services(&self, services: &[String]) -> Result<()> {
+        match services.iter().find(|s| !self.resolved.services.contains_key(*s)) {
+            Some(s) => Err(crate::load::UsageError(format!("no service `{s}` in this file")).into()),
+            None => Ok(()),
+        }
+    }
+
     /// The desired state of `services` (all when empty), with who deploys it: this checkout
     /// (its machine and folder) and the user's opt-ins, and the secrets read.
     /// (`deploying`: a secret that cannot be read is an error; `status` and `destroy` go on.)
@@ -313,11 +321,7 @@ pub(super) fn print_status(rows: &[StatusRow]) {
 pub fn logs(services: &[String], follow: bool, tail: Option<usize>, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
     use futures_util::StreamExt;
     let t = target(common)?;
-    for s in services {
-        if !t.resolved.services.contains_key(s) {
-            return Err(crate::load::UsageError(format!("no service `{s}` in this file")).into());
-        }
-    }
+    t.require_services(services)?;
     let mut desired = t.desired(&[], false, false)?;
     let width =
         desired.services.iter().filter(|s| services.is_empty() || services.contains(&s.name)).map(|s| s.name.len()).max().unwrap_or(0);

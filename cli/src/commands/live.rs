@@ -85,7 +85,7 @@ impl Printer {
 }
 
 fn humantime_now() -> String {
-    let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = nanokit_deploy::lock::now();
     format!("{:02}:{:02}:{:02} UTC", secs / 3600 % 24, secs / 60 % 60, secs % 60)
 }
 
@@ -220,11 +220,7 @@ async fn follow(
 /// `nkdev restart`: restart services in place, under the cluster lock.
 pub fn restart(services: &[String], reinstall: bool, args: &DeployArgs, common: &FileArgs) -> Result<u8> {
     let t = target(common)?;
-    for s in services {
-        if !t.resolved.services.contains_key(s) {
-            return Err(crate::load::UsageError(format!("no service `{s}` in this file")).into());
-        }
-    }
+    t.require_services(services)?;
     let mut desired = t.desired(&[], false, false)?;
     let mut names: Vec<String> =
         if services.is_empty() { desired.services.iter().map(|s| s.name.clone()).collect() } else { services.to_vec() };

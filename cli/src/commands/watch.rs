@@ -379,7 +379,7 @@ fn followers<'a>(provider: &'a dyn Provider, desired: &Arc<Desired>, since: Inst
 }
 
 fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    nanokit_deploy::lock::now() as i64
 }
 
 /// One service's output: a stream ends when its container stops (a restart), and is opened

@@ -64,21 +64,26 @@ impl Setup {
         self.nkdev_with(repo, args, &[])
     }
 
-    /// `nkdev` with extra environment variables (secrets read from the environment).
-    pub fn nkdev_with(&self, repo: &Path, args: &[&str], vars: &[(&str, &str)]) -> (bool, String) {
-        let out = Command::cargo_bin("nkdev")
-            .unwrap()
-            .envs(vars.iter().copied())
-            .current_dir(repo)
+    /// `nkdev ARGS` in `repo`, pointed at this moto with test credentials (for a command that
+    /// runs in the background, `status --watch`).
+    pub fn command(&self, repo: &Path, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("nkdev"));
+        cmd.current_dir(repo)
             .args(args)
             .env("NO_COLOR", "1")
             .env("NANOKIT_HOME", self.home.path())
             .env("AWS_ENDPOINT_URL", &self.moto.url)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env_remove("AWS_PROFILE")
-            .output()
-            .unwrap();
+            .env_remove("AWS_PROFILE");
+        cmd
+    }
+
+    /// `nkdev` with extra environment variables (secrets read from the environment).
+    pub fn nkdev_with(&self, repo: &Path, args: &[&str], vars: &[(&str, &str)]) -> (bool, String) {
+        let mut cmd = self.command(repo, args);
+        cmd.envs(vars.iter().copied());
+        let out = Command::from_std(cmd).output().unwrap();
         (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
     }
 

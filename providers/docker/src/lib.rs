@@ -119,6 +119,15 @@ pub fn fingerprint_served(fingerprint: &str) -> Option<(&'static str, u16)> {
     })
 }
 
+/// The URL of `host` on a gateway with this fingerprint (`http://shop.localhost:8080`; the
+/// port only when it is not the scheme's own).
+pub fn served_url(fingerprint: &str, host: &str) -> String {
+    let (scheme, port) = fingerprint_served(fingerprint).unwrap_or(("http", 80));
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    let shown = if port == default_port { String::new() } else { format!(":{port}") };
+    format!("{scheme}://{host}{shown}")
+}
+
 impl Default for DockerSettings {
     fn default() -> Self {
         DockerSettings {
@@ -413,14 +422,12 @@ impl DockerProvider {
             .map_err(|e| engine_err(format!("cannot create container `{name}`"), &e))?;
         let started = async {
             if let Some((folder, tar)) = copy {
-                self.docker
-                    .upload_to_container(name, Some(UploadToContainerOptions { path: "/".to_string(), ..Default::default() }), tar.into())
+                self.extract_at_root(name, tar)
                     .await
                     .map_err(|e| engine_err(format!("cannot copy {} into `{name}`", folder.display()), &e))?;
             }
             if let Some(tar) = secret_files {
-                self.docker
-                    .upload_to_container(name, Some(UploadToContainerOptions { path: "/".to_string(), ..Default::default() }), tar.into())
+                self.extract_at_root(name, tar)
                     .await
                     .map_err(|e| engine_err(format!("cannot copy the secret files of `{}` into `{name}`", s.name), &e))?;
             }
@@ -614,6 +621,13 @@ impl DockerProvider {
             bytes.extend_from_slice(&chunk.ok()?);
         }
         gateway::from_archive(&bytes).map(|c| gateway::routes_of(&c))
+    }
+
+    /// Extract a tar archive at `/` of a container (created, running or stopped alike).
+    async fn extract_at_root(&self, container: &str, tar: Vec<u8>) -> Result<(), bollard::errors::Error> {
+        self.docker
+            .upload_to_container(container, Some(UploadToContainerOptions { path: "/".to_string(), ..Default::default() }), tar.into())
+            .await
     }
 
     /// The last `n` log lines of a container, for error messages.

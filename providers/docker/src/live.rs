@@ -4,8 +4,8 @@
 //! restart`, `nkdev up --watch`).
 
 use crate::guard::{Object, Target};
-use crate::{copy, engine_err, fingerprint_served, label, DockerProvider};
-use bollard::container::{RestartContainerOptions, UploadToContainerOptions};
+use crate::{copy, engine_err, label, served_url, DockerProvider};
+use bollard::container::RestartContainerOptions;
 use bollard::system::EventsOptions;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
@@ -71,8 +71,6 @@ impl DockerProvider {
             .find(|c| label(c, labels::ROLE).map(String::as_str) == Some("gateway"))
             .and_then(|c| label(c, labels::GATEWAY_SETTINGS).cloned())
             .unwrap_or_else(|| self.settings.gateway_fingerprint());
-        let (scheme, port) = fingerprint_served(&fingerprint).unwrap_or(("http", 80));
-        let shown_port = if port == if scheme == "https" { 443 } else { 80 } { String::new() } else { format!(":{port}") };
         let mut rows = Vec::new();
         for c in &containers {
             if label(c, labels::ROLE).map(String::as_str) != Some("service") {
@@ -89,7 +87,7 @@ impl DockerProvider {
                 && desired.service(&service).is_some_and(|d| Some(&d.config_hash) == label(c, labels::CONFIG_HASH));
             let mut row = StatusRow::new(&service, &component, c.state.as_deref().unwrap_or_default(), &name, up_to_date);
             row.host = label(c, labels::HOST).cloned();
-            row.url = row.host.as_ref().filter(|h| !h.contains('*')).map(|h| format!("{scheme}://{h}{shown_port}"));
+            row.url = row.host.as_ref().filter(|h| !h.contains('*')).map(|h| served_url(&fingerprint, h));
             row.image = c.image.clone();
             // A container removed between the list and here is simply shown as listed.
             let id = c.id.clone().unwrap_or_else(|| name.clone());
@@ -169,17 +167,11 @@ impl DockerProvider {
         if let (true, Some(folder)) = (self.engine.is_remote(), &s.mount) {
             let tar = copy::archive(folder, APP_DIR)
                 .map_err(|e| ProviderError::new(format!("service `{}`: cannot read {}: {e}", s.name, folder.display())))?;
-            self.docker
-                .upload_to_container(id, Some(UploadToContainerOptions { path: "/".to_string(), ..Default::default() }), tar.into())
-                .await
-                .map_err(|e| engine_err(format!("cannot copy {} into `{name}`", folder.display()), &e))?;
+            self.extract_at_root(id, tar).await.map_err(|e| engine_err(format!("cannot copy {} into `{name}`", folder.display()), &e))?;
         }
         if reinstall && s.provisioning.is_some() {
             let tar = reinstall_request().map_err(|e| ProviderError::new(format!("cannot ask `{name}` to install again: {e}")))?;
-            self.docker
-                .upload_to_container(id, Some(UploadToContainerOptions { path: "/".to_string(), ..Default::default() }), tar.into())
-                .await
-                .map_err(|e| engine_err(format!("cannot ask `{name}` to install again"), &e))?;
+            self.extract_at_root(id, tar).await.map_err(|e| engine_err(format!("cannot ask `{name}` to install again"), &e))?;
         }
         let t = self.settings.stop_grace.as_secs() as isize;
         self.docker

@@ -1,7 +1,7 @@
 //! What the front end asks of the Docker provider beyond carrying out a plan: fitting the
 //! desired state to the engine, status, logs, volume removal and the URLs served.
 
-use crate::{copy, fingerprint_served, DockerProvider};
+use crate::{copy, fingerprint_served, served_url, DockerProvider};
 use bollard::volume::{ListVolumesOptions, RemoveVolumeOptions};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
@@ -114,10 +114,8 @@ impl DockerProvider {
         if fingerprint != mine && desired.cluster.shared {
             notes.push(format!("the shared gateway serves {scheme} on port {port} (its owner's settings, not this command's)"));
         }
-        let default_port = if scheme == "https" { 443 } else { 80 };
-        for s in desired.services.iter().filter(|s| s.host.is_some()) {
-            let shown = if port == default_port { String::new() } else { format!(":{port}") };
-            notes.push(format!("{} → {scheme}://{}{shown}", s.name, s.host.as_deref().unwrap_or_default()));
+        for (name, host) in desired.services.iter().filter_map(|s| Some((&s.name, s.host.as_deref()?))) {
+            notes.push(format!("{name} → {}", served_url(&fingerprint, host)));
         }
         notes
     }
